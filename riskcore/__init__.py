@@ -1,0 +1,72 @@
+"""riskcore: risk estimation, risk-budget allocation and rebalancing for crypto portfolios.
+
+The domain package behind the dashboard. It never imports Streamlit. Public names are loaded
+lazily (PEP 562) so that ``import riskcore`` stays fast and a page pays only for the modules
+it uses (yfinance and scikit-learn are slow to import).
+
+Data flows one way: source (:func:`demo_prices`, :func:`read_prices`, :func:`fetch_prices`)
+-> price panel -> :func:`to_returns` -> estimates (:func:`covariance`, volatility,
+correlation) -> allocation (:func:`risk_budget_weights` and peers) -> rebalancing
+(:func:`run_backtest`) -> metrics.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# public name -> submodule that defines it
+_EXPORTS: dict[str, str] = {
+    # errors
+    "RiskcoreError": "errors",
+    "DataError": "errors",
+    "InfeasibleError": "errors",
+    "ConvergenceError": "errors",
+    "FetchError": "errors",
+    # annualization
+    "PERIODS_PER_YEAR": "periods",
+    "infer_periods_per_year": "periods",
+    # data sources
+    "demo_prices": "demo",
+    "read_prices": "ingest",
+    "fetch_prices": "yahoo",
+    # estimators
+    "to_returns": "estimators",
+    "rolling_volatility": "estimators",
+    "ewma_volatility": "estimators",
+    "covariance": "estimators",
+    "estimate_covariance": "estimators",
+    "CovarianceEstimate": "estimators",
+    "correlation_from_covariance": "estimators",
+    "cluster_order": "estimators",
+    "rolling_correlation": "estimators",
+    "average_correlation": "estimators",
+    "nearest_correlation": "estimators",
+    # allocation
+    "AllocationResult": "allocation",
+    "risk_contributions": "allocation",
+    "relative_risk_contributions": "allocation",
+    "marginal_risk_contributions": "allocation",
+    "portfolio_volatility": "allocation",
+    "equal_weights": "allocation",
+    "inverse_volatility_weights": "allocation",
+    "risk_budget_weights": "allocation",
+    # rebalancing
+    "rebalance_trades": "rebalance",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    """Import the submodule defining ``name`` on first access (PEP 562)."""
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'riskcore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"riskcore.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,63 @@
+"""Annualization: the one table of periods per year, and its inference from a time index.
+
+Crypto trades 24/7, so daily data has 365 periods a year; exchange-traded assets with a
+weekday-only calendar have 252. Everything in riskcore annualizes through this module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from riskcore.errors import DataError
+
+#: Periods per year by bar length, for markets that trade around the clock.
+PERIODS_PER_YEAR: dict[str, int] = {
+    "1min": 525_600,
+    "5min": 105_120,
+    "15min": 35_040,
+    "30min": 17_520,
+    "1h": 8_760,
+    "4h": 2_190,
+    "1D": 365,
+    "1W": 52,
+}
+#: Periods per year of daily data on a weekday-only (exchange) calendar.
+TRADING_DAYS_PER_YEAR = 252
+
+
+def infer_periods_per_year(index: pd.DatetimeIndex) -> int:
+    """Infer the number of periods per year from the spacing of a time index.
+
+    Parameters
+    ----------
+    index : pandas.DatetimeIndex of shape (n_periods,)
+        Sorted timestamps of a price panel.
+
+    Returns
+    -------
+    int
+        365 for daily data that includes weekends (24/7 crypto), 252 for daily data on a
+        weekday-only calendar, otherwise the 24/7 count for the median bar length
+        (8,760 for hourly bars, 52 for weekly bars).
+
+    Raises
+    ------
+    DataError
+        If the index has fewer than 2 timestamps or a non-positive median spacing.
+
+    Notes
+    -----
+    Daily data is called weekday-only when fewer than 1% of its timestamps fall on a
+    Saturday or Sunday. The convention follows empyrical's ``ANNUALIZATION_FACTORS``.
+    """
+    if len(index) < 2:
+        raise DataError(f"cannot infer the data frequency from {len(index)} timestamp(s)")
+    median_seconds = pd.Timedelta(np.median(np.diff(index.values))).total_seconds()
+    if median_seconds <= 0:
+        raise DataError("the time index has duplicate timestamps; cannot infer its frequency")
+    day = 86_400.0
+    if 0.5 * day <= median_seconds <= 4 * day:
+        weekend_share = float(np.mean(index.dayofweek >= 5))
+        return TRADING_DAYS_PER_YEAR if weekend_share < 0.01 else PERIODS_PER_YEAR["1D"]
+    return max(1, round(365 * day / median_seconds))
