@@ -1,0 +1,542 @@
+"""Portfolio allocation: risk budgeting, inverse volatility, equal weight, risk contributions.
+
+Every method returns an :class:`AllocationResult`, so a table can compare methods side by
+side. Units: the covariance matrix is annualized (decimal per year, see
+``docs/ARCHITECTURE.md``), so volatilities and risk contributions come out annualized too;
+weights do not depend on the covariance's time unit.
+
+Definitions (one meaning each):
+
+- risk contribution ``RC_i = w_i (Σw)_i / σ_p``, summing to the portfolio volatility ``σ_p``;
+- relative risk contribution ``RC_i / σ_p``, summing to 1;
+- marginal risk contribution ``(Σw)_i / σ_p``;
+- risk budget ``b_i >= 0``, summing to 1.
+
+References
+----------
+S. Maillard, T. Roncalli, J. Teiletche (2010), "The properties of equally weighted risk
+contribution portfolios", Journal of Portfolio Management 36(4), 60-70.
+T. Roncalli (2013), *Introduction to Risk Parity and Budgeting*, Chapman & Hall/CRC.
+F. Spinu (2013), "An algorithm for computing risk parity weights", SSRN 2297383.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskcore._rb_solver import RiskBudgetSolution, solve_risk_budget
+from riskcore.errors import ConvergenceError, DataError, InfeasibleError
+
+__all__ = [
+    "AllocationResult",
+    "RiskBudgetSolution",
+    "solve_risk_budget",
+    "risk_contributions",
+    "relative_risk_contributions",
+    "marginal_risk_contributions",
+    "portfolio_volatility",
+    "equal_weights",
+    "inverse_volatility_weights",
+    "risk_budget_weights",
+]
+
+# Relative tolerance of the symmetry and positive-semi-definiteness checks (times the
+# largest variance).
+_SYMMETRY_RTOL = 1e-8
+_PSD_RTOL = 1e-10
+
+
+@dataclass(frozen=True, eq=False)
+class AllocationResult:
+    """Weights of one allocation method with their risk decomposition.
+
+    Attributes
+    ----------
+    method : str
+        Method name, e.g. ``"risk budgeting"``, ``"equal risk contribution"``,
+        ``"inverse volatility"``, ``"equal weight"``.
+    weights : pandas.Series of shape (n_assets,)
+        Weights indexed by asset, decimals summing to 1.
+    risk_contributions : pandas.Series of shape (n_assets,)
+        ``w_i (Σw)_i / σ_p``, summing to ``portfolio_volatility`` (annualized decimal when
+        the covariance is annualized).
+    relative_risk_contributions : pandas.Series of shape (n_assets,)
+        Risk contributions divided by ``portfolio_volatility``, summing to 1.
+    budget : pandas.Series of shape (n_assets,) or None
+        Risk budgets used (summing to 1), or None for methods without a budget.
+    portfolio_volatility : float
+        ``sqrt(w'Σw)`` in the covariance's unit (annualized decimal).
+    converged : bool
+        Whether the solver reached its tolerance (True for closed-form methods).
+    iterations : int
+        Solver iterations (0 for closed-form methods).
+    max_relative_error : float
+        ``max_i |relative RC_i - b_i| / b_i`` over assets with a positive budget; NaN for
+        methods without a budget.
+    """
+
+    method: str
+    weights: pd.Series
+    risk_contributions: pd.Series
+    relative_risk_contributions: pd.Series
+    budget: pd.Series | None
+    portfolio_volatility: float
+    converged: bool
+    iterations: int
+    max_relative_error: float
+
+    @property
+    def marginal_risk_contributions(self) -> pd.Series:
+        """Marginal risk contributions ``(Σw)_i / σ_p`` (pandas.Series of shape (n_assets,))."""
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.risk_contributions / self.weights
+
+
+# ---------------------------------------------------------------------------------------
+# validation helpers
+
+
+def _label(name: Any) -> str:
+    """Asset label for messages: names as they are, positions as ``asset 3``."""
+    if isinstance(name, (int, np.integer)):
+        return f"asset {name}"
+    return str(name)
+
+
+def _as_cov(cov: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, pd.Index]:
+    """Validate a covariance matrix; return it as a float array with its asset labels."""
+    if isinstance(cov, pd.DataFrame):
+        if not cov.index.equals(cov.columns):
+            raise DataError(
+                "covariance matrix rows and columns must carry the same asset labels in the "
+                f"same order; rows are {list(cov.index)}, columns are {list(cov.columns)}"
+            )
+        labels = pd.Index(cov.columns)
+        values = cov.to_numpy(dtype=float)
+    else:
+        values = np.asarray(cov, dtype=float)
+        labels = pd.RangeIndex(values.shape[0]) if values.ndim >= 1 else pd.RangeIndex(0)
+    if values.ndim != 2 or values.shape[0] != values.shape[1]:
+        raise DataError(
+            f"covariance matrix must be square (n_assets x n_assets); got shape {values.shape}"
+        )
+    if values.shape[0] == 0:
+        raise DataError("covariance matrix is empty; at least one asset is needed")
+    if labels.has_duplicates:
+        dup = labels[labels.duplicated()][0]
+        raise DataError(
+            f"asset {dup!r} appears twice in the covariance matrix; labels must be unique"
+        )
+    bad = ~np.isfinite(values)
+    if bad.any():
+        i, j = np.argwhere(bad)[0]
+        raise DataError(
+            f"covariance entry ({_label(labels[i])}, {_label(labels[j])}) is {values[i, j]}; "
+            "all entries must be finite (estimate on a window where every asset has data)"
+        )
+    var = np.diagonal(values)
+    scale = float(np.max(np.abs(var)))
+    asym = np.abs(values - values.T)
+    if asym.max() > _SYMMETRY_RTOL * max(scale, np.finfo(float).tiny):
+        i, j = np.unravel_index(np.argmax(asym), asym.shape)
+        raise DataError(
+            f"covariance matrix is not symmetric: entry ({_label(labels[i])}, "
+            f"{_label(labels[j])}) is {values[i, j]:.6g} but ({_label(labels[j])}, "
+            f"{_label(labels[i])}) is {values[j, i]:.6g}"
+        )
+    for i in np.flatnonzero(var <= 0):
+        raise DataError(
+            f"{_label(labels[i])} has {'zero' if var[i] == 0 else 'negative'} variance "
+            f"({var[i]:.3g}); every asset needs a positive variance: drop it, estimate on a "
+            "longer window, or apply a volatility floor (stablecoins)"
+        )
+    values = 0.5 * (values + values.T)
+    try:
+        np.linalg.cholesky(values)
+    except np.linalg.LinAlgError:
+        eig = np.linalg.eigvalsh(values)
+        if eig[0] < -_PSD_RTOL * scale:
+            raise DataError(
+                "covariance matrix is not positive semi-definite (smallest eigenvalue "
+                f"{eig[0]:.3g}, largest {eig[-1]:.3g}); repair it with nearest_correlation "
+                "or use a shrinkage estimator"
+            ) from None
+    return values, labels
+
+
+def _as_budget(budget: Any, labels: pd.Index) -> np.ndarray:
+    """Validate risk budgets against the asset labels; return them normalized to sum 1."""
+    n = len(labels)
+    if budget is None:
+        return np.full(n, 1.0 / n)
+    if isinstance(budget, Mapping) and not isinstance(budget, pd.Series):
+        budget = pd.Series(dict(budget), dtype=float)
+    if isinstance(budget, pd.Series):
+        extra = budget.index.difference(labels, sort=False)
+        if len(extra):
+            raise DataError(
+                "budget names assets that are not in the covariance matrix: "
+                f"{', '.join(_label(a) for a in extra)}; allowed: "
+                f"{', '.join(_label(a) for a in labels)}"
+            )
+        missing = labels.difference(budget.index, sort=False)
+        if len(missing):
+            raise DataError(
+                f"budget has no entry for {', '.join(_label(a) for a in missing)}; give one "
+                "budget per asset of the covariance matrix (0 excludes an asset)"
+            )
+        values = budget.reindex(labels).to_numpy(dtype=float)
+    else:
+        values = np.asarray(budget, dtype=float).reshape(-1)
+        if values.shape[0] != n:
+            raise DataError(
+                f"budget has {values.shape[0]} entries but the covariance matrix has {n} assets"
+            )
+    for i in np.flatnonzero(~np.isfinite(values) | (values < 0)):
+        raise InfeasibleError(
+            f"budget for {_label(labels[i])} is {values[i]}; budgets must be >= 0 and sum "
+            "to a positive number"
+        )
+    total = values.sum()
+    if total <= 0:
+        raise InfeasibleError("all risk budgets are zero; at least one must be positive")
+    return values / total
+
+
+def _as_weights(weights: Any, labels: pd.Index) -> np.ndarray:
+    if isinstance(weights, Mapping) and not isinstance(weights, pd.Series):
+        weights = pd.Series(dict(weights), dtype=float)
+    if isinstance(weights, pd.Series):
+        extra = weights.index.difference(labels, sort=False)
+        missing = labels.difference(weights.index, sort=False)
+        if len(extra) or len(missing):
+            raise DataError(
+                "weights and covariance matrix name different assets: "
+                f"only in weights {[_label(a) for a in extra]}, "
+                f"only in covariance {[_label(a) for a in missing]}"
+            )
+        values = weights.reindex(labels).to_numpy(dtype=float)
+    else:
+        values = np.asarray(weights, dtype=float).reshape(-1)
+        if values.shape[0] != len(labels):
+            raise DataError(
+                f"weights have {values.shape[0]} entries but the covariance matrix has "
+                f"{len(labels)} assets"
+            )
+    for i in np.flatnonzero(~np.isfinite(values)):
+        raise DataError(f"weight of {_label(labels[i])} is {values[i]}; weights must be finite")
+    return values
+
+
+def _cov_for_weights(cov: Any) -> tuple[np.ndarray, pd.Index]:
+    """Light validation for risk decomposition (no definiteness check)."""
+    if isinstance(cov, pd.DataFrame):
+        return cov.to_numpy(dtype=float), pd.Index(cov.columns)
+    values = np.asarray(cov, dtype=float)
+    if values.ndim != 2 or values.shape[0] != values.shape[1]:
+        raise DataError(
+            f"covariance matrix must be square (n_assets x n_assets); got shape {values.shape}"
+        )
+    return values, pd.RangeIndex(values.shape[0])
+
+
+# ---------------------------------------------------------------------------------------
+# risk decomposition
+
+
+def portfolio_volatility(weights: pd.Series | np.ndarray, cov: pd.DataFrame | np.ndarray) -> float:
+    """Portfolio volatility ``sqrt(w'Σw)``.
+
+    Parameters
+    ----------
+    weights : pandas.Series or numpy.ndarray of shape (n_assets,)
+        Weights (decimals), labelled like ``cov`` when a Series.
+    cov : pandas.DataFrame or numpy.ndarray of shape (n_assets, n_assets)
+        Covariance matrix, annualized (decimal per year squared).
+
+    Returns
+    -------
+    float
+        Volatility in the covariance's unit (annualized decimal).
+
+    Raises
+    ------
+    DataError
+        If weights and covariance name different assets or weights are not finite.
+    """
+    values, labels = _cov_for_weights(cov)
+    w = _as_weights(weights, labels)
+    return float(np.sqrt(max(w @ values @ w, 0.0)))
+
+
+def risk_contributions(
+    weights: pd.Series | np.ndarray, cov: pd.DataFrame | np.ndarray
+) -> pd.Series:
+    """Risk contributions ``RC_i = w_i (Σw)_i / σ_p`` (Euler decomposition of volatility).
+
+    Parameters
+    ----------
+    weights : pandas.Series or numpy.ndarray of shape (n_assets,)
+        Weights (decimals).
+    cov : pandas.DataFrame or numpy.ndarray of shape (n_assets, n_assets)
+        Covariance matrix, annualized.
+
+    Returns
+    -------
+    pandas.Series of shape (n_assets,)
+        Risk contributions summing to the portfolio volatility (annualized decimal); NaN if
+        the portfolio volatility is zero.
+
+    Raises
+    ------
+    DataError
+        If weights and covariance name different assets or weights are not finite.
+
+    References
+    ----------
+    T. Roncalli (2013), *Introduction to Risk Parity and Budgeting*, section 2.1.
+    """
+    values, labels = _cov_for_weights(cov)
+    w = _as_weights(weights, labels)
+    sw = values @ w
+    vol = np.sqrt(max(w @ sw, 0.0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pd.Series(w * sw / vol, index=labels, name="risk_contribution")
+
+
+def relative_risk_contributions(
+    weights: pd.Series | np.ndarray, cov: pd.DataFrame | np.ndarray
+) -> pd.Series:
+    """Relative risk contributions ``RC_i / σ_p``, summing to 1.
+
+    Parameters
+    ----------
+    weights : pandas.Series or numpy.ndarray of shape (n_assets,)
+        Weights (decimals).
+    cov : pandas.DataFrame or numpy.ndarray of shape (n_assets, n_assets)
+        Covariance matrix.
+
+    Returns
+    -------
+    pandas.Series of shape (n_assets,)
+        Unit-free shares of portfolio risk.
+
+    Raises
+    ------
+    DataError
+        If weights and covariance name different assets or weights are not finite.
+    """
+    values, labels = _cov_for_weights(cov)
+    w = _as_weights(weights, labels)
+    rc = w * (values @ w)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pd.Series(rc / rc.sum(), index=labels, name="relative_risk_contribution")
+
+
+def marginal_risk_contributions(
+    weights: pd.Series | np.ndarray, cov: pd.DataFrame | np.ndarray
+) -> pd.Series:
+    """Marginal risk contributions ``∂σ_p/∂w_i = (Σw)_i / σ_p``.
+
+    Parameters
+    ----------
+    weights : pandas.Series or numpy.ndarray of shape (n_assets,)
+        Weights (decimals).
+    cov : pandas.DataFrame or numpy.ndarray of shape (n_assets, n_assets)
+        Covariance matrix, annualized.
+
+    Returns
+    -------
+    pandas.Series of shape (n_assets,)
+        Volatility added per unit of weight (annualized decimal).
+
+    Raises
+    ------
+    DataError
+        If weights and covariance name different assets or weights are not finite.
+    """
+    values, labels = _cov_for_weights(cov)
+    w = _as_weights(weights, labels)
+    sw = values @ w
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return pd.Series(sw / np.sqrt(w @ sw), index=labels, name="marginal_risk_contribution")
+
+
+def _result(
+    method: str,
+    weights: np.ndarray,
+    cov: np.ndarray,
+    labels: pd.Index,
+    budget: np.ndarray | None,
+    *,
+    converged: bool = True,
+    iterations: int = 0,
+) -> AllocationResult:
+    sw = cov @ weights
+    vol = float(np.sqrt(max(weights @ sw, 0.0)))
+    rc = weights * sw / vol
+    rrc = rc / vol
+    if budget is None:
+        err = float("nan")
+    else:
+        pos = budget > 0
+        err = float(np.max(np.abs(rrc[pos] / budget[pos] - 1.0)))
+    return AllocationResult(
+        method=method,
+        weights=pd.Series(weights, index=labels, name="weight"),
+        risk_contributions=pd.Series(rc, index=labels, name="risk_contribution"),
+        relative_risk_contributions=pd.Series(rrc, index=labels, name="relative_risk_contribution"),
+        budget=None if budget is None else pd.Series(budget, index=labels, name="risk_budget"),
+        portfolio_volatility=vol,
+        converged=converged,
+        iterations=iterations,
+        max_relative_error=err,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# methods
+
+
+def equal_weights(cov: pd.DataFrame | np.ndarray) -> AllocationResult:
+    """Equal weights ``w_i = 1/n`` with their risk decomposition.
+
+    Parameters
+    ----------
+    cov : pandas.DataFrame or numpy.ndarray of shape (n_assets, n_assets)
+        Covariance matrix, annualized.
+
+    Returns
+    -------
+    AllocationResult
+        ``method="equal weight"``, ``budget=None``.
+
+    Raises
+    ------
+    DataError
+        If the covariance matrix is unusable (see :func:`risk_budget_weights`).
+    """
+    values, labels = _as_cov(cov)
+    n = len(labels)
+    return _result("equal weight", np.full(n, 1.0 / n), values, labels, None)
+
+
+def inverse_volatility_weights(cov: pd.DataFrame | np.ndarray) -> AllocationResult:
+    """Inverse-volatility weights ``w_i ∝ 1/σ_i``.
+
+    This is the risk-parity portfolio when all correlations are equal (Maillard, Roncalli &
+    Teiletche 2010).
+
+    Parameters
+    ----------
+    cov : pandas.DataFrame or numpy.ndarray of shape (n_assets, n_assets)
+        Covariance matrix, annualized.
+
+    Returns
+    -------
+    AllocationResult
+        ``method="inverse volatility"``, ``budget=None``.
+
+    Raises
+    ------
+    DataError
+        If the covariance matrix is unusable, e.g. an asset with zero variance.
+
+    References
+    ----------
+    S. Maillard, T. Roncalli, J. Teiletche (2010), "The properties of equally weighted risk
+    contribution portfolios", Journal of Portfolio Management 36(4).
+    """
+    values, labels = _as_cov(cov)
+    inv = 1.0 / np.sqrt(np.diagonal(values))
+    return _result("inverse volatility", inv / inv.sum(), values, labels, None)
+
+
+def risk_budget_weights(
+    cov: pd.DataFrame | np.ndarray,
+    budget: pd.Series | Mapping[Any, float] | Sequence[float] | np.ndarray | None = None,
+    *,
+    bounds: Any = None,
+    groups: Any = None,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+) -> AllocationResult:
+    r"""Long-only risk-budgeting weights: each asset's relative risk contribution equals its budget.
+
+    Finds :math:`w \ge 0`, :math:`\sum w_i = 1` with
+    :math:`w_i (\Sigma w)_i / (w^\top \Sigma w) = b_i`, by Newton's method on Spinu's (2013)
+    convex problem :math:`\min_{y>0} \tfrac12 y^\top\Sigma y - \sum_i b_i \ln y_i`,
+    :math:`w = y / \sum y` (see :func:`riskcore._rb_solver.solve_risk_budget`). Equal budgets
+    (the default) give the equal-risk-contribution (ERC) portfolio of Maillard, Roncalli &
+    Teiletche (2010). Assets with a zero budget get a zero weight.
+
+    Parameters
+    ----------
+    cov : pandas.DataFrame or numpy.ndarray of shape (n_assets, n_assets)
+        Covariance matrix, annualized (decimal per year squared); symmetric, positive
+        semi-definite, every variance positive.
+    budget : pandas.Series, dict, sequence or numpy.ndarray of shape (n_assets,), optional
+        Risk budgets, non-negative, at least one positive; normalized to sum 1. A Series or
+        dict is matched to the covariance labels (positions for an ndarray covariance).
+        None (default) means equal budgets.
+    bounds : optional
+        Per-asset weight bounds (constrained risk budgeting, see :mod:`riskcore.constrained`).
+    groups : optional
+        Group constraints on the members' total weight (see :mod:`riskcore.constrained`).
+    tol : float, default 1e-10
+        Tolerance on ``max_i |relative RC_i - b_i| / b_i``.
+    max_iter : int, default 100
+        Maximum number of Newton iterations.
+
+    Returns
+    -------
+    AllocationResult
+        ``method="equal risk contribution"`` for equal budgets, else ``"risk budgeting"``.
+
+    Raises
+    ------
+    DataError
+        If the covariance matrix is not square, not symmetric, not finite, not positive
+        semi-definite, has an asset with zero variance, or its labels do not match the budget.
+    InfeasibleError
+        If a budget is negative or NaN, or all budgets are zero.
+    ConvergenceError
+        If the solver does not reach ``tol`` within ``max_iter`` iterations (the message gives
+        the error reached).
+
+    References
+    ----------
+    F. Spinu (2013), "An algorithm for computing risk parity weights", SSRN 2297383.
+    S. Maillard, T. Roncalli, J. Teiletche (2010), "The properties of equally weighted risk
+    contribution portfolios", Journal of Portfolio Management 36(4), 60-70.
+    T. Roncalli (2013), *Introduction to Risk Parity and Budgeting*, Chapman & Hall/CRC.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> vol = np.array([0.1, 0.2, 0.3, 0.4])
+    >>> cov = 0.5 * np.outer(vol, vol) + np.diag(0.5 * vol**2)
+    >>> risk_budget_weights(cov).weights.round(2).tolist()
+    [0.48, 0.24, 0.16, 0.12]
+    """
+    values, labels = _as_cov(cov)
+    b = _as_budget(budget, labels)
+    if bounds is not None or groups is not None:
+        raise NotImplementedError("bounds and groups are not implemented yet")
+    sol = solve_risk_budget(values, b, tol=tol, max_iter=max_iter)
+    if not sol.converged:
+        raise ConvergenceError(
+            "risk budgeting did not converge: largest relative risk-contribution error "
+            f"{sol.max_relative_error:.3g} after {sol.iterations} iterations (tolerance "
+            f"{tol:g}); raise max_iter, loosen tol, or use a better-conditioned covariance "
+            "estimate (shrinkage)"
+        )
+    method = "equal risk contribution" if np.ptp(b) == 0 else "risk budgeting"
+    return _result(
+        method, sol.weights, values, labels, b, converged=True, iterations=sol.iterations
+    )
