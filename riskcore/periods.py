@@ -53,11 +53,11 @@ def infer_periods_per_year(index: pd.DatetimeIndex) -> int:
     """
     if len(index) < 2:
         raise DataError(f"cannot infer the data frequency from {len(index)} timestamp(s)")
-    median_seconds = pd.Timedelta(np.median(np.diff(index.values))).total_seconds()
+    median_seconds = pd.Series(index).diff().median().total_seconds()
     if median_seconds <= 0:
         raise DataError("the time index has duplicate timestamps; cannot infer its frequency")
     day = 86_400.0
     if 0.5 * day <= median_seconds <= 4 * day:
-        weekend_share = float(np.mean(index.dayofweek >= 5))
+        weekend_share = float(np.mean(index.day_of_week >= 5))
         return TRADING_DAYS_PER_YEAR if weekend_share < 0.01 else PERIODS_PER_YEAR["1D"]
     return max(1, round(365 * day / median_seconds))
