@@ -20,7 +20,7 @@ _SYMBOL = re.compile(r"^([A-Za-z0-9]+?)(?:[-_/ ]?(?:USD|USDT|USDC|EUR|BUSD))?$")
 
 
 def base_symbol(name: str) -> str:
-    """Return the base symbol of an asset name: ``"BTC-USD"`` -> ``"BTC"``, ``"usdc"`` -> ``"USDC"``.
+    """Return the base symbol of an asset name: ``"BTC-USD"`` -> ``"BTC"``.
 
     Parameters
     ----------

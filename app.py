@@ -1,0 +1,22 @@
+"""Router of the dashboard: page config, navigation and the shared sidebar."""
+
+import streamlit as st
+
+from ui.compute import init_state
+from ui.data import asset_picker, sidebar
+
+st.set_page_config(page_title="Crypto risk budgeting", page_icon=":material/balance:",
+                   layout="wide")
+
+pages = [
+    st.Page("pages/data.py", title="Data", icon=":material/database:", default=True),
+    st.Page("pages/volatility.py", title="Volatility", icon=":material/show_chart:"),
+    st.Page("pages/correlation.py", title="Correlation", icon=":material/grid_on:"),
+    st.Page("pages/allocation.py", title="Allocation", icon=":material/balance:"),
+    st.Page("pages/rebalance_check.py", title="Rebalance check", icon=":material/receipt_long:"),
+]
+navigation = st.navigation(pages)
+init_state()
+sidebar()
+asset_picker()
+navigation.run()

@@ -1,0 +1,41 @@
+"""Volatility: rolling realized and EWMA volatility per coin, annualized."""
+
+import pandas as pd
+import streamlit as st
+
+import riskcore
+from ui import charts
+from ui.compute import returns
+from ui.data import current_dataset, history_note
+from ui.errors import shown_errors
+
+st.title("Volatility")
+data = current_dataset()
+ppy = data.periods_per_year
+calendar = "24/7 market" if ppy == 365 else "inferred from the data calendar"
+st.caption(f"Annualized with {ppy} periods a year ({calendar}). {history_note(data.prices)}")
+
+left, right = st.columns(2)
+window = left.slider("Rolling window (periods)", 7, 365, 30, key="vol_window",
+                     persist_state="session")
+half_life = right.slider("EWMA half-life (periods)", 2, 180, 20, key="vol_half_life",
+                         persist_state="session")
+
+with shown_errors():
+    rets = returns(data.prices)
+    rolling = riskcore.rolling_volatility(rets, window, periods_per_year=ppy)
+    ewma = riskcore.ewma_volatility(rets, half_life, periods_per_year=ppy)
+
+st.plotly_chart(charts.lines(rolling, title=f"Rolling {window}-period volatility (annualized)",
+                             y_title="volatility"), key="chart_rolling_vol")
+st.plotly_chart(charts.lines(ewma, title=f"EWMA volatility, half-life {half_life} (annualized)",
+                             y_title="volatility"), key="chart_ewma_vol")
+
+current = pd.DataFrame({
+    "last date": rolling.apply(pd.Series.last_valid_index).dt.strftime("%Y-%m-%d"),
+    f"rolling {window}": rolling.ffill().iloc[-1],
+    f"EWMA hl {half_life}": ewma.ffill().iloc[-1],
+    "full history": rets.std() * ppy**0.5,
+})
+st.subheader("Current values")
+st.dataframe(current, column_config=charts.percent_table(current, list(current.columns[1:])))

@@ -1,0 +1,125 @@
+"""Browser test: a real Streamlit server driven by Playwright in Debian's Chromium.
+
+Screenshots of every page are written to artifacts/screenshots/ for people to look at.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, sync_playwright
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.e2e
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+IDLE = ('[data-testid="stApp"][data-test-script-state="notRunning"]'
+        '[data-test-connection-state="CONNECTED"]')
+SHOTS = REPO / "artifacts" / "screenshots"
+PAGES = {"data": "", "volatility": "volatility", "correlation": "correlation",
+         "allocation": "allocation", "rebalance_check": "rebalance_check"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    port = _free_port()
+    env = {**os.environ, "RISKCORE_CACHE_DIR": str(REPO / "artifacts" / "cache")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--server.port", str(port)],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start: " + proc.stdout.read().decode(errors="replace"))
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: run scripts/setup.sh"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 2600})
+        yield page
+        browser.close()
+
+
+def wait_idle(page: Page) -> None:
+    page.wait_for_timeout(300)
+    page.wait_for_selector(IDLE, timeout=60_000)
+
+
+def weights_trace(page: Page) -> list[float]:
+    spec = page.evaluate(
+        """() => {
+            for (const el of document.querySelectorAll('.js-plotly-plot')) {
+                const trace = (el.data || []).find(t => t.name === 'weight');
+                if (trace) return JSON.stringify(Array.from(trace.y));
+            }
+            return null;
+        }"""
+    )
+    assert spec, "no weights chart on the page"
+    return json.loads(spec)
+
+
+def test_every_page_renders_with_charts(server, page):
+    for name, path in PAGES.items():
+        page.goto(f"{server}/{path}")
+        page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+        wait_idle(page)
+        assert page.locator('[data-testid="stException"]').count() == 0, name
+        page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_budget_slider_moves_weights(server, page):
+    page.goto(f"{server}/allocation")
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+    wait_idle(page)
+    before = weights_trace(page)
+    # slider 0 is the lookback; the budget sliders follow, labelled by asset
+    slider = page.locator('[data-testid="stSlider"]').nth(1)
+    thumb = slider.get_by_role("slider")
+    thumb.focus()
+    thumb.press("End")
+    page.wait_for_function(
+        """(before) => {
+            for (const el of document.querySelectorAll('.js-plotly-plot')) {
+                const t = (el.data || []).find(t => t.name === 'weight');
+                if (t && JSON.stringify(Array.from(t.y)) !== before) return true;
+            }
+            return false;
+        }""",
+        arg=json.dumps(before), timeout=60_000,
+    )
+    wait_idle(page)
+    after = weights_trace(page)
+    assert after != before
+    page.screenshot(path=str(SHOTS / "allocation_after_slider.png"), full_page=True)

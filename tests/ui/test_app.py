@@ -1,0 +1,83 @@
+"""AppTest: every page runs on demo data, widgets drive riskcore, uploads of real files work."""
+
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import UPLOADS
+
+PAGES = ["pages/data.py", "pages/volatility.py", "pages/correlation.py",
+         "pages/allocation.py", "pages/rebalance_check.py"]
+
+
+def app() -> AppTest:
+    at = AppTest.from_file("app.py", default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def weights_table(at: AppTest):
+    frames = [df.value for df in at.dataframe if "weight" in df.value.columns]
+    assert frames, "the Allocation page shows no weights table"
+    return frames[0]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_on_demo_data(page):
+    at = app()
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.get("plotly_chart"), f"{page} shows no chart"
+
+
+def test_demo_is_labelled_simulated():
+    at = app()
+    assert any("Simulated" in w.value for w in at.warning)
+
+
+def test_raising_a_budget_raises_that_coins_weight_and_risk_share():
+    at = app()
+    at.switch_page("pages/allocation.py").run()
+    before = weights_table(at)
+    asset = before.index[0]
+    at.slider(key=f"budget_{asset}").set_value(60.0).run()
+    assert not at.exception, at.exception
+    after = weights_table(at)
+    assert after.loc[asset, "weight"] > before.loc[asset, "weight"] + 0.05
+    assert after.loc[asset, "risk budget"] > before.loc[asset, "risk budget"]
+    # the defining property of risk budgeting, on the page's own numbers
+    rrc, budget = after["relative risk contribution"], after["risk budget"]
+    assert (rrc - budget).abs().max() < 1e-8
+    # the chart follows the table
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    weights_trace = next(t for t in fig["data"] if t["name"] == "weight")
+    assert weights_trace["y"][0] == pytest.approx(after.loc[asset, "weight"])
+
+
+def test_reset_restores_equal_budgets():
+    at = app()
+    at.switch_page("pages/allocation.py").run()
+    asset = weights_table(at).index[0]
+    at.slider(key=f"budget_{asset}").set_value(80.0).run()
+    at.button[0].click().run()
+    budgets = weights_table(at)["risk budget"]
+    assert budgets.max() - budgets.min() < 1e-12
+
+
+def test_upload_of_a_real_file_is_analysed():
+    at = app()
+    at.radio(key="source").set_value("Upload files").run()
+    raw = (UPLOADS / "yahoo-classic_ETH-USD.csv").read_bytes()
+    other = (UPLOADS / "kaggle_coin_Bitcoin.csv").read_bytes()
+    at.file_uploader(key="upload").set_value(
+        [("yahoo-classic_ETH-USD.csv", raw, "text/csv"),
+         ("kaggle_coin_Bitcoin.csv", other, "text/csv")]).run()
+    assert not at.exception, at.exception
+    at.switch_page("pages/allocation.py").run()
+    assert not at.exception, at.exception
+    table = weights_table(at)
+    assert len(table) == 2
+    assert table["weight"].sum() == pytest.approx(1.0)

@@ -1,0 +1,85 @@
+"""Plotly figure builders shared by the pages.
+
+Figures are built from plain lists (not numpy arrays) so that the values can be read back from
+the figure JSON in tests. Percent formatting happens here, at the edge; inputs are decimals.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import plotly.graph_objects as go
+
+HEIGHT = 420
+
+
+def _dates(index: pd.Index) -> list[str]:
+    return [f"{t:%Y-%m-%d %H:%M}" if (t.hour or t.minute) else f"{t:%Y-%m-%d}" for t in index]
+
+
+def lines(frame: pd.DataFrame, *, title: str, y_title: str, percent: bool = True,
+          log: bool = False) -> go.Figure:
+    """One line per column of ``frame`` against its DatetimeIndex."""
+    fig = go.Figure()
+    x = _dates(frame.index)
+    for name in frame.columns:
+        values = [None if pd.isna(v) else float(v) for v in frame[name]]
+        fig.add_trace(go.Scatter(x=x, y=values, mode="lines", name=str(name)))
+    fig.update_layout(title=title, height=HEIGHT, hovermode="x unified",
+                      legend={"orientation": "h", "y": -0.15}, margin={"t": 50, "b": 10})
+    fig.update_yaxes(title=y_title, tickformat=".0%" if percent else None,
+                     type="log" if log else "linear", dtick=1 if log else None)
+    return fig
+
+
+def heatmap(matrix: pd.DataFrame, *, title: str) -> go.Figure:
+    """Correlation heatmap in the row/column order of ``matrix`` (-1 blue .. +1 red)."""
+    labels = [str(c) for c in matrix.columns]
+    z = [[float(v) for v in row] for row in matrix.to_numpy()]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=labels, y=labels, zmin=-1, zmax=1, colorscale="RdBu_r",
+        text=[[f"{v:.2f}" for v in row] for row in z], texttemplate="%{text}",
+        hovertemplate="%{y} / %{x}: %{z:.2f}<extra></extra>",
+    ))
+    fig.update_layout(title=title, height=max(HEIGHT, 32 * len(labels) + 120),
+                      yaxis={"autorange": "reversed"}, margin={"t": 50})
+    return fig
+
+
+def grouped_bars(frame: pd.DataFrame, *, title: str, percent: bool = True) -> go.Figure:
+    """Draw grouped bars: one group per row (asset), one bar colour per column."""
+    fig = go.Figure()
+    x = [str(i) for i in frame.index]
+    for name in frame.columns:
+        values = [float(v) for v in frame[name].fillna(0.0)]
+        fig.add_trace(go.Bar(x=x, y=values, name=str(name),
+                             texttemplate="%{y:.1%}" if percent else None))
+    fig.update_layout(title=title, barmode="group", height=HEIGHT,
+                      legend={"orientation": "h", "y": -0.15}, margin={"t": 50})
+    if percent:
+        fig.update_yaxes(tickformat=".0%")
+    return fig
+
+
+def availability(prices: pd.DataFrame, *, title: str = "Price history per asset") -> go.Figure:
+    """Horizontal bars from each asset's first to last price, so listing dates are visible."""
+    fig = go.Figure()
+    for name in prices.columns:
+        observed = prices[name].dropna()
+        if observed.empty:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[f"{observed.index[0]:%Y-%m-%d}", f"{observed.index[-1]:%Y-%m-%d}"],
+            y=[str(name), str(name)], mode="lines+markers", line={"width": 10},
+            name=str(name), showlegend=False,
+            hovertemplate=f"{name}: %{{x}}<extra></extra>",
+        ))
+    fig.update_layout(title=title, height=max(250, 28 * prices.shape[1] + 100),
+                      margin={"t": 50}, yaxis={"autorange": "reversed"})
+    return fig
+
+
+def percent_table(frame: pd.DataFrame, columns: list[str]) -> dict:
+    """Column config that shows the given decimal columns as percentages."""
+    import streamlit as st
+
+    return {c: st.column_config.NumberColumn(c, format="percent") for c in columns}

@@ -1,0 +1,83 @@
+"""Cached page-level wrappers around riskcore, and the allocation settings shared by pages.
+
+The Allocation page sets the method, estimator and budgets; the Rebalance pages reuse the same
+target. The settings live in session state under the keys of :data:`ALLOCATION_DEFAULTS`
+(initialised once by :func:`init_state` in app.py), so every page computes the same target.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import riskcore
+
+ESTIMATORS = {
+    "sample": "Sample",
+    "ewma": "EWMA",
+    "ledoit_wolf": "Ledoit-Wolf shrinkage",
+    "oas": "OAS shrinkage",
+}
+METHODS = {
+    "risk_budget": "Risk budgeting (equal budgets = equal risk contribution)",
+    "inverse_volatility": "Inverse volatility",
+}
+ALLOCATION_DEFAULTS = {
+    "method": "risk_budget",
+    "estimator": "sample",
+    "lookback": 365,
+    "half_life": 60,
+}
+
+
+def init_state() -> None:
+    """Initialise the shared allocation settings once per session."""
+    for key, value in ALLOCATION_DEFAULTS.items():
+        st.session_state.setdefault(key, value)
+
+
+def budget_key(asset: str) -> str:
+    """Session-state key of an asset's risk-budget slider."""
+    return f"budget_{asset}"
+
+
+def budgets(assets: list[str]) -> pd.Series:
+    """Risk budget per asset from the sliders (raw slider values, normalised to sum to 1)."""
+    raw = pd.Series({a: float(st.session_state.get(budget_key(a), 1.0)) for a in assets})
+    if raw.sum() <= 0:
+        return pd.Series(1.0 / len(assets), index=assets)
+    return raw / raw.sum()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def returns(prices: pd.DataFrame) -> pd.DataFrame:
+    """Cache :func:`riskcore.to_returns`."""
+    return riskcore.to_returns(prices)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def covariance(prices: pd.DataFrame, method: str, lookback: int, half_life: int,
+               periods_per_year: int):
+    """Cache :func:`riskcore.estimate_covariance` on the dataset's returns."""
+    return riskcore.estimate_covariance(
+        riskcore.to_returns(prices), method=method, lookback=lookback,
+        half_life=half_life if method == "ewma" else None, periods_per_year=periods_per_year,
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def allocate(cov: pd.DataFrame, method: str, budget: tuple[float, ...] | None):
+    """Cache the allocation of one method on one covariance matrix."""
+    if method == "inverse_volatility":
+        return riskcore.inverse_volatility_weights(cov)
+    return riskcore.risk_budget_weights(cov, None if budget is None else list(budget))
+
+
+def target_allocation(dataset):
+    """Return (covariance estimate, allocation) for the shared settings on the dataset."""
+    state = st.session_state
+    estimate = covariance(dataset.prices, state["estimator"], int(state["lookback"]),
+                          int(state["half_life"]), dataset.periods_per_year)
+    budget = budgets(list(estimate.matrix.columns))
+    result = allocate(estimate.matrix, state["method"], tuple(budget))
+    return estimate, result

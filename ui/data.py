@@ -1,0 +1,195 @@
+"""The shared sidebar and the data pipeline every page reads from.
+
+Session state holds only the user's inputs (source choice, uploaded file bytes, the Yahoo
+request, selected assets, cleaning choices); everything derived is recomputed through
+``st.cache_data`` wrappers around riskcore.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+
+import pandas as pd
+import streamlit as st
+
+import riskcore
+from riskcore.errors import RiskcoreError
+from riskcore.periods import infer_periods_per_year
+from ui.errors import shown_errors
+
+DEMO, UPLOAD, YAHOO = "Demo (simulated)", "Upload files", "Yahoo Finance"
+SOURCES = (DEMO, UPLOAD, YAHOO)
+DEFAULT_TICKERS = (
+    "BTC-USD ETH-USD BNB-USD SOL-USD XRP-USD ADA-USD DOGE-USD AVAX-USD LINK-USD USDT-USD"
+)
+UPLOAD_TYPES = ["csv", "txt", "tsv", "xlsx"]
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """What the pages analyse: the cleaned panel of the selected assets and how it was made."""
+
+    prices: pd.DataFrame
+    periods_per_year: int
+    source: str
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+# ----------------------------------------------------------------------------- cached sources
+@st.cache_data(show_spinner=False)
+def demo_panel() -> pd.DataFrame:
+    """Cache the simulated demo market."""
+    return riskcore.demo_prices()
+
+
+@st.cache_data(show_spinner="Reading files…", max_entries=8)
+def load_uploads(files: tuple[tuple[str, bytes], ...], frequency: str):
+    """Cache reading uploaded files (name, bytes) into one panel with its load report."""
+    from riskcore.ingest import load_files
+
+    return load_files(list(files), frequency=frequency)
+
+
+@st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
+def fetch_yahoo(tickers: tuple[str, ...], start: dt.date, end: dt.date, _progress=None):
+    """Cache a Yahoo Finance fetch; ``_progress`` (not hashed) drives the progress bar."""
+    return riskcore.fetch_prices(list(tickers), start, end, progress=_progress)
+
+
+# ----------------------------------------------------------------------------- sidebar
+def _remember_uploads() -> None:
+    files = st.session_state.get("upload") or []
+    st.session_state["uploads"] = {f.name: f.getvalue() for f in files}
+
+
+def _request_fetch() -> None:
+    tickers = tuple(t.strip().upper() for t in st.session_state["yahoo_tickers"].split() if t)
+    start, end = st.session_state["yahoo_range"]
+    st.session_state["yahoo_request"] = (tickers, start, end)
+
+
+def sidebar() -> None:
+    """Render the data-source widgets shared by every page (called from app.py)."""
+    st.session_state.setdefault("uploads", {})
+    with st.sidebar:
+        st.radio("Data source", SOURCES, key="source")
+        source = st.session_state["source"]
+        if source == UPLOAD:
+            limit = st.get_option("server.maxUploadSize")
+            st.file_uploader(
+                "Price files (CSV or Excel)",
+                type=UPLOAD_TYPES,
+                accept_multiple_files=True,
+                key="upload",
+                on_change=_remember_uploads,
+                help=f"Up to {limit} MB per file (server.maxUploadSize in .streamlit/config.toml). "
+                "Yahoo, CoinGecko, CoinMarketCap, CryptoDataDownload, Kaggle, Binance klines, "
+                "wide or long panels: the layout is recognised from the content.",
+            )
+            held = st.session_state["uploads"]
+            if held:
+                st.caption("In use: " + ", ".join(sorted(held)))
+            st.radio(
+                "Intraday files",
+                ["native", "daily"],
+                format_func={"native": "keep their frequency", "daily": "daily UTC closes"}.get,
+                key="frequency",
+                horizontal=True,
+            )
+        elif source == YAHOO:
+            today = dt.date.today()
+            st.text_area("Tickers (space separated)", DEFAULT_TICKERS, key="yahoo_tickers")
+            st.date_input(
+                "Date range", (today - dt.timedelta(days=4 * 365), today), key="yahoo_range"
+            )
+            st.button("Fetch prices", on_click=_request_fetch, type="primary")
+
+
+# ----------------------------------------------------------------------------- pipeline
+def raw_panel() -> tuple[pd.DataFrame | None, str, tuple[str, ...]]:
+    """Return the panel of the chosen source before cleaning, its label and load notes."""
+    source = st.session_state.get("source", DEMO)
+    if source == DEMO:
+        return demo_panel(), "Simulated demo market", (riskcore.demo.DEMO_DESCRIPTION,)
+    if source == UPLOAD:
+        held = st.session_state.get("uploads") or {}
+        if not held:
+            return None, "Upload", ("Upload one or several price files in the sidebar.",)
+        frequency = st.session_state.get("frequency", "native")
+        result = load_uploads(tuple(sorted(held.items())), frequency)
+        for name, message in result.errors:
+            st.error(f"{name}: {message}")
+        if result.prices.empty:
+            return None, "Upload", ("No file could be read.",)
+        return result.prices, f"Uploaded: {', '.join(sorted(held))}", ()
+    request = st.session_state.get("yahoo_request")
+    if request is None:
+        return None, "Yahoo Finance", ("Enter tickers and press **Fetch prices** in the sidebar.",)
+    tickers, start, end = request
+    bar = st.progress(0.0, text="Fetching from Yahoo Finance…")
+
+    def progress(done: int, total: int, ticker: str) -> None:
+        bar.progress(done / max(total, 1), text=f"Fetched {ticker} ({done}/{total})")
+
+    with shown_errors("Yahoo Finance: "):
+        result = fetch_yahoo(tickers, start, end, _progress=progress)
+    bar.empty()
+    return result.prices, f"Yahoo Finance {start} → {end}", tuple(result.messages)
+
+
+def _selection_key(columns: list[str]) -> str:
+    digest = hashlib.sha1("\x1f".join(columns).encode()).hexdigest()[:10]
+    return f"assets_{digest}"
+
+
+def asset_picker() -> None:
+    """Render the asset selection for the loaded panel (sidebar, every run, from app.py)."""
+    try:
+        prices, _, _ = raw_panel()
+    except RiskcoreError:
+        return  # the page shows the error in full
+    if prices is None:
+        return
+    options = list(prices.columns)
+    st.sidebar.multiselect("Assets", options, default=options, key=_selection_key(options))
+
+
+def current_dataset() -> Dataset:
+    """Return the dataset the pages analyse, or stop the page with guidance if there is none."""
+    with shown_errors():
+        prices, label, notes = raw_panel()
+    if prices is None:
+        for note in notes:
+            st.info(note)
+        st.stop()
+    options = list(prices.columns)
+    chosen = st.session_state.get(_selection_key(options), options)
+    if len(chosen) < 2:
+        st.warning("Select at least two assets in the sidebar.")
+        st.stop()
+    panel = prices[chosen].dropna(how="all")
+    return Dataset(panel, infer_periods_per_year(panel.index), label, notes)
+
+
+def history_note(prices: pd.DataFrame) -> str:
+    """Say which window is common to all assets and which assets start later or end earlier."""
+    first = prices.apply(pd.Series.first_valid_index)
+    last = prices.apply(pd.Series.last_valid_index)
+    common = prices.dropna()
+    if common.empty:
+        return "The selected assets never all trade at the same time: pick fewer assets."
+    text = (
+        f"Common window of all {prices.shape[1]} assets: {common.index[0]:%Y-%m-%d} → "
+        f"{common.index[-1]:%Y-%m-%d} ({len(common):,} periods)."
+    )
+    late = first[first > prices.index[0]].sort_values()
+    if len(late):
+        text += " Later listings: " + ", ".join(f"{a} from {d:%Y-%m-%d}" for a, d in late.items())
+        text += "."
+    early_end = last[last < prices.index[-1]]
+    if len(early_end):
+        text += " Ending early: " + ", ".join(f"{a} on {d:%Y-%m-%d}" for a, d in early_end.items())
+        text += "."
+    return text
