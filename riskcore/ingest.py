@@ -1,0 +1,981 @@
+"""Read user price files (CSV or Excel exports of exchanges and data sites) into a price panel.
+
+The layout is recognized from the content, never from the file name: Yahoo Finance classic and
+yfinance CSVs (including lower-case re-saves and yfinance's multi-row MultiIndex headers),
+CoinGecko, CoinMarketCap, CryptoDataDownload, Kaggle "Cryptocurrency Historical Prices",
+Binance klines (with or without header), wide panels (one column per coin), long panels
+(``date, symbol, close``), and any other table with a recognizable date column and a close or
+price column. Every file ends up as the price panel of ``docs/ARCHITECTURE.md``.
+
+Conventions (the rules a reader of a loaded panel can rely on)
+----------------------------------------------------------------
+- Timestamps are UTC. Naive timestamps are taken as UTC; offsets are converted to UTC.
+- A daily bar is labelled by the date on which it opens (00:00 UTC), like Yahoo Finance: the
+  price stored at ``2024-01-01`` is the close of the day that starts at 2024-01-01 00:00 UTC.
+  Binance klines use their *open time*; CoinMarketCap uses ``timeOpen``; CryptoDataDownload
+  uses ``unix`` (the open time, epoch seconds, milliseconds or microseconds, decided per value).
+  CoinGecko's ``snapped_at`` is a point-in-time price: a snapshot at 00:00 UTC on day D is the
+  close of day D-1 and is labelled D-1.
+- Daily files (median spacing one day) whose timestamps are mostly at midnight have their
+  off-midnight timestamps moved to the nearest midnight (CoinGecko's 23:29 snapshots); this is
+  listed in the file notes.
+- Duplicate timestamps within one file: the latest observation wins (the later timestamp before
+  rounding, else the later line of the file); every duplicate is reported by :func:`load_files`.
+- Null price cells (``null``, empty, ``NaN``, ``-``) and non-numeric text become NaN: the row is
+  kept, never dropped.
+- Price column: ``Adj Close`` if present, else ``Close`` (any ``close...`` column that is not a
+  time), else ``price``/``last``/``rate``. The columns used are reported by :func:`load_files`.
+- Asset name: a symbol column in the content (Kaggle ``Symbol``, CryptoDataDownload ``symbol``,
+  long panels), the column names of a wide panel or the ``Ticker`` row of a yfinance header;
+  otherwise the file name stem, upper-cased, after removing a Binance Vision
+  ``-<interval>-YYYY-MM`` suffix, trailing ``_1d``/``-max``/``_d``/``_2025``-style suffixes, and
+  everything up to the last ``_`` (``yahoo-classic_ETH-USD.csv`` -> ``ETH-USD``,
+  ``BTC-USD_1d.csv`` -> ``BTC-USD``).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import numpy as np
+import pandas as pd
+
+from riskcore.errors import DataError, RiskcoreError
+from riskcore.periods import infer_periods_per_year
+
+__all__ = ["LoadResult", "load_files", "read_prices"]
+
+_SEPARATORS = (",", ";", "\t", "|")
+_NULL_TOKENS = frozenset({"", "null", "nan", "none", "na", "n/a", "#n/a", "-", "--", "nil"})
+_DATE_NAMES = (
+    "date", "datetime", "timestamp", "time", "snappedat", "timeopen", "opentime", "day",
+    "unix", "unixtime", "opentimestamp", "tradedate", "period", "dt", "index",
+)
+_PRICE_NAMES = (
+    "adjclose", "adjustedclose", "close", "closeprice", "closingprice", "price", "last",
+    "lastprice", "rate",
+)
+_SYMBOL_NAMES = ("symbol", "ticker", "asset", "coin", "pair", "instrument")
+_NON_ASSET_FIELDS = frozenset({
+    "open", "high", "low", "close", "adjclose", "volume", "price", "marketcap", "totalvolume",
+    "tradecount", "quoteassetvolume", "numberoftrades", "ignore", "sno", "name", "symbol",
+    "closetime", "timeclose", "timehigh", "timelow", "timestamp", "vwap", "change",
+    "takerbuybaseassetvolume", "takerbuyquoteassetvolume", "unix", "dividends", "stocksplits",
+})
+_BINANCE_INTERVAL = re.compile(
+    r"^(.+?)-(?:1s|1m|3m|5m|15m|30m|1h|2h|4h|6h|8h|12h|1d|3d|1w|1mo)-\d{4}-\d{2}(?:-\d{2})?$",
+    re.IGNORECASE,
+)
+_STEM_SUFFIX = re.compile(
+    r"[_\-. ](?:\d+(?:m|h|d|w|mo|min)|d|h|daily|hourly|weekly|max|all|history|historical|"
+    r"prices?|data|\d{4}(?:-\d{2})?)$",
+    re.IGNORECASE,
+)
+_NUMBER_SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9, "BN": 1e9, "T": 1e12}
+_DMY = re.compile(r"^\s*(\d{1,4})[/.\-](\d{1,2})[/.\-](\d{1,4})\b")
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    """One file read: its panel and what was done to it (internal)."""
+
+    prices: pd.DataFrame
+    layout: str
+    columns_used: str
+    rows_read: int
+    notes: tuple[str, ...]
+    duplicates: pd.DataFrame
+    bad_values: pd.DataFrame
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    """Several uploaded files read and merged into one price panel, with a report.
+
+    Attributes
+    ----------
+    prices : pandas.DataFrame of shape (n_periods, n_assets)
+        Merged price panel (UTC ``DatetimeIndex`` named ``date``, float64 USD prices, NaN where
+        a file had no price).
+    files : pandas.DataFrame
+        One row per file read: ``file``, ``layout``, ``assets``, ``columns_used``,
+        ``rows_read``, ``first``, ``last``, ``frequency`` (native bar length), ``notes``.
+    conflicts : pandas.DataFrame
+        Timestamps where two files give different prices for the same asset: ``asset``,
+        ``date``, ``kept_file``, ``kept_value``, ``other_file``, ``other_value``. The file
+        listed first wins; later files only fill timestamps the earlier ones lack.
+    errors : tuple of (str, str)
+        ``(file name, message)`` for every file refused.
+    periods_per_year : int or None
+        :func:`riskcore.periods.infer_periods_per_year` of the merged panel; None when fewer
+        than two timestamps were loaded.
+    duplicates : pandas.DataFrame
+        Duplicate timestamps inside one file: ``file``, ``asset``, ``date``, ``count``,
+        ``kept_value``, ``dropped_values``.
+    bad_values : pandas.DataFrame
+        Price cells read as NaN: ``file``, ``asset``, ``line``, ``value`` (the raw text) and
+        ``issue`` (``"null"`` for an explicit missing marker, ``"non-numeric"`` otherwise).
+    """
+
+    prices: pd.DataFrame
+    files: pd.DataFrame
+    conflicts: pd.DataFrame
+    errors: tuple[tuple[str, str], ...]
+    periods_per_year: int | None
+    duplicates: pd.DataFrame = field(default_factory=pd.DataFrame)
+    bad_values: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def read_prices(
+    source: str | Path | bytes | bytearray | BinaryIO, *, name: str | None = None
+) -> pd.DataFrame:
+    """Read one price file (CSV or ``.xlsx``) of any supported layout into a price panel.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path, bytes or binary file object
+        The file: a path, its raw bytes, or an open binary file (an upload).
+    name : str, optional
+        The file name, used in error messages and, for single-asset files without a symbol in
+        their content, to name the asset (see the module notes). Defaults to the path's name,
+        the file object's ``name`` attribute, or ``"upload"``.
+
+    Returns
+    -------
+    pandas.DataFrame of shape (n_periods, n_assets)
+        Price panel: sorted, unique, tz-aware UTC ``DatetimeIndex`` named ``date``; one float64
+        column of USD prices per asset; NaN where the file had a null or non-numeric price.
+        Newest-first files are sorted; duplicate timestamps keep the latest observation.
+
+    Raises
+    ------
+    DataError
+        If the file is not text, is empty, is cut off mid-line, has rows with more fields than
+        its header, has no date column, an unreadable or ambiguous date (naming the line), or
+        no numeric price column. No other exception escapes.
+
+    Notes
+    -----
+    Layout conventions (which timestamp labels a bar, which column is the close) are listed
+    in the module docstring. Parsing uses :func:`pandas.read_csv`, :func:`pandas.read_excel`
+    (openpyxl) and :func:`pandas.to_datetime` (McKinney, *Python for Data Analysis*, 2022).
+    """
+    raw, label = _source_bytes(source, name)
+    return _read_guarded(raw, label).prices
+
+
+def load_files(
+    files: Sequence[tuple[str, bytes]], *, frequency: str = "native"
+) -> LoadResult:
+    """Read several uploaded files and merge them into one price panel, with a full report.
+
+    Parameters
+    ----------
+    files : sequence of (str, bytes)
+        ``(file name, raw bytes)`` pairs, e.g. from ``st.file_uploader``.
+    frequency : {"native", "daily"}, default "native"
+        ``"native"`` keeps each file's bar length (all files must share it; a file with a
+        different bar length is refused with that reason). ``"daily"`` resamples intraday
+        files to UTC daily closes: the last price in ``[D 00:00, D+1 00:00)`` labelled D.
+
+    Returns
+    -------
+    LoadResult
+        Merged panel, one report row per file, conflicts between files, refused files,
+        duplicates and null/non-numeric cells, and ``periods_per_year`` of the panel.
+
+    Raises
+    ------
+    DataError
+        Only for an invalid ``frequency``; a bad file is reported in ``errors`` and does not
+        stop the others.
+    """
+    if frequency not in ("native", "daily"):
+        raise DataError(f"frequency is {frequency!r}; allowed values are 'native' and 'daily'")
+    rows: list[dict[str, Any]] = []
+    errors: list[tuple[str, str]] = []
+    loaded: list[tuple[str, pd.DataFrame]] = []
+    dups: list[pd.DataFrame] = []
+    bads: list[pd.DataFrame] = []
+    native_freq: str | None = None
+    for file_name, raw in files:
+        try:
+            parsed = _read_guarded(bytes(raw), str(file_name))
+        except RiskcoreError as exc:
+            errors.append((str(file_name), str(exc)))
+            continue
+        panel = parsed.prices
+        freq = _frequency_label(panel.index)
+        notes = list(parsed.notes)
+        if frequency == "daily" and freq not in ("1D", "irregular") and _is_intraday(panel.index):
+            panel = panel.resample("1D", label="left", closed="left").last()
+            panel.index.name = "date"
+            notes.append(f"resampled from {freq} bars to UTC daily closes ({len(panel)} days)")
+        elif frequency == "native" and len(panel) > 1:
+            if native_freq is None:
+                native_freq = freq
+            elif freq != native_freq:
+                errors.append((
+                    str(file_name),
+                    f"{file_name}: its bars are {freq} but earlier files are {native_freq}; "
+                    "choose daily frequency to combine them",
+                ))
+                continue
+        loaded.append((str(file_name), panel))
+        dups.append(parsed.duplicates.assign(file=str(file_name)))
+        bads.append(parsed.bad_values.assign(file=str(file_name)))
+        rows.append({
+            "file": str(file_name),
+            "layout": parsed.layout,
+            "assets": ", ".join(map(str, panel.columns)),
+            "columns_used": parsed.columns_used,
+            "rows_read": parsed.rows_read,
+            "first": panel.index.min() if len(panel) else pd.NaT,
+            "last": panel.index.max() if len(panel) else pd.NaT,
+            "frequency": freq,
+            "notes": "; ".join(notes),
+        })
+    prices, conflicts = _merge(loaded)
+    try:
+        ppy: int | None = infer_periods_per_year(prices.index)
+    except RiskcoreError:
+        ppy = None
+    file_cols = ["file", "layout", "assets", "columns_used", "rows_read", "first", "last",
+                 "frequency", "notes"]
+    return LoadResult(
+        prices=prices,
+        files=pd.DataFrame(rows, columns=file_cols),
+        conflicts=conflicts,
+        errors=tuple(errors),
+        periods_per_year=ppy,
+        duplicates=_concat(dups, ["file", "asset", "date", "count", "kept_value",
+                                  "dropped_values"]),
+        bad_values=_concat(bads, ["file", "asset", "line", "value", "issue"]),
+    )
+
+
+# --------------------------------------------------------------------------- file to table
+
+
+def _source_bytes(source: Any, name: str | None) -> tuple[bytes, str]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), name or "upload"
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        try:
+            return path.read_bytes(), name or path.name
+        except OSError as exc:
+            raise DataError(f"{name or path.name}: cannot open the file ({exc.strerror})") from exc
+    read = getattr(source, "read", None)
+    if read is None:
+        raise DataError(
+            f"source is a {type(source).__name__}; allowed are a path, bytes or a binary file"
+        )
+    data = read()
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    label = name or Path(str(getattr(source, "name", "upload"))).name
+    if not isinstance(data, (bytes, bytearray)):
+        raise DataError(f"{label}: the file object returned {type(data).__name__}, not bytes")
+    return bytes(data), label
+
+
+def _read_guarded(raw: bytes, label: str) -> _Parsed:
+    """Read one file; any failure becomes a one-line DataError naming the file."""
+    try:
+        return _read_one(raw, label)
+    except RiskcoreError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - contract: only riskcore errors leave this module
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(f"{label}: cannot be read ({message})") from exc
+
+
+def _read_one(raw: bytes, label: str) -> _Parsed:
+    if not raw.strip():
+        raise DataError(f"{label}: the file is empty")
+    if raw[:4] == b"PK\x03\x04":
+        table, first_line, notes = _excel_table(raw, label), 1, ["read from the first sheet"]
+    else:
+        text = _decode(raw, label)
+        table, first_line, notes = _csv_table(text, label)
+    return _interpret(table, first_line, label, notes)
+
+
+def _decode(raw: bytes, label: str) -> str:
+    if raw[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise DataError(f"{label}: not a readable UTF-16 text file") from exc
+    head = raw[:4096]
+    if b"\x00" in head:
+        raise DataError(f"{label}: not a text file (binary content); upload a CSV or .xlsx file")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252", errors="replace")
+    controls = sum(1 for ch in text[:4096] if ord(ch) < 32 and ch not in "\r\n\t")
+    if controls > 0.01 * min(len(text), 4096):
+        raise DataError(f"{label}: not a text file (binary content); upload a CSV or .xlsx file")
+    return text
+
+
+def _excel_table(raw: bytes, label: str) -> pd.DataFrame:
+    try:
+        frame = pd.read_excel(io.BytesIO(raw), header=None, dtype=object, engine="openpyxl")
+    except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad workbook
+        raise DataError(f"{label}: not a readable .xlsx workbook ({exc})") from exc
+
+    def cell(value: Any) -> str:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            return ""
+        if isinstance(value, pd.Timestamp):
+            return value.isoformat()
+        if hasattr(value, "isoformat"):
+            return value.isoformat()
+        if isinstance(value, float):
+            return repr(value)
+        return str(value)
+
+    table = frame.map(cell)
+    table = table.loc[(table != "").any(axis=1)]
+    table.columns = range(table.shape[1])
+    return table
+
+
+def _sniff_separator(lines: list[str]) -> str:
+    best, best_score = ",", (-1.0, 0)
+    for sep in _SEPARATORS:
+        counts = [len(next(csv.reader([ln], delimiter=sep), [])) for ln in lines]
+        mode = max(set(counts), key=counts.count)
+        if mode < 2:
+            continue
+        score = (counts.count(mode) / len(counts), mode)
+        if score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def _csv_table(text: str, label: str) -> tuple[pd.DataFrame, int, list[str]]:
+    notes: list[str] = []
+    lines = text.splitlines()
+    nonblank = [i for i, ln in enumerate(lines) if ln.strip()]
+    if not nonblank:
+        raise DataError(f"{label}: the file is empty")
+    sample = [lines[i] for i in nonblank[:30]]
+    sep = _sniff_separator(sample)
+    counts = [len(next(csv.reader([ln], delimiter=sep), [])) for ln in sample]
+    width = max(set(counts), key=counts.count)
+    # banner lines above the header (CryptoDataDownload's URL line)
+    skip = 0
+    for i, count in zip(nonblank, counts, strict=False):
+        if count >= width or count >= 2:
+            break
+        skip = i + 1
+        notes.append(f"skipped banner line {i + 1}: {lines[i][:60]!r}")
+    if width < 2:
+        raise DataError(
+            f"{label}: no separated columns found (expected ',' ';' tab or '|' between fields)"
+        )
+    # a last line cut off mid-way (no line end, fewer fields than the header)
+    last_idx = nonblank[-1]
+    last_count = len(next(csv.reader([lines[last_idx]], delimiter=sep), []))
+    if last_idx >= skip and not text.endswith(("\n", "\r")) and last_count < width:
+        raise DataError(
+            f"{label}: the file is cut off mid-line at line {last_idx + 1} "
+            f"({last_count} of {width} fields)"
+        )
+    if text.count('"') % 2 == 1:
+        raise DataError(f"{label}: a quoted field is never closed (the file may be cut off)")
+    if sep != ",":
+        notes.append(f"separator {sep!r}")
+    try:
+        table = pd.read_csv(
+            io.StringIO(text), sep=sep, header=None, dtype=str, keep_default_na=False,
+            skip_blank_lines=False, skiprows=skip, engine="c", quotechar='"',
+        )
+    except pd.errors.ParserError as exc:
+        match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+        if match:
+            expected, line, saw = (int(g) for g in match.groups())
+            raise DataError(
+                f"{label}: line {line + skip} has {saw} fields but the header has {expected}"
+            ) from exc
+        raise DataError(f"{label}: cannot split the file into columns ({exc})") from exc
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{label}: the file is empty") from exc
+    table.index = pd.RangeIndex(skip + 1, skip + 1 + len(table))  # 1-based line numbers
+    table = table.loc[(table.apply(lambda c: c.str.strip()) != "").any(axis=1)]
+    return table, skip + 1, notes
+
+
+# --------------------------------------------------------------------------- interpretation
+
+
+def _norm(text: Any) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(text).lower())
+
+
+def _looks_like_value(cell: str) -> bool:
+    """Tell a data cell (number or date) from a header label."""
+    cell = cell.strip().strip('"')
+    if not cell:
+        return False
+    if re.fullmatch(r"[-+]?[\d.,]+(?:[eE][-+]?\d+)?", cell):
+        return True
+    return bool(re.match(r"^\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}", cell))
+
+
+def _interpret(table: pd.DataFrame, first_line: int, label: str, notes: list[str]) -> _Parsed:
+    if table.empty:
+        raise DataError(f"{label}: the file has no rows")
+    first = [str(c) for c in table.iloc[0].tolist()]
+    header_rows = 0 if _looks_like_value(first[0]) else 1
+    if header_rows:
+        while header_rows < len(table) and not _looks_like_value(
+            str(table.iloc[header_rows, 0])
+        ):
+            header_rows += 1
+    if header_rows >= len(table):
+        raise DataError(f"{label}: the file has a header but no data rows")
+    data = table.iloc[header_rows:]
+    if header_rows == 0:
+        return _headerless(data, label, notes)
+    headers = table.iloc[:header_rows]
+    tickers = None
+    names = [str(c).strip() for c in headers.iloc[0].tolist()]
+    if header_rows > 1:  # yfinance MultiIndex header: Price/Ticker/Date rows
+        for r in range(header_rows):
+            row = [str(c).strip() for c in headers.iloc[r].tolist()]
+            if _norm(row[0]) == "ticker":
+                tickers = row
+            elif _norm(row[0]) == "price":
+                names = row
+        if _norm(names[0]) in ("price", "ticker", ""):
+            names[0] = "Date"
+        notes.append(f"multi-row header ({header_rows} rows)")
+    norm = [_norm(n) for n in names]
+    return _layout(data, names, norm, tickers, label, notes)
+
+
+def _headerless(data: pd.DataFrame, label: str, notes: list[str]) -> _Parsed:
+    width = data.shape[1]
+    if width >= 6:
+        # Binance kline without header: open time, open, high, low, close, volume, close time...
+        notes.append("no header row: read as Binance klines (open time in column 1, close in 5)")
+        names = ["open_time", "open", "high", "low", "close", "volume"] + [
+            f"col{i + 1}" for i in range(6, width)
+        ]
+        prices, meta = _single(data, 0, 4, names, label, layout="binance-kline")
+        return _finish(prices, meta, notes, data)
+    if width == 2:
+        notes.append("no header row: column 1 read as dates, column 2 as prices")
+        prices, meta = _single(data, 0, 1, ["date", "price"], label, layout="date-price")
+        return _finish(prices, meta, notes, data)
+    raise DataError(
+        f"{label}: the first line has no column names; add a header such as 'date,close'"
+    )
+
+
+def _find(norm: list[str], candidates: Sequence[str]) -> int | None:
+    for cand in candidates:
+        if cand in norm:
+            return norm.index(cand)
+    return None
+
+
+def _layout(
+    data: pd.DataFrame,
+    names: list[str],
+    norm: list[str],
+    tickers: list[str] | None,
+    label: str,
+    notes: list[str],
+) -> _Parsed:
+    has = set(norm)
+    if {"snappedat", "price"} <= has:
+        prices, meta = _single(data, norm.index("snappedat"), norm.index("price"), names, label,
+                               layout="coingecko", snapshot=True)
+        notes.append("CoinGecko snapshots at 00:00 UTC labelled as the previous day's close")
+        return _finish(prices, meta, notes, data)
+    if {"timeopen", "close"} <= has:
+        prices, meta = _single(data, norm.index("timeopen"), norm.index("close"), names, label,
+                               layout="coinmarketcap")
+        return _finish(prices, meta, notes, data)
+    if "opentime" in has and "close" in has and "closetime" in has:
+        prices, meta = _single(data, norm.index("opentime"), norm.index("close"), names, label,
+                               layout="binance-kline")
+        return _finish(prices, meta, notes, data)
+    date_col = _find(norm, _DATE_NAMES)
+    if date_col is None:
+        date_col = _guess_date_column(data)
+        if date_col is None:
+            raise DataError(
+                f"{label}: no date column found (columns: {', '.join(names[:12])}); "
+                "expected one named Date, Datetime, Timestamp or Time"
+            )
+        notes.append(f"date column guessed from content: {names[date_col]!r}")
+    layout = "yahoo/ohlc"
+    if {"unix", "date", "symbol"} <= has:
+        layout, date_col = "cryptodatadownload", norm.index("unix")
+    elif {"sno", "name", "symbol", "date"} <= has:
+        layout = "kaggle"
+    price_col = _find(norm, _PRICE_NAMES)
+    if price_col is None:
+        price_col = next(
+            (i for i, n in enumerate(norm) if n.startswith("close") and "time" not in n), None
+        )
+    symbol_col = _find(norm, _SYMBOL_NAMES)
+    if tickers is not None and price_col is not None:
+        # yfinance MultiIndex: one column per (field, ticker); keep the chosen field's columns
+        field_name = norm[price_col]
+        cols = [i for i, n in enumerate(norm) if n == field_name and i != date_col]
+        return _wide(data, date_col, cols, [tickers[i] for i in cols], names, label,
+                     "yfinance-multiheader", notes)
+    if price_col is not None and symbol_col is not None:
+        if layout == "yahoo/ohlc":
+            layout = "long"
+        return _long(data, date_col, symbol_col, price_col, names, label, layout, notes)
+    if price_col is not None:
+        prices, meta = _single(data, date_col, price_col, names, label, layout=layout)
+        return _finish(prices, meta, notes, data)
+    cols = [i for i, n in enumerate(norm) if i != date_col and n not in _NON_ASSET_FIELDS
+            and not n.startswith("volume")]
+    if not cols:
+        raise DataError(
+            f"{label}: no price column found (columns: {', '.join(names[:12])}); expected "
+            "Close, Adj Close or Price, or one column per asset"
+        )
+    return _wide(data, date_col, cols, [names[i] for i in cols], names, label, "wide", notes)
+
+
+def _guess_date_column(data: pd.DataFrame) -> int | None:
+    sample = data.head(20)
+    for j in range(sample.shape[1]):
+        values = sample.iloc[:, j].astype(str).str.strip()
+        values = values[values != ""]
+        if len(values) and values.map(lambda v: bool(_DMY.match(v))).mean() > 0.8:
+            return j
+    return None
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+def _single(
+    data: pd.DataFrame,
+    date_col: int,
+    price_col: int,
+    names: list[str],
+    label: str,
+    *,
+    layout: str,
+    snapshot: bool = False,
+) -> tuple[pd.DataFrame, dict[str, Any]]:
+    asset = _asset_from_file(label)
+    dates = _parse_dates(data.iloc[:, date_col], names[date_col], label)
+    values, bad = _parse_numbers(data.iloc[:, price_col], names[price_col], label)
+    if np.isfinite(values).sum() == 0:
+        raise DataError(
+            f"{label}: column {names[price_col]!r} has no numeric price in {len(values)} rows"
+        )
+    frame = pd.DataFrame({asset: values}, index=dates)
+    meta = {
+        "layout": layout,
+        "columns_used": f"date={names[date_col]!r}, price={names[price_col]!r}",
+        "snapshot": snapshot,
+        "bad": [(asset, line, raw, issue) for line, raw, issue in bad],
+    }
+    return frame, meta
+
+
+def _long(
+    data: pd.DataFrame,
+    date_col: int,
+    symbol_col: int,
+    price_col: int,
+    names: list[str],
+    label: str,
+    layout: str,
+    notes: list[str],
+) -> _Parsed:
+    dates = _parse_dates(data.iloc[:, date_col], names[date_col], label)
+    values, bad = _parse_numbers(data.iloc[:, price_col], names[price_col], label)
+    symbols = data.iloc[:, symbol_col].astype(str).str.strip().str.replace("/", "-")
+    if (symbols == "").any():
+        line = int(symbols.index[(symbols == "").to_numpy()][0])
+        raise DataError(f"{label}: line {line}: the {names[symbol_col]!r} cell is empty")
+    if np.isfinite(values).sum() == 0:
+        raise DataError(
+            f"{label}: column {names[price_col]!r} has no numeric price in {len(values)} rows"
+        )
+    sym_by_line = dict(zip(data.index, symbols, strict=True))
+    long = pd.DataFrame({"date": dates, "asset": symbols.to_numpy(), "value": values,
+                         "line": data.index.to_numpy()})
+    frames = []
+    for asset, group in long.groupby("asset", sort=False):
+        frame = pd.DataFrame({asset: group["value"].to_numpy()},
+                             index=pd.DatetimeIndex(group["date"]))
+        frames.append(frame)
+    meta = {
+        "layout": layout,
+        "columns_used": (f"date={names[date_col]!r}, symbol={names[symbol_col]!r}, "
+                         f"price={names[price_col]!r}"),
+        "snapshot": False,
+        "bad": [(sym_by_line[line], line, raw, issue) for line, raw, issue in bad],
+    }
+    return _finish_many(frames, meta, notes, data)
+
+
+def _wide(
+    data: pd.DataFrame,
+    date_col: int,
+    cols: list[int],
+    assets: list[str],
+    names: list[str],
+    label: str,
+    layout: str,
+    notes: list[str],
+) -> _Parsed:
+    dates = _parse_dates(data.iloc[:, date_col], names[date_col], label)
+    columns: dict[str, np.ndarray] = {}
+    bad_all: list[tuple[str, int, str, str]] = []
+    for j, asset in zip(cols, assets, strict=True):
+        values, bad = _parse_numbers(data.iloc[:, j], names[j], label)
+        asset = asset or names[j] or f"column {j + 1}"
+        if np.isfinite(values).sum() == 0 and any(issue == "non-numeric" for *_, issue in bad):
+            notes.append(f"column {names[j]!r} skipped: no numeric values")
+            continue
+        if asset in columns:
+            raise DataError(f"{label}: column {asset!r} appears twice")
+        columns[asset] = values
+        bad_all.extend((asset, line, raw, issue) for line, raw, issue in bad)
+    if not columns:
+        raise DataError(f"{label}: no numeric price column found")
+    frame = pd.DataFrame(columns, index=dates)
+    meta = {
+        "layout": layout,
+        "columns_used": f"date={names[date_col]!r}, prices={', '.join(columns)}",
+        "snapshot": False,
+        "bad": bad_all,
+    }
+    return _finish(frame, meta, notes, data)
+
+
+def _finish(frame: pd.DataFrame, meta: dict[str, Any], notes: list[str], data: pd.DataFrame
+            ) -> _Parsed:
+    return _finish_many([frame], meta, notes, data)
+
+
+def _finish_many(
+    frames: list[pd.DataFrame], meta: dict[str, Any], notes: list[str], data: pd.DataFrame
+) -> _Parsed:
+    label_rows: list[dict[str, Any]] = []
+    out: list[pd.Series] = []
+    for frame in frames:
+        frame = _fix_daily(frame, notes, snapshot=meta["snapshot"])
+        for asset in frame.columns:
+            series = frame[asset]
+            # sort by (final label, original order); the latest observation wins on duplicates
+            series = series.iloc[np.argsort(series.index.to_numpy(), kind="stable")]
+            dup_mask = series.index.duplicated(keep="last")
+            if dup_mask.any():
+                for date in series.index[dup_mask].unique():
+                    vals = series.loc[[date]].to_numpy()
+                    label_rows.append({
+                        "asset": asset, "date": date, "count": len(vals),
+                        "kept_value": vals[-1], "dropped_values": tuple(vals[:-1].tolist()),
+                    })
+                series = series[~dup_mask]
+            out.append(series.rename(asset))
+    if data.shape[0] and any(f.index.size > 1 and f.index[0] > f.index[-1] for f in frames):
+        notes.append("newest-first rows sorted oldest first")
+    panel = pd.concat(out, axis=1) if len(out) > 1 else out[0].to_frame()
+    panel = panel.sort_index().astype("float64")
+    panel.index = pd.DatetimeIndex(panel.index, name="date")
+    panel.columns = [str(c) for c in panel.columns]
+    panel = _regularize(panel, notes)
+    if label_rows:
+        notes.append(f"{len(label_rows)} duplicate timestamp(s): latest observation kept")
+    bad = meta["bad"]
+    if bad:
+        n_null = sum(1 for *_, issue in bad if issue == "null")
+        n_text = len(bad) - n_null
+        notes.append(f"{n_null} null and {n_text} non-numeric price cell(s) kept as NaN")
+    return _Parsed(
+        prices=panel,
+        layout=meta["layout"],
+        columns_used=meta["columns_used"],
+        rows_read=int(data.shape[0]),
+        notes=tuple(notes),
+        duplicates=pd.DataFrame(label_rows,
+                                columns=["asset", "date", "count", "kept_value",
+                                         "dropped_values"]),
+        bad_values=pd.DataFrame(bad, columns=["asset", "line", "value", "issue"]),
+    )
+
+
+def _fix_daily(frame: pd.DataFrame, notes: list[str], *, snapshot: bool) -> pd.DataFrame:
+    """Snap mostly-midnight daily timestamps to midnight; shift end-of-day snapshots."""
+    index = frame.index
+    if len(index) < 3:
+        return frame
+    ordered = np.sort(index.to_numpy())
+    median = pd.Timedelta(np.median(np.diff(ordered)))
+    if not pd.Timedelta(hours=20) <= median <= pd.Timedelta(hours=28):
+        return frame
+    at_midnight = index == index.normalize()
+    if at_midnight.mean() >= 0.5 and not at_midnight.all():
+        n_off = int((~at_midnight).sum())
+        index = index.round("1D")
+        notes.append(f"{n_off} off-midnight timestamp(s) moved to the nearest midnight")
+    if snapshot:
+        index = index - pd.Timedelta(days=1)
+    return frame.set_axis(index)
+
+
+# --------------------------------------------------------------------------- cells
+
+
+def _parse_numbers(
+    column: pd.Series, col_name: str, label: str
+) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
+    """Parse price cells to float64; return NaN for nulls and text, with a list of them."""
+    text = column.astype(str).str.strip()
+    values = pd.to_numeric(text, errors="coerce").to_numpy(
+        dtype="float64", na_value=np.nan, copy=True
+    )
+    failed = np.isnan(values)
+    bad: list[tuple[int, str, str]] = []
+    if failed.any():
+        lines = column.index.to_numpy()[failed]
+        raws = text.to_numpy()[failed]
+        decimal_comma = _decimal_comma(raws)
+        for k, (line, raw) in enumerate(zip(lines, raws, strict=True)):
+            if raw.lower().strip('"') in _NULL_TOKENS:
+                bad.append((int(line), raw, "null"))
+                continue
+            number = _clean_number(raw, decimal_comma=decimal_comma)
+            if number is None:
+                bad.append((int(line), raw, "non-numeric"))
+            else:
+                pos = np.flatnonzero(failed)[k]
+                values[pos] = number
+    values[np.isinf(values)] = np.nan
+    return values, bad
+
+
+def _decimal_comma(raws: np.ndarray) -> bool:
+    has_comma = [r for r in raws if "," in r]
+    if not has_comma or any("." in r for r in raws):
+        return False
+    return any(not re.search(r",\d{3}(?:\D|$)", r) for r in has_comma)
+
+
+_NUMBER = re.compile(r"^\(?([-+]?)([\d.,' ]*\d[\d.,' ]*)\s*([KMBT]|BN)?\)?$", re.IGNORECASE)
+
+
+def _clean_number(raw: str, *, decimal_comma: bool) -> float | None:
+    text = raw.strip().strip('"').strip()
+    negative = text.startswith("(") and text.endswith(")")
+    text = re.sub(r"^(?:US\$|USD|\$|€|£)\s*|\s*(?:USD|\$|€|£|%)$", "", text.strip("()"))
+    text = text.replace("\u00a0", " ").replace("\u202f", " ")
+    match = _NUMBER.match(text.strip())
+    if not match:
+        return None
+    sign, digits, suffix = match.groups()
+    digits = digits.replace(" ", "").replace("'", "")
+    if decimal_comma:
+        digits = digits.replace(".", "").replace(",", ".")
+    elif "," in digits and "." in digits and digits.rfind(",") > digits.rfind("."):
+        digits = digits.replace(".", "").replace(",", ".")  # 1.234,56
+    else:
+        digits = digits.replace(",", "")
+    try:
+        number = float(digits)
+    except ValueError:
+        return None
+    if suffix:
+        number *= _NUMBER_SUFFIX[suffix.upper()]
+    if sign == "-" or negative:
+        number = -number
+    return number if np.isfinite(number) else None
+
+
+def _parse_dates(column: pd.Series, col_name: str, label: str) -> pd.DatetimeIndex:
+    text = column.astype(str).str.strip().str.strip('"')
+    empty = text == ""
+    if empty.any():
+        line = int(column.index[empty.to_numpy()][0])
+        raise DataError(f"{label}: line {line}: the date ({col_name!r}) is empty")
+    if text.str.fullmatch(r"\d+(?:\.0*)?").all():
+        return _parse_epochs(text, col_name, label)
+    cleaned = text.str.replace(r"\s*UTC$", "", regex=True)
+    try:
+        parsed = pd.to_datetime(cleaned, utc=True, format="ISO8601")
+        return pd.DatetimeIndex(parsed)
+    except (ValueError, TypeError, OverflowError):
+        pass
+    dayfirst = _dayfirst(cleaned, col_name, label)
+    parsed = pd.to_datetime(cleaned, utc=True, format="mixed", dayfirst=dayfirst, errors="coerce")
+    if parsed.isna().any():
+        line = int(column.index[parsed.isna().to_numpy()][0])
+        raw = text.loc[line]
+        raise DataError(
+            f"{label}: line {line}: {raw!r} in column {col_name!r} is not a date"
+        )
+    return pd.DatetimeIndex(parsed)
+
+
+def _parse_epochs(text: pd.Series, col_name: str, label: str) -> pd.DatetimeIndex:
+    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype="float64")
+    if ((numbers >= 19000101) & (numbers <= 21001231)).all() and text.str.len().eq(8).all():
+        return pd.DatetimeIndex(pd.to_datetime(text, format="%Y%m%d", utc=True))
+    scale = np.select(
+        [numbers < 1e11, numbers < 1e14, numbers < 1e17], [1e9, 1e6, 1e3], default=1.0
+    )
+    nanos = numbers * scale
+    bad = (numbers < 1e8) | (nanos > 4.1e18)  # before 1973 or after 2100
+    if bad.any():
+        line = int(text.index[bad][0])
+        raise DataError(
+            f"{label}: line {line}: {text.loc[line]!r} in column {col_name!r} is not an epoch "
+            "timestamp (seconds, milliseconds or microseconds after 1973)"
+        )
+    return pd.DatetimeIndex(pd.to_datetime(np.round(nanos).astype("int64"), utc=True))
+
+
+def _dayfirst(cleaned: pd.Series, col_name: str, label: str) -> bool:
+    parts = cleaned.str.extract(_DMY)
+    if parts.isna().any(axis=None) or (parts[0].str.len() == 4).any():
+        return False  # year first, or words: let pandas decide
+    first, second = parts[0].astype(int), parts[1].astype(int)
+    if (first > 12).any() and (second > 12).any():
+        raise DataError(f"{label}: column {col_name!r} mixes day/month and month/day dates")
+    if (first > 12).any():
+        return True
+    if (second > 12).any():
+        return False
+    if (first != second).any():
+        line = int(cleaned.index[(first != second).to_numpy()][0])
+        raise DataError(
+            f"{label}: dates in column {col_name!r} are ambiguous (line {line}: "
+            f"{cleaned.loc[line]!r}): is it day/month or month/day? Save the file with "
+            "ISO dates (YYYY-MM-DD)"
+        )
+    return False
+
+
+# --------------------------------------------------------------------------- names, merge
+
+
+def _asset_from_file(label: str) -> str:
+    stem = Path(label).name
+    if "." in stem:
+        stem = stem.rsplit(".", 1)[0]
+    match = _BINANCE_INTERVAL.match(stem)
+    if match:
+        stem = match.group(1)
+    previous = None
+    while previous != stem:
+        previous = stem
+        shorter = _STEM_SUFFIX.sub("", stem)
+        if shorter:
+            stem = shorter
+    if "_" in stem:
+        tail = [part for part in stem.split("_") if part]
+        stem = tail[-1] if tail else stem
+    return stem.upper() or "ASSET"
+
+
+def _regularize(panel: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
+    """Insert NaN rows for missing periods of a regular 24/7 grid (daily or intraday)."""
+    index = panel.index
+    if len(index) < 3:
+        return panel
+    steps = np.diff(index.asi8)
+    step = int(np.median(steps))
+    if step <= 0 or np.any(steps % step):
+        return panel  # irregular timestamps: keep them as they are
+    if step == 86_400 * 10**9 and np.mean(index.day_of_week >= 5) < 0.01:
+        return panel  # weekday-only calendar: weekends are not missing periods
+    n_full = (index.asi8[-1] - index.asi8[0]) // step + 1
+    if n_full == len(index) or n_full > 20 * len(index):
+        return panel
+    full = pd.date_range(index[0], index[-1], periods=n_full, name="date")
+    notes.append(f"{n_full - len(index)} missing period(s) inserted as NaN rows")
+    return panel.reindex(full)
+
+
+def _frequency_label(index: pd.DatetimeIndex) -> str:
+    if len(index) < 2:
+        return "irregular"
+    median = pd.Timedelta(np.median(np.diff(index.to_numpy())))
+    if pd.Timedelta(hours=20) <= median <= pd.Timedelta(hours=28):
+        return "1D"
+    try:
+        return pd.tseries.frequencies.to_offset(median).freqstr
+    except ValueError:
+        return str(median)
+
+
+def _is_intraday(index: pd.DatetimeIndex) -> bool:
+    if len(index) < 2:
+        return False
+    return pd.Timedelta(np.median(np.diff(index.to_numpy()))) < pd.Timedelta(hours=20)
+
+
+def _merge(loaded: list[tuple[str, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    conflict_cols = ["asset", "date", "kept_file", "kept_value", "other_file", "other_value"]
+    if not loaded:
+        empty = pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="date"), dtype="float64")
+        return empty, pd.DataFrame(columns=conflict_cols)
+    series: dict[str, pd.Series] = {}
+    owner: dict[str, pd.Series] = {}
+    conflicts: list[dict[str, Any]] = []
+    for file_name, panel in loaded:
+        for asset in panel.columns:
+            new = panel[asset]
+            if asset not in series:
+                series[asset] = new
+                owner[asset] = pd.Series(file_name, index=new.index[new.notna()])
+                continue
+            old = series[asset]
+            common = old.index.intersection(new.index)
+            both = common[old.reindex(common).notna().to_numpy()
+                          & new.reindex(common).notna().to_numpy()]
+            a, b = old.reindex(both), new.reindex(both)
+            differ = ~np.isclose(a.to_numpy(), b.to_numpy(), rtol=1e-9, atol=0.0)
+            who = owner[asset].reindex(both)
+            for date in both[differ]:
+                conflicts.append({
+                    "asset": asset, "date": date, "kept_file": who.loc[date],
+                    "kept_value": a.loc[date], "other_file": file_name,
+                    "other_value": b.loc[date],
+                })
+            merged = old.combine_first(new)
+            filled = merged.index[merged.notna().to_numpy()].difference(
+                owner[asset].index
+            )
+            owner[asset] = pd.concat([owner[asset], pd.Series(file_name, index=filled)])
+            series[asset] = merged
+    prices = pd.concat(series, axis=1, sort=True).astype("float64")
+    prices.index = pd.DatetimeIndex(prices.index, name="date")
+    prices = _regularize(prices, [])
+    return prices, pd.DataFrame(conflicts, columns=conflict_cols)
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(columns=columns) if not frames else pd.concat(
+        [f for f in frames], ignore_index=True
+    ).reindex(columns=columns)
