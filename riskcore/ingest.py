@@ -687,7 +687,7 @@ def _finish_many(
         for asset in frame.columns:
             series = frame[asset]
             # sort by (final label, original order); the latest observation wins on duplicates
-            series = series.iloc[np.argsort(series.index.to_numpy(), kind="stable")]
+            series = series.iloc[np.argsort(_i8(series.index), kind="stable")]
             dup_mask = series.index.duplicated(keep="last")
             if dup_mask.any():
                 for date in series.index[dup_mask].unique():
@@ -702,7 +702,7 @@ def _finish_many(
         notes.append("newest-first rows sorted oldest first")
     panel = pd.concat(out, axis=1) if len(out) > 1 else out[0].to_frame()
     panel = panel.sort_index().astype("float64")
-    panel.index = pd.DatetimeIndex(panel.index, name="date")
+    panel.index = pd.DatetimeIndex(panel.index, name="date").as_unit("ns")
     panel.columns = [str(c) for c in panel.columns]
     panel = _regularize(panel, notes)
     if label_rows:
@@ -730,7 +730,7 @@ def _fix_daily(frame: pd.DataFrame, notes: list[str], *, snapshot: bool) -> pd.D
     index = frame.index
     if len(index) < 3:
         return frame
-    ordered = np.sort(index.to_numpy())
+    ordered = np.sort(_i8(index))
     median = pd.Timedelta(np.median(np.diff(ordered)))
     if not pd.Timedelta(hours=20) <= median <= pd.Timedelta(hours=28):
         return frame
@@ -898,18 +898,23 @@ def _asset_from_file(label: str) -> str:
     return stem.upper() or "ASSET"
 
 
+def _i8(index: pd.DatetimeIndex) -> np.ndarray:
+    """Nanoseconds since the epoch, whatever the index's resolution."""
+    return index.as_unit("ns").asi8
+
+
 def _regularize(panel: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
     """Insert NaN rows for missing periods of a regular 24/7 grid (daily or intraday)."""
     index = panel.index
     if len(index) < 3:
         return panel
-    steps = np.diff(index.asi8)
+    steps = np.diff(_i8(index))
     step = int(np.median(steps))
     if step <= 0 or np.any(steps % step):
         return panel  # irregular timestamps: keep them as they are
     if step == 86_400 * 10**9 and np.mean(index.day_of_week >= 5) < 0.01:
         return panel  # weekday-only calendar: weekends are not missing periods
-    n_full = (index.asi8[-1] - index.asi8[0]) // step + 1
+    n_full = (_i8(index)[-1] - _i8(index)[0]) // step + 1
     if n_full == len(index) or n_full > 20 * len(index):
         return panel
     full = pd.date_range(index[0], index[-1], periods=n_full, name="date")
@@ -920,7 +925,7 @@ def _regularize(panel: pd.DataFrame, notes: list[str]) -> pd.DataFrame:
 def _frequency_label(index: pd.DatetimeIndex) -> str:
     if len(index) < 2:
         return "irregular"
-    median = pd.Timedelta(np.median(np.diff(index.to_numpy())))
+    median = pd.Timedelta(np.median(np.diff(_i8(index))))
     if pd.Timedelta(hours=20) <= median <= pd.Timedelta(hours=28):
         return "1D"
     try:
@@ -932,7 +937,7 @@ def _frequency_label(index: pd.DatetimeIndex) -> str:
 def _is_intraday(index: pd.DatetimeIndex) -> bool:
     if len(index) < 2:
         return False
-    return pd.Timedelta(np.median(np.diff(index.to_numpy()))) < pd.Timedelta(hours=20)
+    return pd.Timedelta(np.median(np.diff(_i8(index)))) < pd.Timedelta(hours=20)
 
 
 def _merge(loaded: list[tuple[str, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
