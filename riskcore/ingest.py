@@ -818,23 +818,52 @@ def _parse_dates(column: pd.Series, col_name: str, label: str) -> pd.DatetimeInd
     if empty.any():
         line = int(column.index[empty.to_numpy()][0])
         raise DataError(f"{label}: line {line}: the date ({col_name!r}) is empty")
-    if text.str.fullmatch(r"\d+(?:\.0*)?").all():
+    is_epoch = text.str.fullmatch(r"\d+(?:\.0*)?").to_numpy(dtype=bool)
+    if is_epoch.all():
         return _parse_epochs(text, col_name, label)
+    if is_epoch.mean() >= 0.5:
+        line = int(column.index[~is_epoch][0])
+        raise DataError(
+            f"{label}: line {line}: {text.loc[line]!r} in column {col_name!r} is not an epoch "
+            "timestamp like the other rows"
+        )
     cleaned = text.str.replace(r"\s*UTC$", "", regex=True)
     try:
         parsed = pd.to_datetime(cleaned, utc=True, format="ISO8601")
-        return pd.DatetimeIndex(parsed)
+        return _check_range(pd.DatetimeIndex(parsed), text, col_name, label)
     except (ValueError, TypeError, OverflowError):
         pass
-    dayfirst = _dayfirst(cleaned, col_name, label)
-    parsed = pd.to_datetime(cleaned, utc=True, format="mixed", dayfirst=dayfirst, errors="coerce")
+    if cleaned.str.match(r"\d{4}-\d{2}-\d{2}").mean() >= 0.5:
+        parsed = pd.to_datetime(cleaned, utc=True, format="ISO8601", errors="coerce")
+    else:
+        dayfirst = _dayfirst(cleaned, col_name, label)
+        parsed = pd.to_datetime(
+            cleaned, utc=True, format="mixed", dayfirst=dayfirst, errors="coerce"
+        )
     if parsed.isna().any():
         line = int(column.index[parsed.isna().to_numpy()][0])
         raw = text.loc[line]
         raise DataError(
             f"{label}: line {line}: {raw!r} in column {col_name!r} is not a date"
         )
-    return pd.DatetimeIndex(parsed)
+    return _check_range(pd.DatetimeIndex(parsed), text, col_name, label)
+
+
+_FIRST_DATE = pd.Timestamp("1970-01-01", tz="UTC")
+_LAST_DATE = pd.Timestamp("2100-01-01", tz="UTC")
+
+
+def _check_range(
+    index: pd.DatetimeIndex, text: pd.Series, col_name: str, label: str
+) -> pd.DatetimeIndex:
+    outside = (index < _FIRST_DATE) | (index >= _LAST_DATE)
+    if outside.any():
+        line = int(text.index[outside][0])
+        raise DataError(
+            f"{label}: line {line}: {text.loc[line]!r} in column {col_name!r} is outside "
+            "the years 1970-2099 allowed for prices"
+        )
+    return index.as_unit("ns")
 
 
 def _parse_epochs(text: pd.Series, col_name: str, label: str) -> pd.DatetimeIndex:
