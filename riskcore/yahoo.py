@@ -174,10 +174,23 @@ def _to_day(value: Any, what: str) -> pd.Timestamp:
     return stamp.floor("D").as_unit("ns")
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _is_whole(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def _to_now(now: Any) -> pd.Timestamp:
     if now is None:
         return pd.Timestamp.now(tz="UTC").as_unit("ns")
-    stamp = pd.Timestamp(now)
+    try:
+        stamp = pd.Timestamp(now)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"now is {now!r}; it must be a date and time (UTC)") from exc
+    if pd.isna(stamp):
+        raise DataError(f"now is {now!r}; it must be a date and time (UTC)")
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return stamp.as_unit("ns")
 
@@ -932,12 +945,14 @@ def fetch_prices(
     """
     t0 = time.monotonic()
     names, duplicates = _normalize_tickers(tickers)
-    if not (np.isfinite(deadline) and deadline > 0):
+    if not (_is_number(deadline) and np.isfinite(deadline) and deadline > 0):
         raise DataError(f"deadline is {deadline!r} s; it must be a positive number of seconds")
-    if not (isinstance(retries, (int, np.integer)) and retries >= 0):
+    if not (_is_whole(retries) and retries >= 0):
         raise DataError(f"retries is {retries!r}; it must be a whole number >= 0")
-    if not (np.isfinite(backoff) and backoff >= 0):
+    if not (_is_number(backoff) and np.isfinite(backoff) and backoff >= 0):
         raise DataError(f"backoff is {backoff!r} s; it must be >= 0 seconds")
+    if not (_is_whole(max_workers) and max_workers >= 1):
+        raise DataError(f"max_workers is {max_workers!r}; it must be a whole number >= 1")
     deadline_at = t0 + float(deadline)
     clock = _to_now(now)
     today = clock.floor("D")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import logging
 import os
 import socket
 import threading
@@ -18,6 +20,7 @@ from riskcore.yahoo import (
     _to_close_series,
     default_cache_dir,
     fetch_prices,
+    yahoo_download,
     yahoo_reachable,
 )
 
@@ -400,6 +403,30 @@ def test_partial_when_one_missing_range_fails(tmp_path):
     )
 
 
+def test_partial_when_the_deadline_hits_between_ranges(tmp_path):
+    fetch(["BTC-USD"], "2024-01-10", "2024-01-31", tmp_path, FakeYahoo(), now="2024-02-05")
+    release = threading.Event()
+
+    def downloader(ticker, *, start, end, timeout):
+        if start > pd.Timestamp("2024-01-10", tz="UTC"):
+            release.wait(30)  # the recent range hangs
+        return FakeYahoo()(ticker, start=start, end=end, timeout=timeout)
+
+    t0 = time.monotonic()
+    result = fetch(["BTC-USD"], "2024-01-01", "2024-02-20", tmp_path, downloader, deadline=0.4)
+    assert time.monotonic() - t0 < 1.4
+    release.set()
+    btc = row(result, "BTC-USD")
+    assert btc["status"] == "partial"
+    assert btc["reason"] == "timed out after 0.4 s (missing 2024-02-01 to 2024-02-20)"
+    assert btc["first"] == pd.Timestamp("2024-01-01", tz="UTC")
+    assert btc["last"] == pd.Timestamp("2024-01-31", tz="UTC")
+    # the range that arrived is cached: the next call asks only for the rest
+    fake = FakeYahoo()
+    fetch(["BTC-USD"], "2024-01-01", "2024-02-20", tmp_path, fake)
+    assert fake.asked("BTC-USD") == [("2024-02-01", "2024-02-21")]
+
+
 def test_download_failure_online_falls_back_to_cache(tmp_path):
     fetch(["BTC-USD"], "2024-01-01", "2024-01-31", tmp_path, FakeYahoo(), now="2024-02-01 09:30")
     result = fetch(
@@ -682,7 +709,12 @@ def test_bad_tickers(tmp_path, tickers, match):
             {"deadline": 0},
             "deadline is 0 s; it must be a positive number of seconds",
         ),
+        ("2024-01-01", "2024-01-31", {"deadline": "10"}, "deadline is '10' s; it must be a"),
         ("2024-01-01", "2024-01-31", {"retries": -1}, "retries is -1; it must be a whole"),
+        ("2024-01-01", "2024-01-31", {"retries": 1.5}, "retries is 1.5; it must be a whole"),
+        ("2024-01-01", "2024-01-31", {"max_workers": 0}, "max_workers is 0; it must be a whole"),
+        ("2024-01-01", "2024-01-31", {"now": "soon"}, "now is 'soon'; it must be a date and time"),
+        ("2024-01-01", "not a day", {}, "end date 'not a day' is not a date; use YYYY-MM-DD"),
         ("2024-01-01", "2024-01-31", {"backoff": -1.0}, "backoff is -1.0 s; it must be >= 0"),
     ],
 )
@@ -728,6 +760,65 @@ def test_yfinance_log_lines_become_reasons():
     assert _reason_from_log(["curl: (28) Operation timed out"]) == (
         "Yahoo Finance did not answer in time"
     )
+
+
+YF_KWARGS = {
+    "start": "2024-01-01",
+    "end": "2024-02-01",
+    "interval": "1d",
+    "auto_adjust": True,
+    "progress": False,
+    "multi_level_index": False,
+    "threads": False,
+    "timeout": 2.5,
+}
+
+
+def test_yahoo_download_calls_yfinance_as_documented(monkeypatch):
+    yf = pytest.importorskip("yfinance")
+    # every keyword we pass exists in the installed yfinance.download
+    assert set(YF_KWARGS) <= set(inspect.signature(yf.download).parameters)
+    seen = {}
+
+    def download(ticker, **kwargs):
+        seen.update(kwargs, ticker=ticker)
+        index = pd.DatetimeIndex(["2024-01-01", "2024-01-02"], name="Date")
+        return pd.DataFrame({"Close": [42_000.0, 42_100.5], "Volume": [1, 2]}, index=index)
+
+    monkeypatch.setattr(yf, "download", download)
+    series = yahoo_download(
+        "BTC-USD",
+        start=pd.Timestamp("2024-01-01", tz="UTC"),
+        end=pd.Timestamp("2024-02-01", tz="UTC"),
+        timeout=2.5,
+    )
+    assert seen == {**YF_KWARGS, "ticker": "BTC-USD"}
+    assert series.tolist() == [42_000.0, 42_100.5]
+    assert str(series.index.tz) == "UTC" and series.dtype == "float64"
+
+
+def test_yahoo_download_turns_logged_network_errors_into_exceptions(monkeypatch):
+    yf = pytest.importorskip("yfinance")
+
+    def offline(ticker, **kwargs):  # what yfinance 1.7 does without DNS: log, return empty
+        logging.getLogger("yfinance").error(
+            "Failed to get ticker '%s' reason: Failed to perform, curl: (6) Could not resolve "
+            "host: query2.finance.yahoo.com",
+            ticker,
+        )
+        return pd.DataFrame(columns=["Close", "High", "Low", "Open", "Volume"])
+
+    day = pd.Timestamp("2024-01-01", tz="UTC")
+    monkeypatch.setattr(yf, "download", offline)
+    with pytest.raises(ConnectionError, match="DNS failure for query2.finance.yahoo.com"):
+        yahoo_download("BTC-USD", start=day, end=day + DAY)
+
+    def delisted(ticker, **kwargs):
+        logging.getLogger("yfinance").error("$%s: possibly delisted; no price data found", ticker)
+        return pd.DataFrame(columns=["Close"])
+
+    monkeypatch.setattr(yf, "download", delisted)
+    assert yahoo_download("XYZ-USD", start=day, end=day + DAY).empty
 
 
 def test_real_yfinance_downloader_fails_fast_without_network(tmp_path):
