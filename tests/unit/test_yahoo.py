@@ -8,6 +8,7 @@ import os
 import socket
 import threading
 import time
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -306,7 +307,7 @@ def blackhole():
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield server.getsockname()[1]
+    yield SimpleNamespace(port=server.getsockname()[1], accepted=accepted)
     stop.set()
     thread.join(1)
     for conn in accepted:
@@ -316,10 +317,10 @@ def blackhole():
 
 def test_blackhole_server_fetch_fails_within_the_deadline(tmp_path, blackhole):
     # the TCP check passes (the port accepts), then every request hangs
-    assert yahoo_reachable(hosts=("127.0.0.1",), port=blackhole, timeout=1.0) is None
+    assert yahoo_reachable(hosts=("127.0.0.1",), port=blackhole.port, timeout=1.0) is None
 
     def downloader(ticker, *, start, end, timeout):
-        with socket.create_connection(("127.0.0.1", blackhole), timeout=timeout) as conn:
+        with socket.create_connection(("127.0.0.1", blackhole.port), timeout=timeout) as conn:
             conn.sendall(b"GET /v8/finance/chart/" + ticker.encode() + b" HTTP/1.1\r\n\r\n")
             conn.settimeout(30)  # a client that ignores its timeout, like the crumb request
             return conn.recv(1)
@@ -333,7 +334,7 @@ def test_blackhole_server_fetch_fails_within_the_deadline(tmp_path, blackhole):
             tmp_path,
             downloader,
             check_reachable=True,
-            reachable=lambda: yahoo_reachable(hosts=("127.0.0.1",), port=blackhole),
+            reachable=lambda: yahoo_reachable(hosts=("127.0.0.1",), port=blackhole.port),
             deadline=0.5,
         )
     assert time.monotonic() - t0 < 1.5
@@ -341,7 +342,7 @@ def test_blackhole_server_fetch_fails_within_the_deadline(tmp_path, blackhole):
 
 def test_blackhole_downloader_that_honours_its_timeout_is_retried_then_fails(tmp_path, blackhole):
     def downloader(ticker, *, start, end, timeout):
-        with socket.create_connection(("127.0.0.1", blackhole), timeout=0.1) as conn:
+        with socket.create_connection(("127.0.0.1", blackhole.port), timeout=0.1) as conn:
             conn.sendall(b"GET / HTTP/1.1\r\n\r\n")
             return conn.recv(1)  # raises TimeoutError after 0.1 s
 
@@ -349,6 +350,31 @@ def test_blackhole_downloader_that_honours_its_timeout_is_retried_then_fails(tmp
     with pytest.raises(FetchError, match=r"BTC-USD: TimeoutError: timed out \(after 3 attempts\)"):
         fetch(["BTC-USD"], "2024-01-01", "2024-01-31", tmp_path, downloader, deadline=2.0)
     assert time.monotonic() - t0 < 1.0
+
+
+def test_real_yfinance_on_a_blackhole_network_is_cut_by_the_deadline(
+    tmp_path, blackhole, monkeypatch
+):
+    """yfinance through a proxy that accepts and never answers: the 130-180 s hang case."""
+    pytest.importorskip("yfinance")
+    proxy = f"http://127.0.0.1:{blackhole.port}"
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    t0 = time.monotonic()
+    with pytest.raises(FetchError, match=r"BTC-USD: timed out after 1 s"):
+        fetch_prices(
+            ["BTC-USD"],
+            "2024-01-01",
+            "2024-01-31",
+            cache_dir=tmp_path,
+            check_reachable=False,
+            deadline=1.0,
+            now=NOW,
+        )
+    assert time.monotonic() - t0 < 2.0
+    assert blackhole.accepted, "yfinance never reached the blackhole; the test proves nothing"
 
 
 def test_reachability_reasons():
