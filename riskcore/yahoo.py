@@ -670,6 +670,8 @@ def _run_downloads(
                 error = future.exception()
                 if error is not None:
                     _fill_missing(task, _describe(error), timed_out=False)
+                # a worker that saw the deadline first returns with ranges left undone
+                _fill_missing(task, f"timed out after {_fmt_seconds(deadline)}", timed_out=True)
                 on_done(task)
     finally:
         stop.set()
@@ -1040,8 +1042,13 @@ def fetch_prices(
         detail = "; ".join(f"{r.ticker}: {r.reason}" for r in ordered)
         where = f" and no cached data in {folder}" if offline else ""
         raise FetchError(
-            f"No prices from Yahoo Finance between {_fmt_day(first_day)} and "
-            f"{_fmt_day(last_day)}{where}. {detail}."
+            " ".join(
+                [
+                    f"No prices from Yahoo Finance between {_fmt_day(first_day)} and "
+                    f"{_fmt_day(last_day)}{where}. {detail}.",
+                    *notes,
+                ]
+            )
         )
     return FetchResult(
         prices=_panel(ordered),

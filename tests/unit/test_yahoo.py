@@ -686,6 +686,24 @@ def test_corrupt_cache_file_is_reported_and_refetched(tmp_path, content):
     assert fake.calls == [] and again.messages == ()
 
 
+def test_corrupt_cache_while_offline_is_named_in_the_error(tmp_path):
+    (tmp_path / "BTC-USD.parquet").write_bytes(b"PAR1 not really")
+    with pytest.raises(
+        FetchError,
+        match=r"BTC-USD: offline: .*\. The cache file for BTC-USD .* was unreadable \(",
+    ):
+        fetch(
+            ["BTC-USD"],
+            "2024-01-01",
+            "2024-01-31",
+            tmp_path,
+            FakeYahoo(),
+            check_reachable=True,
+            reachable=lambda: DNS,
+        )
+    assert os.listdir(tmp_path) == []
+
+
 def test_failed_write_leaves_no_temp_file_and_keeps_the_old_file(tmp_path, monkeypatch):
     fetch(["BTC-USD"], "2024-01-01", "2024-01-31", tmp_path, FakeYahoo(), now="2024-02-10")
     before = (tmp_path / "BTC-USD.parquet").read_bytes()
