@@ -86,7 +86,7 @@ def test_bruder_roncalli_2012_risk_budgeting_example():
 # ----- defining property and invariances ---------------------------------------------------
 
 
-@pytest.mark.parametrize("n", [2, 5, 20, 60])
+@pytest.mark.parametrize("n", [2, 5, 20, 60, 200])  # 200: conjugate-gradient path
 def test_relative_risk_contributions_equal_budgets_on_random_covariances(n):
     rng = np.random.default_rng(42)
     for _ in range(5):
