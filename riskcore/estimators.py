@@ -649,6 +649,24 @@ def _last_gap(window: pd.DataFrame) -> str:
     return f"last gap: {window.columns[col]} on {window.index[last[col]]:%Y-%m-%d}"
 
 
+def _shrinkage_note(method: str, x: np.ndarray, shrunk: np.ndarray,
+                    assets: list) -> list[str]:
+    """Report assets whose (annualized) volatility the shrinkage moved by more than half."""
+    sample = x.std(axis=0)
+    after = np.sqrt(np.diag(shrunk))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = after / sample
+    moved = [i for i, r in enumerate(ratio) if not 2 / 3 <= r <= 1.5]
+    if not moved:
+        return []
+    label = "Ledoit-Wolf" if method == "ledoit_wolf" else "OAS"
+    shown = ", ".join(f"{assets[i]} from {sample[i]:.1%} to {after[i]:.1%}" for i in moved[:4])
+    more = f" and {len(moved) - 4} more" if len(moved) > 4 else ""
+    return [f"{label} shrinks every variance towards their average: annualized volatility of "
+            f"{shown}{more}; for assets with very different volatilities (stablecoins) prefer "
+            "the sample or EWMA estimator with a volatility floor"]
+
+
 def _ewma_weights(n: int, half_life: float) -> np.ndarray:
     """Weights of the RiskMetrics recursion started at the first observation (sum to 1)."""
     lam = 0.5 ** (1.0 / half_life)
@@ -827,6 +845,7 @@ def estimate_covariance(
 
             model = LedoitWolf() if method == "ledoit_wolf" else OAS()
             per_period = model.fit(x).covariance_
+            notes.extend(_shrinkage_note(method, x * math.sqrt(ppy), per_period * ppy, assets))
         matrix = per_period * ppy
 
     matrix = 0.5 * (matrix + matrix.T)

@@ -555,6 +555,12 @@ def test_real_data_estimators_agree(yahoo_returns):
                                        half_life=60)
         assert is_psd(estimate.matrix), method
         assert estimate.n_observations == 365
+    # shrinkage towards a scaled identity inflates the stablecoins' volatility: reported
+    shrunk = estimate_covariance(yahoo_returns, method="ledoit_wolf", lookback=365)
+    sample_vol = yahoo_returns["USDT-USD"].iloc[-365:].std() * 365**0.5
+    assert shrunk.volatility["USDT-USD"] > 5 * sample_vol
+    assert shrunk.warnings[0].startswith("Ledoit-Wolf shrinks every variance towards their "
+                                         "average: annualized volatility of USDC-USD from 0.3% to")
     pairwise = estimate_covariance(yahoo_returns, pairwise=True)
     corr = correlation_from_covariance(pairwise.matrix)
     assert is_psd(corr) and np.allclose(np.diag(corr), 1.0)
