@@ -206,35 +206,36 @@ def load_files(
     loaded: list[tuple[str, pd.DataFrame]] = []
     dups: list[pd.DataFrame] = []
     bads: list[pd.DataFrame] = []
-    native_freq: str | None = None
+    parsed_files: list[tuple[str, _Parsed, str]] = []
     for file_name, raw in files:
         try:
             parsed = _read_guarded(bytes(raw), str(file_name))
         except RiskcoreError as exc:
             errors.append((str(file_name), str(exc)))
             continue
+        parsed_files.append((str(file_name), parsed, _frequency_label(parsed.prices.index)))
+    # native frequency: the bar length of most files (ties: the earliest file) is used
+    freqs = [f for _, p, f in parsed_files if len(p.prices) > 1]
+    native_freq = max(freqs, key=freqs.count) if freqs else None
+    for file_name, parsed, freq in parsed_files:
         panel = parsed.prices
-        freq = _frequency_label(panel.index)
         notes = list(parsed.notes)
-        if frequency == "daily" and freq not in ("1D", "irregular") and _is_intraday(panel.index):
+        if frequency == "daily" and _is_intraday(panel.index):
             panel = panel.resample("1D", label="left", closed="left").last()
             panel.index.name = "date"
             notes.append(f"resampled from {freq} bars to UTC daily closes ({len(panel)} days)")
-        elif frequency == "native" and len(panel) > 1:
-            if native_freq is None:
-                native_freq = freq
-            elif freq != native_freq:
-                errors.append((
-                    str(file_name),
-                    f"{file_name}: its bars are {freq} but earlier files are {native_freq}; "
-                    "choose daily frequency to combine them",
-                ))
-                continue
-        loaded.append((str(file_name), panel))
-        dups.append(parsed.duplicates.assign(file=str(file_name)))
-        bads.append(parsed.bad_values.assign(file=str(file_name)))
+        elif frequency == "native" and len(panel) > 1 and freq != native_freq:
+            errors.append((
+                file_name,
+                f"{file_name}: its bars are {freq} but most files are {native_freq}; "
+                "choose daily frequency to combine them",
+            ))
+            continue
+        loaded.append((file_name, panel))
+        dups.append(parsed.duplicates.assign(file=file_name))
+        bads.append(parsed.bad_values.assign(file=file_name))
         rows.append({
-            "file": str(file_name),
+            "file": file_name,
             "layout": parsed.layout,
             "assets": ", ".join(map(str, panel.columns)),
             "columns_used": parsed.columns_used,
@@ -659,6 +660,13 @@ def _wide(
         if asset in columns:
             raise DataError(f"{label}: column {asset!r} appears twice")
         columns[asset] = values
+        finite = np.isfinite(values)
+        if finite.any() and bad:
+            # empty cells before an asset's first or after its last price mean "not listed"
+            first, last = dates[finite].min(), dates[finite].max()
+            where = dates[data.index.get_indexer([line for line, _, _ in bad])]
+            inside = (where >= first) & (where <= last)
+            bad = [b for b, keep in zip(bad, inside, strict=True) if keep or b[1] != ""]
         bad_all.extend((asset, line, raw, issue) for line, raw, issue in bad)
     if not columns:
         raise DataError(f"{label}: no numeric price column found")
@@ -957,10 +965,11 @@ def _frequency_label(index: pd.DatetimeIndex) -> str:
     median = pd.Timedelta(np.median(np.diff(_i8(index))))
     if pd.Timedelta(hours=20) <= median <= pd.Timedelta(hours=28):
         return "1D"
-    try:
-        return pd.tseries.frequencies.to_offset(median).freqstr
-    except ValueError:
-        return str(median)
+    for unit, size in (("D", 86_400), ("h", 3_600), ("min", 60), ("s", 1)):
+        seconds = median.total_seconds()
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return str(median)
 
 
 def _is_intraday(index: pd.DatetimeIndex) -> bool:
