@@ -310,7 +310,7 @@ def yahoo_reachable(
                 reasons.append(f"no answer from {host}:{port} within {_fmt_seconds(timeout)}")
             except ConnectionRefusedError:
                 reasons.append(f"connection refused by {host}:{port}")
-            except OSError as exc:
+            except Exception as exc:
                 reasons.append(f"cannot connect to {host}:{port} ({_describe(exc)})")
         if not reasons:
             reasons.append(f"no answer from {hosts[0]}:{port} within {_fmt_seconds(timeout)}")

@@ -390,6 +390,28 @@ def test_reachability_reasons():
     assert reason.startswith(("DNS failure for query1.yahoo.invalid", "no answer from"))
 
 
+def test_reachability_timeouts(monkeypatch):
+    def silent(address, timeout):
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", silent)
+    assert (
+        yahoo_reachable(timeout=0.2) == "no answer from query1.finance.yahoo.com:443 within 0.2 s"
+    )
+    release = threading.Event()
+
+    def hanging(address, timeout):
+        release.wait(30)
+        raise OSError("released")
+
+    monkeypatch.setattr(socket, "create_connection", hanging)
+    t0 = time.monotonic()
+    reason = yahoo_reachable(timeout=0.2)
+    assert time.monotonic() - t0 < 0.7
+    release.set()
+    assert reason == "no answer from query1.finance.yahoo.com within 0.2 s (name lookup hangs)"
+
+
 # ----------------------------------------------------------------------------- per-ticker status
 
 
