@@ -308,7 +308,7 @@ def cluster_order(corr: pd.DataFrame, *, method: str = "average") -> list[str]:
     Returns
     -------
     list of str
-        The asset names in clustered order.
+        The asset names (the labels of ``corr``) in clustered order.
 
     Raises
     ------
@@ -338,7 +338,7 @@ def cluster_order(corr: pd.DataFrame, *, method: str = "average") -> list[str]:
         i, j = np.argwhere(np.abs(values) > 1.0 + 1e-9)[0]
         raise DataError(f"correlation of {corr.index[i]} and {corr.columns[j]} is "
                         f"{values[i, j]:g}; correlations must lie in [-1, 1]")
-    names = [str(c) for c in corr.columns]
+    names = list(corr.columns)
     if len(names) <= 2:
         return names
     values = 0.5 * (values + values.T)
@@ -696,16 +696,6 @@ def estimate_covariance(
     correlation matrix is not positive semidefinite it is replaced by the nearest
     correlation matrix (:func:`nearest_correlation`) and the repair is reported.
 
-    Methods
-    -------
-    - ``"sample"``: unbiased sample covariance (ddof 1).
-    - ``"ewma"``: RiskMetrics exponentially weighted covariance with zero mean and
-      half-life ``half_life`` periods, started at the first period of the window (its
-      diagonal equals :func:`ewma_volatility` squared on the same window).
-    - ``"ledoit_wolf"``: Ledoit-Wolf (2004) shrinkage towards a scaled identity
-      (``sklearn.covariance.LedoitWolf``).
-    - ``"oas"``: Oracle Approximating Shrinkage (Chen et al. 2010, ``sklearn.covariance.OAS``).
-
     Parameters
     ----------
     returns : pandas.DataFrame of shape (n_periods, n_assets)
@@ -744,6 +734,21 @@ def estimate_covariance(
         pair) remain, or a floor is negative.
     ConvergenceError
         If the nearest-correlation repair does not converge.
+
+    Notes
+    -----
+    - ``"sample"``: unbiased sample covariance (ddof 1).
+    - ``"ewma"``: RiskMetrics exponentially weighted covariance with zero mean and
+      half-life ``half_life`` periods, started at the first period of the window (its
+      diagonal equals :func:`ewma_volatility` squared on the same window).
+    - ``"ledoit_wolf"``: Ledoit-Wolf (2004) shrinkage towards a scaled identity
+      (``sklearn.covariance.LedoitWolf``, maximum-likelihood covariance inside).
+    - ``"oas"``: Oracle Approximating Shrinkage (Chen et al. 2010, ``sklearn.covariance.OAS``).
+
+    Both shrinkage targets pull every variance towards the average variance; with
+    stablecoins in the universe this inflates their volatility, which is reported in
+    ``warnings``. ``warnings`` also reports fewer observations than assets and a condition
+    number above :data:`NEAR_SINGULAR_CONDITION`; neither raises.
 
     References
     ----------
