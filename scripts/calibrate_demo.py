@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -148,7 +147,7 @@ def calibrate(closes: pd.DataFrame) -> dict:
 
     return {
         "source": "../shared/data/yahoo-daily (Yahoo Finance daily closes, 14 coins)",
-        "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "script": "scripts/calibrate_demo.py",
         "periods_per_year": PERIODS_PER_YEAR,
         "common_window": [common.index[0].date().isoformat(), common.index[-1].date().isoformat()],
         "n_observations": int(len(common)),
