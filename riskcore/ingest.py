@@ -440,13 +440,12 @@ def _looks_like_value(cell: str) -> bool:
 def _interpret(table: pd.DataFrame, first_line: int, label: str, notes: list[str]) -> _Parsed:
     if table.empty:
         raise DataError(f"{label}: the file has no rows")
-    first = [str(c) for c in table.iloc[0].tolist()]
-    header_rows = 0 if _looks_like_value(first[0]) else 1
-    if header_rows:
-        while header_rows < len(table) and not _looks_like_value(
-            str(table.iloc[header_rows, 0])
-        ):
-            header_rows += 1
+    # header rows: the leading rows in which no cell is a number or a date
+    header_rows = 0
+    while header_rows < min(len(table), 10) and not any(
+        _looks_like_value(str(c)) for c in table.iloc[header_rows].tolist()
+    ):
+        header_rows += 1
     if header_rows >= len(table):
         raise DataError(f"{label}: the file has a header but no data rows")
     data = table.iloc[header_rows:]

@@ -354,3 +354,35 @@ def test_bad_source_type():
 
 def test_errors_are_value_errors():
     assert issubclass(DataError, RiskcoreError) and issubclass(RiskcoreError, ValueError)
+
+
+def test_investing_com_style_export():
+    text = ('"Date","Price","Open","High","Low","Vol.","Change %"\n'
+            '"Jan 02, 2024","45,897.5","44,180.0","45,899.1","44,176.9","90.36K","3.89%"\n'
+            '"Jan 01, 2024","44,180.0","42,280.2","44,187.0","42,196.2","46.23K","4.49%"\n')
+    result = load_files([("Bitcoin Historical Data.csv", text.encode())])
+    assert result.errors == ()
+    panel = result.prices
+    assert list(panel.index) == [ts("2024-01-01"), ts("2024-01-02")]
+    assert panel.iloc[:, 0].tolist() == [44180.0, 45897.5]
+    assert result.files.loc[0, "columns_used"] == "date='Date', price='Price'"
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"Date,Close\n2024-01-01,1\n1850-01-01,2\n",
+     r"f\.csv: line 3: '1850-01-01' in column 'Date' is outside the years 1970-2099"),
+    (b"unix,close\n1704067200,1\n1704153600,2\n2024-01-03,3\n",
+     r"f\.csv: line 4: '2024-01-03' in column 'unix' is not an epoch timestamp like the other"),
+    (b"time,close\n1704067200,1\n17,2\n",
+     r"f\.csv: line 3: '17' in column 'time' is not an epoch timestamp \(seconds, milli"),
+    (b"Date,Close\n2024-01-01,1\n,2\n", r"f\.csv: line 3: the date \('Date'\) is empty"),
+    (b"Date,Close\n2024-01-01,\"1\n2024-01-02,2\n",
+     r"f\.csv: a quoted field is never closed"),
+    (b"Date,Close\n01/13/2024,1\n13/01/2024,2\n",
+     r"f\.csv: column 'Date' mixes day/month and month/day dates"),
+    (b"date,symbol,close\n2024-01-01,BTC,1\n2024-01-02,,2\n",
+     r"f\.csv: line 3: the 'symbol' cell is empty"),
+])
+def test_more_refusals(raw, message):
+    with pytest.raises(DataError, match=message):
+        read_prices(raw, name="f.csv")
