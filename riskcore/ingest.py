@@ -245,7 +245,10 @@ def load_files(
             "frequency": freq,
             "notes": "; ".join(notes),
         })
-    prices, conflicts = _merge(loaded)
+    prices, conflicts, overlaps = _merge(loaded)
+    for row in rows:
+        extra = overlaps.get(row["file"], [])
+        row["notes"] = "; ".join([n for n in [row["notes"], *extra] if n])
     try:
         ppy: int | None = infer_periods_per_year(prices.index)
     except RiskcoreError:
@@ -977,14 +980,17 @@ def _is_intraday(index: pd.DatetimeIndex) -> bool:
     return pd.Timedelta(np.median(np.diff(_i8(index)))) < pd.Timedelta(hours=20)
 
 
-def _merge(loaded: list[tuple[str, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _merge(
+    loaded: list[tuple[str, pd.DataFrame]],
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[str]]]:
     conflict_cols = ["asset", "date", "kept_file", "kept_value", "other_file", "other_value"]
     if not loaded:
         empty = pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="date"), dtype="float64")
-        return empty, pd.DataFrame(columns=conflict_cols)
+        return empty, pd.DataFrame(columns=conflict_cols), {}
     series: dict[str, pd.Series] = {}
     owner: dict[str, pd.Series] = {}
     conflicts: list[dict[str, Any]] = []
+    overlaps: dict[str, list[str]] = {}
     for file_name, panel in loaded:
         for asset in panel.columns:
             new = panel[asset]
@@ -999,6 +1005,11 @@ def _merge(loaded: list[tuple[str, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.Dat
             a, b = old.reindex(both), new.reindex(both)
             differ = ~np.isclose(a.to_numpy(), b.to_numpy(), rtol=1e-9, atol=0.0)
             who = owner[asset].reindex(both)
+            if len(both):
+                overlaps.setdefault(file_name, []).append(
+                    f"{asset}: {len(both)} timestamp(s) overlap earlier files, "
+                    f"{int(differ.sum())} with a different price (earlier file kept)"
+                )
             for date in both[differ]:
                 conflicts.append({
                     "asset": asset, "date": date, "kept_file": who.loc[date],
@@ -1014,10 +1025,11 @@ def _merge(loaded: list[tuple[str, pd.DataFrame]]) -> tuple[pd.DataFrame, pd.Dat
     prices = pd.concat(series, axis=1, sort=True).astype("float64")
     prices.index = pd.DatetimeIndex(prices.index, name="date")
     prices = _regularize(prices, [])
-    return prices, pd.DataFrame(conflicts, columns=conflict_cols)
+    return prices, pd.DataFrame(conflicts, columns=conflict_cols), overlaps
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(columns=columns) if not frames else pd.concat(
-        [f for f in frames], ignore_index=True
-    ).reindex(columns=columns)
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(frames, ignore_index=True).reindex(columns=columns)

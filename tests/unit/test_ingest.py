@@ -286,6 +286,19 @@ def test_overlapping_files_report_conflicts_first_file_wins():
     assert (conflict["kept_file"], conflict["kept_value"]) == ("BTC-USD.csv", 12.0)
     assert (conflict["other_file"], conflict["other_value"]) == ("BTC-USD_1d.csv", 12.5)
     assert len(result.conflicts) == 1
+    notes = result.files.set_index("file")["notes"]
+    assert "BTC-USD: 1 timestamp(s) overlap earlier files, 1 with a different price" in notes[
+        "BTC-USD_1d.csv"]
+
+
+def test_same_file_twice_is_reported_not_silent():
+    result = load_files([("a.csv", OHLC.encode()), ("b.csv", OHLC.encode())],)
+    assert result.conflicts.empty
+    assert result.prices.shape == (2, 2)  # asset names come from the file names
+    same = load_files([("BTC-USD.csv", OHLC.encode()), ("BTC-USD.csv", OHLC.encode())])
+    assert same.prices.shape == (2, 1) and same.conflicts.empty
+    assert "2 timestamp(s) overlap earlier files, 0 with a different price" in same.files.loc[
+        1, "notes"]
 
 
 def test_one_bad_file_does_not_stop_the_others():
