@@ -399,3 +399,14 @@ def test_investing_com_style_export():
 def test_more_refusals(raw, message):
     with pytest.raises(DataError, match=message):
         read_prices(raw, name="f.csv")
+
+
+def test_xlsx_with_yahoo_classic_layout_via_load_files():
+    frame = pd.read_csv(UPLOADS / "yahoo-classic_ETH-USD.csv", nrows=30)
+    buffer = io.BytesIO()
+    frame.to_excel(buffer, index=False, sheet_name="ETH")
+    result = load_files([("ETH-USD.xlsx", buffer.getvalue())])
+    assert result.errors == ()
+    assert result.files.loc[0, "columns_used"] == "date='Date', price='Adj Close'"
+    assert result.prices.loc[ts("2016-09-27"), "ETH-USD"] == pytest.approx(13.098300)
+    assert len(result.prices) == 30
