@@ -16,9 +16,9 @@ Conventions (the rules a reader of a loaded panel can rely on)
   uses ``unix`` (the open time, epoch seconds, milliseconds or microseconds, decided per value).
   CoinGecko's ``snapped_at`` is a point-in-time price: a snapshot at 00:00 UTC on day D is the
   close of day D-1 and is labelled D-1.
-- Daily files (median spacing one day) whose timestamps are mostly at midnight have their
-  off-midnight timestamps moved to the nearest midnight (CoinGecko's 23:29 snapshots); this is
-  listed in the file notes.
+- Daily files (median spacing one day): a timestamp off midnight is moved to the nearest
+  midnight (CoinGecko's 23:29 snapshots, a UTC+8 local midnight at 16:00 UTC), except a time in
+  the day's last minute (``23:59:59``, a close time), which keeps its date; listed in the notes.
 - Duplicate timestamps within one file: the latest observation wins (the later timestamp before
   rounding, else the later line of the file); every duplicate is reported by :func:`load_files`.
 - Null price cells (``null``, empty, ``NaN``, ``-``) and non-numeric text become NaN: the row is
@@ -55,7 +55,7 @@ _SEPARATORS = (",", ";", "\t", "|")
 _NULL_TOKENS = frozenset({"", "null", "nan", "none", "na", "n/a", "#n/a", "-", "--", "nil"})
 _DATE_NAMES = (
     "date", "datetime", "timestamp", "time", "snappedat", "timeopen", "opentime", "day",
-    "unix", "unixtime", "opentimestamp", "tradedate", "period", "dt", "index",
+    "unix", "unixtime", "unixtimestamp", "opentimestamp", "tradedate", "period", "dt", "index",
 )
 _PRICE_NAMES = (
     "adjclose", "adjustedclose", "close", "closeprice", "closingprice", "price", "last",
@@ -529,8 +529,9 @@ def _layout(
             )
         notes.append(f"date column guessed from content: {names[date_col]!r}")
     layout = "yahoo/ohlc"
-    if {"unix", "date", "symbol"} <= has:
-        layout, date_col = "cryptodatadownload", norm.index("unix")
+    epoch_col = _find(norm, ("unix", "unixtimestamp"))
+    if epoch_col is not None and {"date", "symbol"} <= has:
+        layout, date_col = "cryptodatadownload", epoch_col
     elif {"sno", "name", "symbol", "date"} <= has:
         layout = "kaggle"
     price_col = _find(norm, _PRICE_NAMES)
@@ -736,7 +737,13 @@ def _finish_many(
 
 
 def _fix_daily(frame: pd.DataFrame, notes: list[str], *, snapshot: bool) -> pd.DataFrame:
-    """Snap mostly-midnight daily timestamps to midnight; shift end-of-day snapshots."""
+    """Label daily bars by their UTC date; shift CoinGecko's midnight snapshots to the day before.
+
+    In a daily file (median spacing about one day) a timestamp off midnight is moved to the
+    nearest midnight (a CoinGecko snapshot at 23:29, a local midnight of UTC+8 at 16:00 UTC),
+    except a time in the last minute of a day (23:59:xx, a close time such as Kaggle's
+    ``23:59:59``), which stays on its own date.
+    """
     index = frame.index
     if len(index) < 3:
         return frame
@@ -744,14 +751,20 @@ def _fix_daily(frame: pd.DataFrame, notes: list[str], *, snapshot: bool) -> pd.D
     median = pd.Timedelta(np.median(np.diff(ordered)))
     if not pd.Timedelta(hours=20) <= median <= pd.Timedelta(hours=28):
         return frame
-    at_midnight = index == index.normalize()
-    if at_midnight.mean() >= 0.5 and not at_midnight.all():
-        n_off = int((~at_midnight).sum())
-        index = index.round("1D")
-        notes.append(f"{n_off} off-midnight timestamp(s) moved to the nearest midnight")
+    day = index.floor("1D")
+    offset = index - day
+    if (offset > pd.Timedelta(0)).any():
+        close_stamp = offset >= pd.Timedelta(hours=23, minutes=59)
+        later_half = (offset >= pd.Timedelta(hours=12)) & ~close_stamp
+        index = day + pd.to_timedelta(np.where(later_half, 1, 0), unit="D")
+        n_off = int((offset > pd.Timedelta(0)).sum())
+        notes.append(
+            f"{n_off} off-midnight timestamp(s) labelled by date "
+            f"({int(later_half.sum())} moved to the next midnight)"
+        )
     if snapshot:
         index = index - pd.Timedelta(days=1)
-    return frame.set_axis(index)
+    return frame.set_axis(pd.DatetimeIndex(index))
 
 
 # --------------------------------------------------------------------------- cells

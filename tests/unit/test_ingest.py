@@ -410,3 +410,25 @@ def test_xlsx_with_yahoo_classic_layout_via_load_files():
     assert result.files.loc[0, "columns_used"] == "date='Date', price='Adj Close'"
     assert result.prices.loc[ts("2016-09-27"), "ETH-USD"] == pytest.approx(13.098300)
     assert len(result.prices) == 30
+
+
+@pytest.mark.parametrize("stamp, label", [
+    ("23:59:59", "2024-01-01"),  # close time (Kaggle's original export)
+    ("16:00:00", "2024-01-02"),  # local midnight of UTC+8
+    ("05:00:00", "2024-01-01"),  # local midnight of UTC-5
+])
+def test_daily_off_midnight_stamps_labelled_by_date(stamp, label):
+    text = "Date,Close\n" + "".join(f"2024-01-0{d} {stamp},{d}\n" for d in range(1, 5))
+    result = load_files([("X.csv", text.encode())])
+    assert result.prices.index[0] == ts(label)
+    assert result.prices["X"].tolist() == [1.0, 2.0, 3.0, 4.0]
+    assert "4 off-midnight timestamp(s) labelled by date" in result.files.loc[0, "notes"]
+
+
+def test_cryptodatadownload_unix_timestamp_header():
+    text = ("Unix Timestamp,Date,Symbol,Open,High,Low,Close,Volume\n"
+            "1586304000,2020-04-08 00-AM,BTCUSD,1,1,1,7300.5,1\n"
+            "1586217600,2020-04-07 00-AM,BTCUSD,1,1,1,7200.25,1\n")
+    result = load_files([("gemini_BTCUSD_d.csv", text.encode())])
+    assert result.files.loc[0, "layout"] == "cryptodatadownload"
+    assert result.prices["BTCUSD"].tolist() == [7200.25, 7300.5]
