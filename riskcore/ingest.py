@@ -21,8 +21,14 @@ Conventions (the rules a reader of a loaded panel can rely on)
   the day's last minute (``23:59:59``, a close time), which keeps its date; listed in the notes.
 - Duplicate timestamps within one file: the latest observation wins (the later timestamp before
   rounding, else the later line of the file); every duplicate is reported by :func:`load_files`.
+- Rows are sorted oldest first (newest-first exports are common). On a regular 24/7 grid
+  (daily with weekends, or intraday) missing periods are inserted as NaN rows; daily data on a
+  weekday-only calendar is left as it is.
 - Null price cells (``null``, empty, ``NaN``, ``-``) and non-numeric text become NaN: the row is
-  kept, never dropped.
+  kept, never dropped. Blank cells of a wide panel before an asset's first or after its last
+  price mean "not listed" and are not counted as null.
+- Separator (``,`` ``;`` tab ``|``) is sniffed from the first lines; a UTF-8 BOM is ignored;
+  ``.xlsx`` workbooks (recognized by their ZIP signature) are read from the first sheet.
 - Price column: ``Adj Close`` if present, else ``Close`` (any ``close...`` column that is not a
   time), else ``price``/``last``/``rate``. The columns used are reported by :func:`load_files`.
 - Asset name: a symbol column in the content (Kaggle ``Symbol``, CryptoDataDownload ``symbol``,
@@ -694,6 +700,8 @@ def _finish_many(
     label_rows: list[dict[str, Any]] = []
     out: list[pd.Series] = []
     for frame in frames:
+        # oldest first, file order among equal stamps: the latest observation ends up last
+        frame = frame.iloc[np.argsort(_i8(frame.index), kind="stable")]
         frame = _fix_daily(frame, notes, snapshot=meta["snapshot"])
         for asset in frame.columns:
             series = frame[asset]

@@ -432,3 +432,11 @@ def test_cryptodatadownload_unix_timestamp_header():
     result = load_files([("gemini_BTCUSD_d.csv", text.encode())])
     assert result.files.loc[0, "layout"] == "cryptodatadownload"
     assert result.prices["BTCUSD"].tolist() == [7200.25, 7300.5]
+
+
+def test_duplicates_keep_the_latest_observation_in_newest_first_files():
+    text = "Date,Close\n2024-01-03,3\n2024-01-02,2.5\n2024-01-02 00:00:00,2\n2024-01-01,1\n"
+    result = load_files([("X.csv", text.encode())])
+    # equal stamps: the later line of the file wins and the other is reported
+    assert result.prices["X"].tolist() == [1.0, 2.0, 3.0]
+    assert result.duplicates["dropped_values"].tolist() == [(2.5,)]
