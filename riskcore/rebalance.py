@@ -315,6 +315,11 @@ def plan_trade_values(
     skipped = np.zeros(n, dtype=bool)
     if total <= 0:
         return zero, zero.copy(), skipped
+    if costs.is_zero:
+        # free trading: every asset goes straight to its wanted value
+        trades = wanted * total - values
+        trades[np.abs(trades) <= _BREACH_TOLERANCE * total] = 0.0
+        return trades, zero, skipped
     current = values / total
     traded = np.abs(wanted - current) > _BREACH_TOLERANCE
     while traded.any():

@@ -1,0 +1,896 @@
+"""Walk-forward rebalancing simulator: risk-aligned triggers, trading costs, threshold sweeps.
+
+The simulation runs date by date over a price panel. At each date ``t``:
+
+1. holdings drift with prices (valuation at ``t``'s close; a missing price after listing is
+   carried forward for valuation and the asset cannot trade that day);
+2. the covariance is estimated from the ``lookback`` returns ending at ``t`` (close to close),
+   and the target weights come from the policy's method using only those prices;
+3. the policy's triggers decide whether to trade; trades execute at ``t``'s close and pay
+   costs out of the portfolio (see :class:`riskcore.rebalance.CostModel`).
+
+Nothing at ``t`` depends on prices after ``t`` (tested by changing future prices).
+
+Eligibility (assets that list later): an asset can be held from the first date where it has
+a price and enough history: ``lookback`` consecutive valid returns ending at ``t`` (so
+``lookback + 1`` prices) for estimated methods (``"erc"``, ``"risk_budget"``,
+``"inverse_volatility"``), one price for ``"fixed"`` and ``"equal_weight"`` (override with
+``min_history``). An asset whose returns over the window have zero variance is not eligible
+that day. Fixed targets are renormalized over the eligible assets. The portfolio stays in cash
+until the first date with a target, where it invests (reason ``"initial"``); an asset that
+becomes eligible later enters at the next trigger.
+
+Risk contributions are measured with the same rolling covariance estimate at each date, over
+the assets with a full estimation window; the reference they are compared with is the risk
+budget (``"erc"``, ``"risk_budget"``) or the target weights' own relative risk contributions
+(other methods).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from riskcore._rb_solver import solve_risk_budget
+from riskcore.errors import ConvergenceError, DataError, RiskcoreError
+from riskcore.metrics import PortfolioMetrics, portfolio_metrics
+from riskcore.periods import infer_periods_per_year
+from riskcore.rebalance import (
+    CostModel,
+    check_mode,
+    check_target,
+    desired_weights,
+    plan_trade_values,
+)
+
+#: Allocation methods a policy can use to set its target.
+METHODS: tuple[str, ...] = ("fixed", "equal_weight", "inverse_volatility", "erc", "risk_budget")
+#: Calendar trigger frequencies: daily, weekly (Monday-based weeks), monthly, quarterly.
+FREQUENCIES: tuple[str, ...] = ("D", "W", "M", "Q")
+#: Covariance estimators used in the walk-forward.
+ESTIMATORS: tuple[str, ...] = ("sample", "ewma")
+#: Trigger parameters a threshold sweep can vary.
+SWEEP_TRIGGERS: tuple[str, ...] = ("band", "relative_band", "risk_band", "volatility_band")
+_ESTIMATED = ("inverse_volatility", "erc", "risk_budget")
+_TOL = 1e-12
+
+
+def _allowed(values: Sequence[str]) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+@dataclass(frozen=True, eq=False)
+class RebalancePolicy:
+    """How the portfolio is allocated and when it trades.
+
+    Triggers combine with OR; a policy without any trigger buys at the start and holds.
+
+    Parameters
+    ----------
+    target : pandas.Series, optional
+        Fixed target weights (decimals summing to 1) indexed by asset. Giving a target and no
+        ``method`` means ``method="fixed"``.
+    method : {"fixed", "equal_weight", "inverse_volatility", "erc", "risk_budget"}, optional
+        How the target is set at each date. Default ``"fixed"`` with a target, else ``"erc"``
+        (equal risk contribution). Estimated methods use every column of the price panel, or
+        the assets of ``budget`` when given.
+    budget : pandas.Series, optional
+        Risk budgets (non-negative, summing to 1) for ``"risk_budget"``; equal budgets if
+        omitted (that is ``"erc"``).
+    frequency : {"D", "W", "M", "Q"}, optional
+        Calendar trigger: rebalance on the first date of each new day, Monday-based week, month
+        or quarter (as bt's ``RunDaily``/``RunWeekly``/``RunMonthly``/``RunQuarterly``).
+    band : float, optional
+        Absolute band: an asset breaches when ``|weight - target| > band`` (decimal; 0.05 is
+        5 percentage points). ``numpy.inf`` never triggers.
+    relative_band : float, optional
+        Relative band: breach when ``|weight - target| > relative_band * target``.
+    risk_band : float, optional
+        Risk-contribution band: breach when an asset's relative risk contribution differs from
+        its reference (budget or the target's own) by more than this (decimal).
+    volatility_band : float, optional
+        Volatility band: rebalance everything when the estimated volatility of the current
+        portfolio differs from that of the target portfolio by more than this fraction
+        (``|sigma(w) / sigma(target) - 1| > volatility_band``).
+    mode : {"to_target", "to_band", "breached_only"}, default "to_target"
+        After a band breach: trade every asset back to target, move the breached assets to the
+        band's edge, or move only the breached assets to target (the others absorb the cash
+        pro rata to their targets). Calendar and volatility triggers always go to target.
+    estimator : {"sample", "ewma"}, default "sample"
+        Covariance estimator over the lookback window, as
+        :func:`riskcore.estimators.covariance` on the same window: the sample covariance
+        (ddof=1), or the RiskMetrics (1996) zero-mean exponentially weighted covariance with
+        ``lam = 0.5 ** (1 / half_life)``, its recursion started at the window's first return.
+    lookback : int, default 90
+        Number of returns in the estimation window (periods).
+    half_life : float, optional
+        EWMA half-life in periods; default ``lookback / 4``.
+    min_history : int, optional
+        Prices an asset needs before it can be held (see the module notes for the default).
+
+    Raises
+    ------
+    RiskcoreError
+        For an unknown method, frequency, estimator or mode (the allowed values are listed),
+        a negative band, a lookback below 2, a fixed method without target, or an invalid
+        target or budget.
+    """
+
+    target: pd.Series | None = None
+    method: str | None = None
+    budget: pd.Series | None = None
+    frequency: str | None = None
+    band: float | None = None
+    relative_band: float | None = None
+    risk_band: float | None = None
+    volatility_band: float | None = None
+    mode: str = "to_target"
+    estimator: str = "sample"
+    lookback: int = 90
+    half_life: float | None = None
+    min_history: int | None = None
+
+    def __post_init__(self) -> None:
+        method = self.method or ("fixed" if self.target is not None else "erc")
+        if method not in METHODS:
+            raise RiskcoreError(f"method {method!r} is unknown; allowed: {_allowed(METHODS)}")
+        object.__setattr__(self, "method", method)
+        if method == "fixed":
+            if self.target is None:
+                raise RiskcoreError("method 'fixed' needs target weights (target=...)")
+            object.__setattr__(self, "target", check_target(self.target))
+        if self.budget is not None:
+            budget = check_target(self.budget).rename("budget")
+            object.__setattr__(self, "budget", budget)
+        if self.frequency is not None and self.frequency not in FREQUENCIES:
+            raise RiskcoreError(
+                f"frequency {self.frequency!r} is unknown; allowed: {_allowed(FREQUENCIES)}"
+            )
+        for name in SWEEP_TRIGGERS:
+            value = getattr(self, name)
+            if value is not None and not value >= 0:
+                raise RiskcoreError(f"{name} is {value}; it must be >= 0 (numpy.inf = never)")
+        check_mode(self.mode)
+        if self.estimator not in ESTIMATORS:
+            raise RiskcoreError(
+                f"estimator {self.estimator!r} is unknown; allowed: {_allowed(ESTIMATORS)}"
+            )
+        if int(self.lookback) != self.lookback or self.lookback < 2:
+            raise RiskcoreError(f"lookback is {self.lookback}; it must be an integer >= 2")
+        if self.half_life is not None and not self.half_life > 0:
+            raise RiskcoreError(f"half_life is {self.half_life}; it must be > 0 periods")
+        if self.min_history is not None and self.min_history < 1:
+            raise RiskcoreError(f"min_history is {self.min_history}; it must be >= 1 price")
+
+    @property
+    def has_trigger(self) -> bool:
+        """Whether any trigger is set (otherwise the policy buys and holds)."""
+        return self.frequency is not None or any(
+            getattr(self, name) is not None for name in SWEEP_TRIGGERS
+        )
+
+    @property
+    def needs_daily_target(self) -> bool:
+        """Whether the target is needed every day (bands), not only on calendar dates."""
+        return self.frequency == "D" or any(
+            getattr(self, name) is not None for name in SWEEP_TRIGGERS
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class BacktestResult:
+    """Outcome of :func:`run_backtest`.
+
+    Attributes
+    ----------
+    equity : pandas.Series of shape (n_dates,)
+        Portfolio value in USD at each close, after that day's trades and costs.
+    weights : pandas.DataFrame of shape (n_dates, n_assets)
+        Weights held after each close's trades (value / equity).
+    holdings : pandas.DataFrame of shape (n_dates, n_assets)
+        Coin units held after each close's trades.
+    cash : pandas.Series of shape (n_dates,)
+        Cash in USD (the initial value until the first investment, then 0).
+    target_weights : pandas.DataFrame of shape (n_dates, n_assets)
+        Target weights known at each close (NaN rows where none was computed).
+    trades : pandas.DataFrame
+        One row per trade: ``date``, ``asset``, ``units`` (signed coin units), ``value``
+        (signed USD, positive = buy), ``cost`` (USD), ``reason`` (what triggered it).
+    costs : pandas.Series of shape (n_dates,)
+        Trading costs paid at each date, USD.
+    turnover_by_date : pandas.Series of shape (n_dates,)
+        One-way turnover of each date's trades (``sum |trade| / (2 * value before trading)``).
+    turnover : float
+        Total one-way turnover over the backtest (the initial investment excluded).
+    rebalance_dates : pandas.DatetimeIndex
+        Dates with trades, the initial investment included.
+    rebalance_reasons : pandas.Series
+        Reason of each rebalance, indexed by ``rebalance_dates`` (``"initial"``,
+        ``"calendar"``, ``"band"``, ``"relative band"``, ``"risk band"``, ``"volatility band"``,
+        joined by ``"+"``).
+    risk_contributions : pandas.DataFrame of shape (n_dates, n_assets)
+        Relative risk contributions of the held weights under the covariance estimated at each
+        date (NaN before the first full window or before investing).
+    risk_reference : pandas.DataFrame of shape (n_dates, n_assets)
+        What ``risk_contributions`` are compared with: the risk budget, or the target's own
+        relative risk contributions.
+    metrics : PortfolioMetrics
+        Metrics of the equity from the first investment on.
+    policy : RebalancePolicy
+    cost_model : CostModel
+    """
+
+    equity: pd.Series
+    weights: pd.DataFrame
+    holdings: pd.DataFrame
+    cash: pd.Series
+    target_weights: pd.DataFrame
+    trades: pd.DataFrame
+    costs: pd.Series
+    turnover_by_date: pd.Series
+    turnover: float
+    rebalance_dates: pd.DatetimeIndex
+    rebalance_reasons: pd.Series
+    risk_contributions: pd.DataFrame
+    risk_reference: pd.DataFrame
+    metrics: PortfolioMetrics
+    policy: RebalancePolicy
+    cost_model: CostModel
+
+
+# ---------------------------------------------------------------------------------------
+# preparation: prices, eligibility, rolling covariance, targets (shared by a sweep's runs)
+
+
+@dataclass(frozen=True, eq=False)
+class _Prepared:
+    index: pd.DatetimeIndex
+    assets: pd.Index
+    value_prices: np.ndarray  # (T, n) forward-filled after listing, NaN before
+    tradable: np.ndarray  # (T, n) price observed at t
+    covariance: np.ndarray  # (T, n, n) per-period covariance (garbage where not estimable)
+    estimable: np.ndarray  # (T, n) full window of valid returns with positive variance
+    eligible: np.ndarray  # (T, n)
+    targets: np.ndarray  # (T, n) NaN rows where no target
+    reference: np.ndarray  # (T, n) reference relative risk contributions (NaN if unknown)
+    new_period: np.ndarray  # (T,) calendar trigger
+    periods_per_year: float
+
+
+def _check_prices(prices: pd.DataFrame) -> pd.DataFrame:
+    if not isinstance(prices, pd.DataFrame) or not isinstance(prices.index, pd.DatetimeIndex):
+        raise DataError("prices must be a DataFrame with a DatetimeIndex (a price panel)")
+    if len(prices.index) < 2:
+        raise DataError(f"prices have {len(prices.index)} date(s); a backtest needs at least 2")
+    if not prices.index.is_monotonic_increasing or not prices.index.is_unique:
+        raise DataError("the price index must be sorted and unique (see the price panel contract)")
+    if not prices.columns.is_unique:
+        dup = prices.columns[prices.columns.duplicated()][0]
+        raise DataError(f"asset {dup} appears in more than one price column")
+    values = prices.to_numpy(dtype=float)
+    bad = ~np.isnan(values) & ~(values > 0)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        raise DataError(
+            f"price of {prices.columns[col]} is {values[row, col]} at {prices.index[row]}; "
+            "prices must be > 0 USD (NaN where missing)"
+        )
+    return prices
+
+
+def _universe(prices: pd.DataFrame, policy: RebalancePolicy) -> pd.Index:
+    if policy.method == "fixed":
+        names = policy.target.index
+    elif policy.budget is not None:
+        names = policy.budget.index
+    else:
+        names = prices.columns
+    missing = [a for a in names if a not in prices.columns]
+    if missing:
+        raise DataError(f"no price column for {missing[0]}; the policy needs prices of each asset")
+    return pd.Index(names)
+
+
+def _new_period(index: pd.DatetimeIndex, frequency: str | None) -> np.ndarray:
+    flags = np.zeros(len(index), dtype=bool)
+    if frequency is None:
+        return flags
+    if frequency == "D":
+        key = index.normalize()
+    elif frequency == "W":
+        day = index.normalize()
+        key = day - pd.to_timedelta(day.day_of_week, unit="D")
+    elif frequency == "M":
+        key = pd.Index(index.year * 12 + index.month)
+    else:
+        key = pd.Index(index.year * 4 + index.quarter)
+    values = key.asi8 if isinstance(key, pd.DatetimeIndex) else np.asarray(key)
+    flags[1:] = values[1:] != values[:-1]
+    flags[0] = True
+    return flags
+
+
+def _window_sums(x: np.ndarray, lookback: int) -> np.ndarray:
+    """Sum the ``lookback`` rows ending at each row (partial sums for the first rows).
+
+    Vectorized without a running total over the whole series: rows are split in blocks of
+    ``lookback``; the window ending at block ``k``, position ``j`` is the prefix sum of block
+    ``k`` up to ``j`` plus the suffix sum of block ``k - 1`` after ``j``. Each sum adds at most
+    ``lookback`` terms, so rounding does not grow with the series length.
+    """
+    t_count = x.shape[0]
+    blocks = -(-t_count // lookback)
+    padded = np.zeros((blocks * lookback,) + x.shape[1:])
+    padded[:t_count] = x
+    shaped = padded.reshape((blocks, lookback) + x.shape[1:])
+    prefix = np.cumsum(shaped, axis=1)
+    suffix = np.zeros_like(shaped)
+    # suffix[k, j] = sum of block k rows j+1 .. lookback-1
+    suffix[:, :-1] = np.cumsum(shaped[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    out = prefix.copy()
+    out[1:] += suffix[:-1]
+    return out.reshape(padded.shape)[:t_count]
+
+
+def _rolling_moments(returns: np.ndarray, lookback: int, decay: float):
+    """Yield (t, s0, s1, s2) for each t: decayed sums over the ``lookback`` returns ending at t.
+
+    Incremental update ``s <- decay * s + x_t - decay**lookback * x_{t-lookback}``, recomputed
+    exactly from the window every ``lookback`` steps so that rounding does not accumulate.
+    NaN returns count as 0 (windows containing them are not used).
+    """
+    t_count, n = returns.shape
+    x = np.nan_to_num(returns, nan=0.0)
+    weights = decay ** np.arange(lookback)[::-1]  # oldest first
+    tail = decay**lookback
+    s1 = np.zeros(n)
+    s2 = np.zeros((n, n))
+    for t in range(t_count):
+        if t % lookback == 0:
+            lo = max(0, t - lookback + 1)
+            window = x[lo : t + 1]
+            w = weights[lookback - window.shape[0] :]
+            s1 = w @ window
+            s2 = (window * w[:, None]).T @ window
+        else:
+            new = x[t]
+            s1 *= decay
+            s1 += new
+            s2 *= decay
+            s2 += np.outer(new, new)
+            if t >= lookback:
+                old = x[t - lookback]
+                s1 -= tail * old
+                s2 -= tail * np.outer(old, old)
+        yield t, s1, s2
+
+
+def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool) -> _Prepared:
+    prices = _check_prices(prices)
+    assets = _universe(prices, policy)
+    panel = prices[assets]
+    raw = panel.to_numpy(dtype=float)
+    index = panel.index
+    t_count, n = raw.shape
+    ppy = float(infer_periods_per_year(index))
+    tradable = ~np.isnan(raw)
+    value_prices = panel.ffill().to_numpy(dtype=float)
+    listed_count = np.cumsum(tradable, axis=0)
+
+    lookback = int(policy.lookback)
+    returns = np.full_like(raw, np.nan)
+    returns[1:] = raw[1:] / raw[:-1] - 1.0
+    valid = ~np.isnan(returns)
+    csum = np.concatenate([np.zeros((1, n)), np.cumsum(valid, axis=0)])
+    full_window = np.zeros((t_count, n), dtype=bool)
+    if t_count > lookback:
+        window_count = csum[lookback + 1 :] - csum[1 : t_count - lookback + 1]
+        full_window[lookback:] = window_count == lookback
+
+    if policy.estimator == "ewma":
+        half_life = policy.half_life if policy.half_life is not None else lookback / 4.0
+        decay = 0.5 ** (1.0 / half_life)
+    else:
+        decay = 1.0
+
+    first_full = np.argmax(full_window.any(axis=1)) if full_window.any() else t_count
+    if decay == 1.0:
+        x = np.nan_to_num(returns, nan=0.0)
+        s1 = _window_sums(x, lookback)
+        s2 = _window_sums(x[:, :, None] * x[:, None, :], lookback)
+        covariance = (s2 - s1[:, :, None] * s1[:, None, :] / lookback) / (lookback - 1)
+        covariance[:first_full] = 0.0
+    else:
+        # RiskMetrics recursion started at the window's first return (as
+        # riskcore.estimators.covariance): weights (1 - lam) lam**k, the oldest lam**(L-1),
+        # i.e. (1 - lam) * decayed sum + lam**L * outer(oldest return), zero mean.
+        x = np.nan_to_num(returns, nan=0.0)
+        tail = decay**lookback
+        covariance = np.zeros((t_count, n, n))
+        for t, _, m2 in _rolling_moments(returns, lookback, decay):
+            if t >= first_full:
+                old = x[t - lookback + 1]
+                covariance[t] = (1.0 - decay) * m2 + tail * np.outer(old, old)
+    variances = np.diagonal(covariance, axis1=1, axis2=2)
+    estimable = full_window & (variances > 0)
+
+    estimated = policy.method in _ESTIMATED
+    if policy.min_history is not None:
+        min_history = int(policy.min_history)
+    else:
+        min_history = lookback + 1 if estimated else 1
+    eligible = tradable & (listed_count >= min_history)
+    if estimated:
+        eligible &= estimable
+
+    new_period = _new_period(index, policy.frequency)
+    targets = np.full((t_count, n), np.nan)
+    fixed = None
+    if policy.method == "fixed":
+        fixed = policy.target.to_numpy(dtype=float)
+    budget_all = (
+        policy.budget.reindex(assets).to_numpy(dtype=float)
+        if policy.budget is not None
+        else np.full(n, 1.0 / n)
+    )
+    previous = None
+    fixed_or_none = fixed if policy.method == "fixed" else None
+    for t in np.flatnonzero(eligible.any(axis=1)):
+        if all_targets or previous is None or new_period[t]:
+            tgt = _target(policy, covariance[t], eligible[t], budget_all, previous,
+                          fixed_or_none, index, t)
+            if tgt is not None:
+                targets[t] = tgt
+                previous = tgt
+    reference = _reference(policy, covariance, estimable, eligible, targets, budget_all)
+    return _Prepared(
+        index=index,
+        assets=assets,
+        value_prices=value_prices,
+        tradable=tradable,
+        covariance=covariance,
+        estimable=estimable,
+        eligible=eligible,
+        targets=targets,
+        reference=reference,
+        new_period=new_period,
+        periods_per_year=ppy,
+    )
+
+
+def _reference(
+    policy: RebalancePolicy,
+    covariance: np.ndarray,
+    estimable: np.ndarray,
+    eligible: np.ndarray,
+    targets: np.ndarray,
+    budget_all: np.ndarray,
+) -> np.ndarray:
+    """Compute the reference relative risk contributions per date (NaN where unknown).
+
+    The risk budget (over the estimable, eligible assets, renormalized) for risk-budget
+    methods; otherwise the relative risk contributions of the latest target.
+    """
+    if policy.method in ("erc", "risk_budget"):
+        b = np.where(estimable & eligible, budget_all, 0.0)
+        total = b.sum(axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            ref = np.where(estimable & (total > 0), b / total, np.nan)
+        return ref
+    latest = pd.DataFrame(targets).ffill().to_numpy()
+    w = np.where(estimable, np.nan_to_num(latest), 0.0)
+    sw = np.einsum("tij,tj->ti", covariance, w)
+    var = np.einsum("ti,ti->t", w, sw)
+    ref = np.full(w.shape, np.nan)
+    ok = var > 0
+    ref[ok] = (w[ok] * sw[ok]) / var[ok, None]
+    ref[~estimable] = np.nan
+    return ref
+
+
+def _target(
+    policy: RebalancePolicy,
+    cov: np.ndarray,
+    elig: np.ndarray,
+    budget_all: np.ndarray,
+    previous: np.ndarray | None,
+    fixed: np.ndarray | None,
+    index: pd.DatetimeIndex,
+    t: int,
+) -> np.ndarray | None:
+    n = elig.size
+    out = np.zeros(n)
+    if fixed is not None:
+        w = np.where(elig, fixed, 0.0)
+        if w.sum() <= 0:
+            return None
+        return w / w.sum()
+    if policy.method == "equal_weight":
+        out[elig] = 1.0 / elig.sum()
+        return out
+    sub = cov[np.ix_(elig, elig)]
+    if policy.method == "inverse_volatility":
+        inv = 1.0 / np.sqrt(np.diagonal(sub))
+        out[elig] = inv / inv.sum()
+        return out
+    b = budget_all[elig]
+    if not b.sum() > 0:
+        return None
+    x0 = None
+    if previous is not None:
+        x0 = previous[elig]
+    solution = solve_risk_budget(sub, b / b.sum(), x0=x0)
+    if not solution.converged:
+        raise ConvergenceError(
+            f"risk-budget solver did not converge at {index[t]} (relative error "
+            f"{solution.max_relative_error:.3g} after {solution.iterations} iterations)"
+        )
+    out[elig] = solution.weights
+    return out
+
+
+def _relative_rc(cov: np.ndarray, weights: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    out = np.full(weights.size, np.nan)
+    w = np.where(mask, weights, 0.0)
+    sw = cov @ w
+    var = w @ sw
+    if var > 0:
+        out[mask] = (w * sw)[mask] / var
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# simulation
+
+
+def _simulate(
+    prep: _Prepared,
+    policy: RebalancePolicy,
+    costs: CostModel,
+    volume: np.ndarray | None,
+    initial_value: float,
+) -> BacktestResult:
+    t_count, n = prep.value_prices.shape
+    value_prices = np.nan_to_num(prep.value_prices)  # 0 before listing (nothing held then)
+    all_tradable = prep.tradable.all(axis=1)
+    targets = prep.targets
+    has_targets = ~np.isnan(targets[:, 0])
+    units = np.zeros(n)
+    cash = float(initial_value)
+    equity = np.empty(t_count)
+    cash_hist = np.empty(t_count)
+    units_hist = np.zeros((t_count, n))
+    values_hist = np.zeros((t_count, n))
+    cost_hist = np.zeros(t_count)
+    turnover_hist = np.zeros(t_count)
+    rebalance_pos: list[int] = []
+    reasons: list[str] = []
+    trade_values: list[np.ndarray] = []
+    trade_units: list[np.ndarray] = []
+    trade_costs: list[np.ndarray] = []
+    band = policy.band
+    rel = policy.relative_band
+    risk_band = policy.risk_band
+    vol_band = policy.volatility_band
+    any_band = band is not None or rel is not None or risk_band is not None
+    new_period = prep.new_period
+    mode = policy.mode
+    invested = False
+    tgt = None
+    values = np.zeros(n)
+    for t in range(t_count):
+        price = value_prices[t]
+        if invested:
+            values = units * price
+        total = values.sum() + cash
+        if has_targets[t]:
+            tgt = targets[t]
+        if tgt is not None and total > 0:
+            why: list[str] = []
+            breach = None
+            full = False
+            weights = values / total
+            if not invested:
+                why.append("initial")
+                full = True
+            else:
+                if new_period[t]:
+                    why.append("calendar")
+                    full = True
+                if any_band:
+                    breach = np.zeros(n, dtype=bool)
+                    drift = np.abs(weights - tgt)
+                    if band is not None:
+                        hit = drift > band + _TOL
+                        if hit.any():
+                            why.append("band")
+                            breach |= hit
+                    if rel is not None:
+                        hit = drift > rel * tgt + _TOL
+                        if hit.any():
+                            why.append("relative band")
+                            breach |= hit
+                    if risk_band is not None:
+                        est = prep.estimable[t]
+                        if est.any():
+                            rrc = _relative_rc(prep.covariance[t], weights, est)
+                            hit = (np.abs(rrc - prep.reference[t]) > risk_band + _TOL) & est
+                            if hit.any():
+                                why.append("risk band")
+                                breach |= hit
+                if vol_band is not None:
+                    est = prep.estimable[t]
+                    if est.any():
+                        cov = prep.covariance[t]
+                        w_e = np.where(est, weights, 0.0)
+                        t_e = np.where(est, tgt, 0.0)
+                        var_t = t_e @ cov @ t_e
+                        ratio = np.sqrt((w_e @ cov @ w_e) / var_t) if var_t > 0 else 1.0
+                        if abs(ratio - 1.0) > vol_band + _TOL:
+                            why.append("volatility band")
+                            full = True
+            if why:
+                if full:
+                    wanted = tgt
+                else:
+                    thr = band if band is not None else (rel * tgt if rel is not None else 0.0)
+                    wanted = desired_weights(weights, tgt, breach, mode, thr)
+                if not all_tradable[t]:
+                    # assets without a price today keep their holding; the rest is rescaled
+                    tradable = prep.tradable[t]
+                    keep = weights[~tradable].sum()
+                    wanted = np.where(tradable, wanted, 0.0)
+                    wanted *= (1.0 - keep) / wanted.sum() if wanted.sum() > 0 else 0.0
+                    wanted[~tradable] = weights[~tradable]
+                vol_t = None if volume is None else volume[t]
+                trades, trade_cost, _ = plan_trade_values(values, cash, wanted, costs, vol_t)
+                placed = trades != 0
+                if placed.any():
+                    unit_trade = np.divide(trades, price, out=np.zeros(n), where=placed)
+                    units = units + unit_trade
+                    units[(placed & (wanted == 0)) | (units < 0)] = 0.0  # rounding dust
+                    values = units * price
+                    cash = 0.0
+                    cost_hist[t] = trade_cost.sum()
+                    turnover_hist[t] = np.abs(trades).sum() / (2.0 * total)
+                    rebalance_pos.append(t)
+                    reasons.append("+".join(why))
+                    trade_values.append(trades)
+                    trade_units.append(unit_trade)
+                    trade_costs.append(trade_cost)
+                    invested = True
+        equity[t] = values.sum() + cash
+        cash_hist[t] = cash
+        units_hist[t] = units
+        values_hist[t] = values
+    trade_log = (rebalance_pos, reasons, trade_values, trade_units, trade_costs)
+    return _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist,
+                   cost_hist, turnover_hist, trade_log)
+
+
+def _relative_rc_panel(prep: _Prepared, weights: np.ndarray, start: int) -> np.ndarray:
+    """Relative risk contributions of each date's weights over its estimable assets."""
+    out = np.full(weights.shape, np.nan)
+    est = prep.estimable[start:]
+    w = np.where(est, weights[start:], 0.0)
+    sw = np.einsum("tij,tj->ti", prep.covariance[start:], w)
+    var = np.einsum("ti,ti->t", w, sw)
+    ok = var > 0
+    rrc = np.full(w.shape, np.nan)
+    rrc[ok] = (w[ok] * sw[ok]) / var[ok, None]
+    rrc[~est] = np.nan
+    out[start:] = rrc
+    return out
+
+
+def _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist, cost_hist,
+            turnover_hist, trade_log) -> BacktestResult:
+    rebalance_pos, reasons, trade_values, trade_units, trade_costs = trade_log
+    index, assets = prep.index, prep.assets
+    if not rebalance_pos or rebalance_pos[0] >= len(index) - 1:
+        raise DataError(
+            "the portfolio was never invested for 2 dates: no asset has enough history "
+            f"(lookback {policy.lookback} returns) before the last date"
+        )
+    start = rebalance_pos[0]
+    equity_s = pd.Series(equity, index=index, name="equity")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weights_hist = np.where(equity[:, None] > 0, values_hist / equity[:, None], 0.0)
+    rrc_hist = _relative_rc_panel(prep, weights_hist, start)
+    reference = prep.reference.copy()
+    reference[np.isnan(rrc_hist)] = np.nan
+    dates = pd.DatetimeIndex(index[rebalance_pos], name="date")
+    turnover_s = pd.Series(turnover_hist, index=index, name="turnover")
+    total_turnover = float(turnover_hist.sum() - turnover_hist[start])
+    costs_s = pd.Series(cost_hist, index=index, name="costs")
+    values = np.vstack(trade_values)
+    placed = values != 0
+    rebalance_k, asset_k = np.nonzero(placed)
+    reason_arr = np.asarray(reasons, dtype=object)
+    trades = pd.DataFrame(
+        {
+            "date": index[np.asarray(rebalance_pos)[rebalance_k]],
+            "asset": assets[asset_k],
+            "units": np.vstack(trade_units)[placed],
+            "value": values[placed],
+            "cost": np.vstack(trade_costs)[placed],
+            "reason": reason_arr[rebalance_k],
+        }
+    )
+    rows = ~np.isnan(rrc_hist).all(axis=1)
+    if rows.any():
+        dist = 0.5 * np.nansum(np.abs(rrc_hist[rows] - np.nan_to_num(reference[rows])), axis=1)
+        balance_error = float(np.mean(dist))
+    else:
+        balance_error = np.nan
+    metrics = portfolio_metrics(
+        equity_s.iloc[start:],
+        periods_per_year=prep.periods_per_year,
+        turnover=total_turnover,
+        costs_paid=float(cost_hist.sum()),
+        n_rebalances=len(rebalance_pos) - 1,
+        risk_balance_error=balance_error,
+    )
+    return BacktestResult(
+        equity=equity_s,
+        weights=pd.DataFrame(weights_hist, index=index, columns=assets),
+        holdings=pd.DataFrame(units_hist, index=index, columns=assets),
+        cash=pd.Series(cash_hist, index=index, name="cash"),
+        target_weights=pd.DataFrame(prep.targets, index=index, columns=assets),
+        trades=trades,
+        costs=costs_s,
+        turnover_by_date=turnover_s,
+        turnover=total_turnover,
+        rebalance_dates=dates,
+        rebalance_reasons=pd.Series(reasons, index=dates, name="reason", dtype=object),
+        risk_contributions=pd.DataFrame(rrc_hist, index=index, columns=assets),
+        risk_reference=pd.DataFrame(reference, index=index, columns=assets),
+        metrics=metrics,
+        policy=policy,
+        cost_model=costs,
+    )
+
+
+def _volume_array(volume: pd.DataFrame | None, prep: _Prepared) -> np.ndarray | None:
+    if volume is None:
+        return None
+    if not isinstance(volume, pd.DataFrame):
+        raise DataError("volume must be a DataFrame of USD volume shaped like the prices")
+    return volume.reindex(index=prep.index, columns=prep.assets).to_numpy(dtype=float)
+
+
+def _check_initial(initial_value: float) -> float:
+    if not np.isfinite(initial_value) or initial_value <= 0:
+        raise RiskcoreError(f"initial_value is {initial_value}; it must be > 0 USD")
+    return float(initial_value)
+
+
+def run_backtest(
+    prices: pd.DataFrame,
+    policy: RebalancePolicy,
+    costs: CostModel | None = None,
+    *,
+    volume: pd.DataFrame | None = None,
+    initial_value: float = 10_000.0,
+) -> BacktestResult:
+    """Simulate a rebalancing policy day by day, without look-ahead, with trading costs.
+
+    See the module docstring for the timing, eligibility and measurement rules.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame of shape (n_dates, n_assets)
+        Price panel (USD per unit, NaN before listing), sorted unique DatetimeIndex.
+    policy : RebalancePolicy
+        Allocation method and triggers.
+    costs : CostModel, optional
+        Fees, half-spread, market impact and minimum trade size; free trading by default.
+    volume : pandas.DataFrame of shape (n_dates, n_assets), optional
+        Daily traded volume in USD (Yahoo's crypto ``Volume`` is in USD), for the square-root
+        market-impact term; NaN where unknown.
+    initial_value : float, default 10,000
+        Cash in USD at the start.
+
+    Returns
+    -------
+    BacktestResult
+
+    Raises
+    ------
+    DataError
+        If the prices are not a valid panel, lack a policy asset, or no asset ever has enough
+        history.
+    ConvergenceError
+        If the risk-budget solver fails at a date (the message gives the date).
+    RiskcoreError
+        If ``initial_value`` is not positive.
+
+    References
+    ----------
+    Perold & Sharpe (1988), "Dynamic strategies for asset allocation", Financial Analysts
+    Journal (constant mix versus buy-and-hold); Maillard, Roncalli & Teiletche (2010) (equal
+    risk contribution); Spinu (2013) (risk-budget solver).
+    """
+    costs = CostModel() if costs is None else costs
+    initial_value = _check_initial(initial_value)
+    prep = _prepare(prices, policy, all_targets=policy.needs_daily_target)
+    return _simulate(prep, policy, costs, _volume_array(volume, prep), initial_value)
+
+
+def threshold_sweep(
+    prices: pd.DataFrame,
+    policy: RebalancePolicy,
+    thresholds: Sequence[float],
+    costs: CostModel | None = None,
+    *,
+    trigger: str = "band",
+    volume: pd.DataFrame | None = None,
+    initial_value: float = 10_000.0,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Run the same policy over a grid of trigger thresholds: the cost / risk-balance trade-off.
+
+    The covariance estimates and targets are computed once and shared by every run.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame of shape (n_dates, n_assets)
+        Price panel.
+    policy : RebalancePolicy
+        Base policy; its ``trigger`` field is replaced by each threshold.
+    thresholds : sequence of float
+        Thresholds (decimals; ``numpy.inf`` means never trigger).
+    costs : CostModel, optional
+    trigger : {"band", "relative_band", "risk_band", "volatility_band"}, default "band"
+        Which policy field the thresholds set.
+    volume : pandas.DataFrame, optional
+        Daily USD volume (market impact).
+    initial_value : float, default 10,000
+    progress : callable, optional
+        Called as ``progress(done, total)`` after each run (e.g. to move a progress bar).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per threshold (index ``threshold``), columns ``turnover`` (total one-way),
+        ``annualized_turnover``, ``costs_paid`` (USD), ``cost_drag`` (decimal of the initial
+        value), ``risk_balance_error``, ``annualized_return``, ``annualized_volatility``,
+        ``max_drawdown``, ``n_rebalances``, ``final_equity`` (USD).
+
+    Raises
+    ------
+    RiskcoreError
+        For an unknown trigger or a negative threshold.
+    """
+    if trigger not in SWEEP_TRIGGERS:
+        raise RiskcoreError(f"trigger {trigger!r} is unknown; allowed: {_allowed(SWEEP_TRIGGERS)}")
+    costs = CostModel() if costs is None else costs
+    initial_value = _check_initial(initial_value)
+    grid = [float(x) for x in thresholds]
+    policies = [replace(policy, **{trigger: x}) for x in grid]
+    prep = _prepare(prices, policies[0] if policies else policy, all_targets=True)
+    vol = _volume_array(volume, prep)
+    rows = []
+    for k, pol in enumerate(policies):
+        res = _simulate(prep, pol, costs, vol, initial_value)
+        m = res.metrics
+        rows.append(
+            {
+                "turnover": m.turnover,
+                "annualized_turnover": m.annualized_turnover,
+                "costs_paid": m.costs_paid,
+                "cost_drag": m.cost_drag,
+                "risk_balance_error": m.risk_balance_error,
+                "annualized_return": m.annualized_return,
+                "annualized_volatility": m.annualized_volatility,
+                "max_drawdown": m.max_drawdown,
+                "n_rebalances": m.n_rebalances,
+                "final_equity": float(res.equity.iloc[-1]),
+            }
+        )
+        if progress is not None:
+            progress(k + 1, len(policies))
+    return pd.DataFrame(rows, index=pd.Index(grid, name="threshold"))
