@@ -534,7 +534,7 @@ def _layout(
                 "expected one named Date, Datetime, Timestamp or Time"
             )
         notes.append(f"date column guessed from content: {names[date_col]!r}")
-    layout = "yahoo/ohlc"
+    layout = "yahoo/ohlc" if {"open", "high", "low"} <= has else "date+price"
     epoch_col = _find(norm, ("unix", "unixtimestamp"))
     if epoch_col is not None and {"date", "symbol"} <= has:
         layout, date_col = "cryptodatadownload", epoch_col
@@ -553,7 +553,7 @@ def _layout(
         return _wide(data, date_col, cols, [tickers[i] for i in cols], names, label,
                      "yfinance-multiheader", notes)
     if price_col is not None and symbol_col is not None:
-        if layout == "yahoo/ohlc":
+        if layout in ("yahoo/ohlc", "date+price"):
             layout = "long"
         return _long(data, date_col, symbol_col, price_col, names, label, layout, notes)
     if price_col is not None:

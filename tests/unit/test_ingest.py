@@ -262,6 +262,7 @@ def test_generic_export_reports_columns_used():
     result = load_files([("SOL.csv", text.encode())])
     assert result.errors == ()
     assert result.files.loc[0, "columns_used"] == "date='Time (UTC)', price='Last Price'"
+    assert result.files.loc[0, "layout"] == "date+price"
 
 
 def test_intraday_native_or_daily():
