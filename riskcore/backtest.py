@@ -78,8 +78,8 @@ class RebalancePolicy:
         (equal risk contribution). Estimated methods use every column of the price panel, or
         the assets of ``budget`` when given.
     budget : pandas.Series, optional
-        Risk budgets (non-negative, summing to 1) for ``"risk_budget"``; equal budgets if
-        omitted (that is ``"erc"``).
+        Risk budgets (non-negative, summing to 1), only for ``"risk_budget"``; equal budgets
+        if omitted (that is ``"erc"``). Its index sets the assets.
     frequency : {"D", "W", "M", "Q"}, optional
         Calendar trigger: rebalance on the first date of each new day, Monday-based week, month
         or quarter (as bt's ``RunDaily``/``RunWeekly``/``RunMonthly``/``RunQuarterly``).
@@ -143,6 +143,11 @@ class RebalancePolicy:
                 raise RiskcoreError("method 'fixed' needs target weights (target=...)")
             object.__setattr__(self, "target", check_target(self.target))
         if self.budget is not None:
+            if method != "risk_budget":
+                raise RiskcoreError(
+                    f"a risk budget is used only by method 'risk_budget', not {method!r} "
+                    "('erc' means equal budgets)"
+                )
             budget = check_target(self.budget).rename("budget")
             object.__setattr__(self, "budget", budget)
         if self.frequency is not None and self.frequency not in FREQUENCIES:

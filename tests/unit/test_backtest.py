@@ -137,6 +137,17 @@ def test_erc_keeps_risk_balance_when_rebalanced_daily():
     assert monthly.metrics.risk_balance_error > res.metrics.risk_balance_error
 
 
+def test_risk_budget_over_budget_assets():
+    budget = pd.Series({"BTC": 0.5, "ETH": 0.3, "DOGE": 0.2})
+    policy = RebalancePolicy(method="risk_budget", budget=budget, frequency="D", lookback=60)
+    res = run_backtest(PRICES, policy)
+    assert list(res.weights.columns) == ["BTC", "ETH", "DOGE"]
+    rrc = res.risk_contributions.dropna()
+    np.testing.assert_allclose(rrc.to_numpy(), np.tile(budget.to_numpy(), (len(rrc), 1)),
+                               atol=1e-8)
+    pd.testing.assert_frame_equal(res.risk_reference.dropna(), rrc * 0 + budget.to_numpy())
+
+
 def test_band_trades_only_on_breach_and_to_band_edge():
     res = run_backtest(PRICES, RebalancePolicy(target=TARGET, band=0.05))
     assert 2 < len(res.rebalance_dates) < 100
@@ -241,6 +252,8 @@ def test_errors():
         RebalancePolicy(estimator="lw")
     with pytest.raises(RiskcoreError, match="lookback is 1; it must be an integer >= 2"):
         RebalancePolicy(lookback=1)
+    with pytest.raises(RiskcoreError, match="used only by method 'risk_budget', not 'erc'"):
+        RebalancePolicy(method="erc", budget=TARGET)
     with pytest.raises(RiskcoreError, match="half_life is 0"):
         RebalancePolicy(estimator="ewma", half_life=0)
     with pytest.raises(RiskcoreError, match="rebalancing mode 'half'"):
