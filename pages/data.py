@@ -1,12 +1,22 @@
-"""Data: what was loaded, from where, and how complete it is."""
+"""Data: what was loaded, from where, what is wrong with it, and what cleaning changed."""
 
 import streamlit as st
 
+from riskcore.quality import observation_counts, quality_report
 from ui import charts
-from ui.data import DEMO, current_dataset, history_note
+from ui.data import DEMO, QUALITY_DEFAULTS, current_dataset, history_note, source_data
+
+ACTIONS = {"missing": ["keep", "ffill"], "nonpositive": ["keep", "drop", "ffill"],
+           "stale": ["keep", "drop"], "extreme": ["keep", "drop", "ffill"],
+           "depeg": ["keep", "drop", "ffill"]}
+LABELS = {"missing": "Missing periods", "nonpositive": "Zero / negative prices",
+          "stale": "Stale runs", "extreme": "Extreme returns", "depeg": "Stablecoin de-pegs"}
+for key, value in QUALITY_DEFAULTS.items():
+    st.session_state.setdefault(key, value)
 
 st.title("Data")
 data = current_dataset()
+source = source_data()
 prices = data.prices
 
 if st.session_state.get("source", DEMO) == DEMO:
@@ -14,7 +24,6 @@ if st.session_state.get("source", DEMO) == DEMO:
 else:
     for note in data.notes:
         st.info(note)
-
 st.markdown(f"**Source:** {data.source}, {prices.index[0]:%Y-%m-%d} → "
             f"{prices.index[-1]:%Y-%m-%d}")
 c1, c2, c3 = st.columns(3)
@@ -22,6 +31,61 @@ c1.metric("Assets", prices.shape[1])
 c2.metric("Periods", f"{len(prices):,}")
 c3.metric("Periods per year", data.periods_per_year)
 st.caption(history_note(prices))
+
+if source.load is not None:
+    st.subheader("Files")
+    st.dataframe(source.load.files, hide_index=True)
+    if not source.load.conflicts.empty:
+        st.warning(f"{len(source.load.conflicts)} overlapping timestamps disagree between files; "
+                   "the file listed first is kept. Details below.")
+        st.dataframe(source.load.conflicts, hide_index=True)
+if source.fetch is not None:
+    st.subheader("Yahoo Finance fetch")
+    st.dataframe(source.fetch.status, hide_index=True)
+
+st.subheader("Quality report")
+raw = source.prices[prices.columns]
+t1, t2, t3, t4 = st.columns(4)
+t1.number_input("Stale run: unchanged for N periods", 2, 365, key="q_stale_periods",
+                persist_state="session")
+t2.number_input("Extreme return threshold (decimal)", 0.05, 10.0, step=0.05,
+                key="q_extreme_return", persist_state="session")
+t3.number_input("De-peg tolerance (decimal from 1 USD)", 0.001, 0.5, step=0.005, format="%.3f",
+                key="q_depeg_tolerance", persist_state="session")
+t4.number_input("Forward-fill at most N periods", 1, 60, key="q_ffill_limit",
+                persist_state="session")
+load = source.load
+report = quality_report(
+    raw, stale_periods=st.session_state["q_stale_periods"],
+    extreme_return=st.session_state["q_extreme_return"],
+    depeg_tolerance=st.session_state["q_depeg_tolerance"],
+    duplicates=None if load is None else load.duplicates,
+    bad_values=None if load is None else load.bad_values)
+st.dataframe(report, column_config=charts.percent_table(
+    report, ["largest_abs_return", "largest_depeg"]))
+
+st.markdown("**What to do with each issue** (applies to every page)")
+cols = st.columns(len(ACTIONS))
+for col, (issue, options) in zip(cols, ACTIONS.items(), strict=True):
+    col.selectbox(LABELS[issue], options, key=f"q_{issue}", persist_state="session")
+if data.actions is not None and not data.actions.empty:
+    st.info(f"Cleaning changed {int(data.actions['periods'].sum()):,} prices in "
+            f"{len(data.actions):,} runs; every change is listed here.")
+    st.dataframe(data.actions, hide_index=True)
+else:
+    st.caption("Cleaning changed nothing: the panel is used as loaded.")
+
+st.markdown("**Aligning assets with different listing dates**")
+common = observation_counts(prices, how="common")
+pairwise = observation_counts(prices, how="pairwise")
+a1, a2 = st.columns(2)
+a1.metric("Common window (all assets priced)", f"{int(common.iloc[0]):,} periods")
+a2.metric("Pairwise overlap (smallest pair)", f"{int(pairwise.min().min()):,} periods")
+st.radio("Covariance estimation uses", ["common", "pairwise"], horizontal=True,
+         format_func={"common": "the common window",
+                      "pairwise": "each pair's own overlap (sample estimator; repaired to a "
+                                  "valid correlation matrix)"}.get,
+         key="alignment", persist_state="session")
 
 st.plotly_chart(charts.availability(prices), key="chart_availability")
 growth = prices / prices.apply(lambda s: s.dropna().iloc[0])

@@ -9,6 +9,9 @@ from ui.compute import target_allocation
 from ui.data import current_dataset
 from ui.errors import shown_errors
 
+MODES = {"to_target": "back to target", "to_band": "to the band's edge",
+         "breached_only": "only coins outside the band"}
+
 st.title("Rebalance check")
 data = current_dataset()
 with shown_errors():
@@ -24,32 +27,48 @@ default = pd.DataFrame({"asset": target.index, "amount": 10_000.0})
 edited = st.data_editor(default, hide_index=True, disabled=["asset"], key="holdings",
                         column_config={"amount": st.column_config.NumberColumn(min_value=0.0)})
 amounts = edited.set_index("asset")["amount"].astype(float).fillna(0.0)
-units = amounts / last_price if unit == "USD value" else amounts
 
-left, mid, right = st.columns(3)
-threshold = left.slider("Rebalance threshold (absolute drift, percentage points)", 0.0, 20.0,
-                        5.0, 0.5, key="threshold_pp", persist_state="session")
-fee_bps = mid.number_input("Trading fee (bps)", 0.0, 200.0, 10.0, key="fee_bps",
-                           persist_state="session")
-min_trade = right.number_input("Minimum trade (USD)", 0.0, 1e6, 10.0, key="min_trade_usd",
-                               persist_state="session")
+c1, c2, c3, c4, c5 = st.columns(5)
+threshold = c1.slider("Band (± percentage points)", 0.0, 20.0, 5.0, 0.5, key="threshold_pp",
+                      persist_state="session")
+mode = c2.selectbox("Rebalance", list(MODES), format_func=MODES.get, key="rebalance_mode",
+                    persist_state="session")
+fee_bps = c3.number_input("Fee (bps)", 0.0, 200.0, 10.0, key="fee_bps", persist_state="session")
+spread_bps = c4.number_input("Half-spread (bps)", 0.0, 200.0, 5.0, key="spread_bps",
+                             persist_state="session")
+min_trade = c5.number_input("Minimum trade (USD)", 0.0, 1e6, 10.0, key="min_trade_usd",
+                            persist_state="session")
 
 with shown_errors():
-    costs = riskcore.CostModel.from_bps(fee_bps=fee_bps, min_trade_usd=min_trade)
+    units = riskcore.units_from_values(amounts, last_price) if unit == "USD value" else amounts
+    costs = riskcore.CostModel.from_bps(fee_bps=fee_bps, half_spread_bps=spread_bps,
+                                        min_trade_usd=min_trade)
     plan = riskcore.rebalance_trades(units, last_price, target, threshold=threshold / 100,
-                                     costs=costs)
+                                     mode=mode, costs=costs)
 trades = plan.trades
 breached = trades.index[trades["breach"]].tolist()
 if breached:
-    st.error(f"Outside the ±{threshold:.1f} pp band: {', '.join(breached)}.")
+    st.warning(f"Outside the ±{threshold:.1f} pp band: {', '.join(breached)}.")
 else:
     st.success(f"Every coin is within ±{threshold:.1f} pp of its target: no trade needed.")
 
-st.plotly_chart(charts.grouped_bars(trades[["current weight", "target weight"]],
-                                    title="Current vs target weights"), key="chart_drift")
-st.dataframe(trades, column_config=charts.percent_table(
-    trades, ["current weight", "target weight", "drift"]))
-st.metric("Portfolio value (USD)", f"{plan.portfolio_value:,.0f}",
-          help="Turnover and costs of the trade list below.")
-st.caption(f"Turnover {plan.turnover:.1%} of the portfolio; estimated costs "
-           f"{plan.total_cost:,.2f} USD.")
+weights = trades[["weight", "target", "post_weight"]].rename(columns={
+    "weight": "current weight", "target": "target weight", "post_weight": "after trades"})
+st.plotly_chart(charts.grouped_bars(weights, title="Current vs target weights"),
+                key="chart_drift")
+m1, m2, m3 = st.columns(3)
+m1.metric("Portfolio value (USD)", f"{plan.portfolio_value:,.0f}")
+m2.metric("Turnover (one-way)", f"{plan.turnover:.1%}")
+m3.metric("Trading costs (USD)", f"{plan.total_cost:,.2f}")
+if plan.skipped:
+    st.info(f"Below the minimum trade size, not traded: {', '.join(plan.skipped)}.")
+shown = trades[["weight", "target", "drift", "breach", "side", "trade_units", "trade_value",
+                "cost", "skipped"]]
+st.dataframe(shown, column_config={
+    **charts.percent_table(shown, ["weight", "target", "drift"]),
+    "trade_units": st.column_config.NumberColumn("units to trade", format="%.6g"),
+    "trade_value": st.column_config.NumberColumn("USD to trade", format="dollar"),
+    "cost": st.column_config.NumberColumn("cost (USD)", format="dollar"),
+})
+st.download_button("Download trade list (CSV)", shown.to_csv(index_label="asset"),
+                   file_name="trade_list.csv", mime="text/csv")

@@ -52,7 +52,10 @@ _EXPORTS: dict[str, str] = {
     "inverse_volatility_weights": "allocation",
     "risk_budget_weights": "allocation",
     # rebalancing
+    "CostModel": "rebalance",
+    "RebalancePlan": "rebalance",
     "rebalance_trades": "rebalance",
+    "units_from_values": "rebalance",
 }
 
 __all__ = sorted(_EXPORTS)

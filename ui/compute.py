@@ -57,11 +57,12 @@ def returns(prices: pd.DataFrame) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def covariance(prices: pd.DataFrame, method: str, lookback: int, half_life: int,
-               periods_per_year: int):
+               periods_per_year: int, pairwise: bool = False):
     """Cache :func:`riskcore.estimate_covariance` on the dataset's returns."""
     return riskcore.estimate_covariance(
         riskcore.to_returns(prices), method=method, lookback=lookback,
         half_life=half_life if method == "ewma" else None, periods_per_year=periods_per_year,
+        pairwise=pairwise,
     )
 
 
@@ -76,8 +77,9 @@ def allocate(cov: pd.DataFrame, method: str, budget: tuple[float, ...] | None):
 def target_allocation(dataset):
     """Return (covariance estimate, allocation) for the shared settings on the dataset."""
     state = st.session_state
+    pairwise = state.get("alignment") == "pairwise" and state["estimator"] == "sample"
     estimate = covariance(dataset.prices, state["estimator"], int(state["lookback"]),
-                          int(state["half_life"]), dataset.periods_per_year)
+                          int(state["half_life"]), dataset.periods_per_year, pairwise)
     budget = budgets(list(estimate.matrix.columns))
     result = allocate(estimate.matrix, state["method"], tuple(budget))
     return estimate, result

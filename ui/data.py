@@ -35,6 +35,7 @@ class Dataset:
     periods_per_year: int
     source: str
     notes: tuple[str, ...] = field(default_factory=tuple)
+    actions: pd.DataFrame | None = None  # every change the cleaning choices made
 
 
 # ----------------------------------------------------------------------------- cached sources
@@ -108,35 +109,71 @@ def sidebar() -> None:
 
 
 # ----------------------------------------------------------------------------- pipeline
-def raw_panel() -> tuple[pd.DataFrame | None, str, tuple[str, ...]]:
-    """Return the panel of the chosen source before cleaning, its label and load notes."""
+@dataclass(frozen=True)
+class SourceData:
+    """The chosen source's panel before cleaning, with what the loader reported."""
+
+    prices: pd.DataFrame | None
+    label: str
+    notes: tuple[str, ...] = ()
+    load: object | None = None  # riskcore.ingest.LoadResult for uploads
+    fetch: object | None = None  # riskcore.yahoo.FetchResult for Yahoo
+
+
+QUALITY_DEFAULTS = {
+    "q_missing": "keep", "q_nonpositive": "drop", "q_stale": "keep", "q_extreme": "keep",
+    "q_depeg": "keep", "q_ffill_limit": 5, "q_stale_periods": 5, "q_extreme_return": 0.5,
+    "q_depeg_tolerance": 0.02,
+}
+
+
+def quality_policy():
+    """Return the cleaning choices of the Data page (defaults until the user changes them)."""
+    from riskcore.quality import QualityPolicy
+
+    state = {k: st.session_state.get(k, v) for k, v in QUALITY_DEFAULTS.items()}
+    return QualityPolicy(**{k.removeprefix("q_"): v for k, v in state.items()})
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def clean(prices: pd.DataFrame, policy):
+    """Cache :func:`riskcore.quality.clean_prices`."""
+    from riskcore.quality import clean_prices
+
+    return clean_prices(prices, policy)
+
+
+def source_data() -> SourceData:
+    """Return the chosen source's panel before cleaning, its label and what the loader said."""
     source = st.session_state.get("source", DEMO)
     if source == DEMO:
-        return demo_panel(), "Simulated demo market", (riskcore.demo.DEMO_DESCRIPTION,)
+        return SourceData(demo_panel(), "Simulated demo market", (riskcore.demo.DEMO_DESCRIPTION,))
     if source == UPLOAD:
         held = st.session_state.get("uploads") or {}
         if not held:
-            return None, "Upload", ("Upload one or several price files in the sidebar.",)
+            return SourceData(None, "Upload", ("Upload one or more price files in the sidebar.",))
         frequency = st.session_state.get("frequency", "native")
-        result = load_uploads(tuple(sorted(held.items())), frequency)
-        for name, message in result.errors:
-            st.error(f"{name}: {message}")
+        result = load_uploads(tuple(held.items()), frequency)
+        label = "Uploaded files: " + ", ".join(held)
         if result.prices.empty:
-            return None, "Upload", ("No file could be read.",)
-        return result.prices, f"Uploaded: {', '.join(sorted(held))}", ()
+            return SourceData(None, label, ("No file could be read.",), load=result)
+        return SourceData(result.prices, label, load=result)
     request = st.session_state.get("yahoo_request")
     if request is None:
-        return None, "Yahoo Finance", ("Enter tickers and press **Fetch prices** in the sidebar.",)
+        return SourceData(None, "Yahoo Finance",
+                          ("Enter tickers and press **Fetch prices** in the sidebar.",))
     tickers, start, end = request
     bar = st.progress(0.0, text="Fetching from Yahoo Finance…")
 
     def progress(done: int, total: int, ticker: str) -> None:
         bar.progress(done / max(total, 1), text=f"Fetched {ticker} ({done}/{total})")
 
-    with shown_errors("Yahoo Finance: "):
+    try:
         result = fetch_yahoo(tickers, start, end, _progress=progress)
-    bar.empty()
-    return result.prices, f"Yahoo Finance {start} → {end}", tuple(result.messages)
+    finally:
+        bar.empty()
+    return SourceData(result.prices, f"Yahoo Finance {start} → {end}", tuple(result.messages),
+                      fetch=result)
 
 
 def _selection_key(columns: list[str]) -> str:
@@ -147,7 +184,7 @@ def _selection_key(columns: list[str]) -> str:
 def asset_picker() -> None:
     """Render the asset selection for the loaded panel (sidebar, every run, from app.py)."""
     try:
-        prices, _, _ = raw_panel()
+        prices = source_data().prices
     except RiskcoreError:
         return  # the page shows the error in full
     if prices is None:
@@ -157,20 +194,26 @@ def asset_picker() -> None:
 
 
 def current_dataset() -> Dataset:
-    """Return the dataset the pages analyse, or stop the page with guidance if there is none."""
+    """Return the cleaned panel of the selected assets, or stop the page with guidance."""
     with shown_errors():
-        prices, label, notes = raw_panel()
-    if prices is None:
-        for note in notes:
+        source = source_data()
+    if source.load is not None:
+        for _, message in source.load.errors:
+            st.error(message)
+    if source.prices is None:
+        for note in source.notes:
             st.info(note)
         st.stop()
-    options = list(prices.columns)
+    options = list(source.prices.columns)
     chosen = st.session_state.get(_selection_key(options), options)
     if len(chosen) < 2:
         st.warning("Select at least two assets in the sidebar.")
         st.stop()
-    panel = prices[chosen].dropna(how="all")
-    return Dataset(panel, infer_periods_per_year(panel.index), label, notes)
+    with shown_errors("Cleaning: "):
+        cleaned = clean(source.prices[chosen], quality_policy())
+    panel = cleaned.prices.dropna(how="all")
+    return Dataset(panel, infer_periods_per_year(panel.index), source.label, source.notes,
+                   cleaned.actions)
 
 
 def history_note(prices: pd.DataFrame) -> str:
