@@ -94,7 +94,13 @@ class RebalancePolicy:
     volatility_band : float, optional
         Volatility band: rebalance everything when the estimated volatility of the current
         portfolio differs from that of the target portfolio by more than this fraction
-        (``|sigma(w) / sigma(target) - 1| > volatility_band``).
+        (``|sigma(w) / sigma(target) - 1| > volatility_band``; with ``target_volatility`` the
+        target's volatility is that target, unless even the fully invested target is calmer).
+    target_volatility : float, optional
+        Volatility targeting: annualized volatility (decimal) the portfolio aims at. At each
+        date the target weights are scaled by ``min(1, target_volatility / sigma(target))``
+        (no leverage) and the rest is held in cash (earning nothing); ``sigma`` uses the same
+        covariance estimate. Assets then need a full estimation window to be held.
     mode : {"to_target", "to_band", "breached_only"}, default "to_target"
         After a band breach: trade every asset back to target, move the breached assets to the
         band's edge, or move only the breached assets to target (the others absorb the cash
@@ -127,6 +133,7 @@ class RebalancePolicy:
     relative_band: float | None = None
     risk_band: float | None = None
     volatility_band: float | None = None
+    target_volatility: float | None = None
     mode: str = "to_target"
     estimator: str = "sample"
     lookback: int = 90
@@ -158,6 +165,13 @@ class RebalancePolicy:
             value = getattr(self, name)
             if value is not None and not value >= 0:
                 raise RiskcoreError(f"{name} is {value}; it must be >= 0 (numpy.inf = never)")
+        if self.target_volatility is not None and not (
+            0 < self.target_volatility < np.inf
+        ):
+            raise RiskcoreError(
+                f"target_volatility is {self.target_volatility}; it must be a finite "
+                "annualized volatility > 0 (decimal, 0.2 = 20%)"
+            )
         check_mode(self.mode)
         if self.estimator not in ESTIMATORS:
             raise RiskcoreError(
@@ -194,11 +208,13 @@ class BacktestResult:
     equity : pandas.Series of shape (n_dates,)
         Portfolio value in USD at each close, after that day's trades and costs.
     weights : pandas.DataFrame of shape (n_dates, n_assets)
-        Weights held after each close's trades (value / equity).
+        Weights held after each close's trades (value / equity); they sum to 1 minus the
+        cash weight (``cash / equity``).
     holdings : pandas.DataFrame of shape (n_dates, n_assets)
         Coin units held after each close's trades.
     cash : pandas.Series of shape (n_dates,)
-        Cash in USD (the initial value until the first investment, then 0).
+        Cash in USD: the initial value until the first investment, then 0 (the volatility
+        target's cash sleeve with ``target_volatility``).
     target_weights : pandas.DataFrame of shape (n_dates, n_assets)
         Target weights known at each close (NaN rows where none was computed).
     trades : pandas.DataFrame
@@ -422,7 +438,7 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
     variances = np.diagonal(covariance, axis1=1, axis2=2)
     estimable = full_window & (variances > 0)
 
-    estimated = policy.method in _ESTIMATED
+    estimated = policy.method in _ESTIMATED or policy.target_volatility is not None
     if policy.min_history is not None:
         min_history = int(policy.min_history)
     else:
@@ -448,8 +464,12 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
             tgt = _target(policy, covariance[t], eligible[t], budget_all, previous,
                           fixed_or_none, index, t)
             if tgt is not None:
-                targets[t] = tgt
                 previous = tgt
+                if policy.target_volatility is not None:
+                    sigma = np.sqrt(tgt @ covariance[t] @ tgt * ppy)
+                    if sigma > policy.target_volatility:
+                        tgt = tgt * (policy.target_volatility / sigma)
+                targets[t] = tgt
     reference = _reference(policy, covariance, estimable, eligible, targets, budget_all)
     return _Prepared(
         index=index,
@@ -647,8 +667,9 @@ def _simulate(
                     # assets without a price today keep their holding; the rest is rescaled
                     tradable = prep.tradable[t]
                     keep = weights[~tradable].sum()
+                    invest = max(wanted.sum() - keep, 0.0)
                     wanted = np.where(tradable, wanted, 0.0)
-                    wanted *= (1.0 - keep) / wanted.sum() if wanted.sum() > 0 else 0.0
+                    wanted *= invest / wanted.sum() if wanted.sum() > 0 else 0.0
                     wanted[~tradable] = weights[~tradable]
                 vol_t = None if volume is None else volume[t]
                 trades, trade_cost, _ = plan_trade_values(values, cash, wanted, costs, vol_t)
@@ -658,7 +679,9 @@ def _simulate(
                     units = units + unit_trade
                     units[(placed & (wanted == 0)) | (units < 0)] = 0.0  # rounding dust
                     values = units * price
-                    cash = 0.0
+                    cash = cash - trades.sum() - trade_cost.sum()
+                    if abs(cash) < 1e-9 * total:
+                        cash = 0.0  # fully invested up to rounding
                     cost_hist[t] = trade_cost.sum()
                     turnover_hist[t] = np.abs(trades).sum() / (2.0 * total)
                     rebalance_pos.append(t)

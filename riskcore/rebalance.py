@@ -219,7 +219,8 @@ def desired_weights(
     Parameters
     ----------
     weights, target : numpy.ndarray of shape (n_assets,)
-        Current weights (may sum to less than 1 when cash is held) and target weights (sum 1).
+        Current weights (may sum to less than 1 when cash is held) and target weights (sum 1,
+        or less when the target keeps a cash sleeve).
     breach : numpy.ndarray of bool, shape (n_assets,)
         Which assets are outside their band.
     mode : {"to_target", "to_band", "breached_only"}
@@ -227,7 +228,8 @@ def desired_weights(
         the nearest edge of their band (``target +/- threshold``, floored at 0).
         ``"breached_only"``: breached assets go to their target. In the last two modes the
         assets that did not breach absorb the difference, pro rata to their target weights
-        (pro rata to their current weights if their targets are all 0), so the weights sum to 1.
+        (pro rata to their current weights if their targets are all 0), so the weights sum to
+        the target's sum.
         When every asset breached, or the others cannot absorb the difference without going
         negative, every asset goes to its target.
     threshold : float
@@ -236,7 +238,7 @@ def desired_weights(
     Returns
     -------
     numpy.ndarray of shape (n_assets,)
-        Wanted weights, summing to 1.
+        Wanted weights, summing to ``target.sum()``.
     """
     if mode == "to_target" or breach.all():
         return target.copy()
@@ -247,7 +249,7 @@ def desired_weights(
     else:
         wanted[breach] = target[breach]
     free = ~breach
-    residual = 1.0 - wanted.sum()
+    residual = target.sum() - wanted.sum()
     share = target * free
     if share.sum() <= 0:
         share = weights * free
@@ -273,9 +275,11 @@ def plan_trade_values(
     """Self-financing trades (USD) toward wanted weights, net of costs and minimum trade size.
 
     The assets whose wanted weight differs from their current weight are traded; the others
-    keep their holding. With ``V`` the portfolio value, ``C`` the total cost and ``H`` the value
-    kept in untraded assets, traded asset ``i`` ends with ``wanted_i / W * (V - C - H)`` USD, where
-    ``W`` is the sum of the traded assets' wanted weights. ``C`` depends on the trades, so it is
+    keep their holding. With ``V`` the portfolio value, ``C`` the total cost, ``H`` the value
+    kept in untraded assets and ``K = (1 - sum(wanted)) * (V - C)`` the cash to keep (0 unless
+    the wanted weights keep a cash sleeve), traded asset ``i`` ends with
+    ``wanted_i / W * (V - C - H - K)`` USD, where ``W`` is the sum of the traded assets' wanted
+    weights. ``C`` depends on the trades, so it is
     found by fixed-point iteration (a contraction: each USD of cost changes the trades by less
     than one USD). Trades below ``costs.min_trade`` are dropped and the plan recomputed.
 
@@ -286,7 +290,7 @@ def plan_trade_values(
     cash : float
         Cash available, USD (>= 0).
     wanted : numpy.ndarray of shape (n_assets,)
-        Wanted post-trade weights, summing to 1.
+        Wanted post-trade weights, summing to 1 (or less: the rest is kept in cash).
     costs : CostModel
     volume : numpy.ndarray of shape (n_assets,), optional
         Daily traded volume, USD (for the market-impact term).
@@ -328,9 +332,11 @@ def plan_trade_values(
             return zero, zero.copy(), skipped
         share = np.where(traded, wanted / weight_traded, 0.0)
         kept = values[~traded].sum()
+        cash_share = 1.0 - wanted.sum()
         total_cost = 0.0
         for _ in range(max_iter):
-            trades = np.where(traded, share * (total - total_cost - kept) - values, 0.0)
+            investable = (total - total_cost) * (1.0 - cash_share) - kept
+            trades = np.where(traded, share * investable - values, 0.0)
             trade_cost = costs.trade_costs(trades, volume)
             new_cost = float(trade_cost.sum())
             if abs(new_cost - total_cost) <= tol * total:
@@ -342,7 +348,8 @@ def plan_trade_values(
                 f"trade costs did not converge in {max_iter} iterations (last change "
                 f"{abs(new_cost - total_cost):.3g} USD); the costs are too large for the trades"
             )
-        trades = np.where(traded, share * (total - total_cost - kept) - values, 0.0)
+        investable = (total - total_cost) * (1.0 - cash_share) - kept
+        trades = np.where(traded, share * investable - values, 0.0)
         if costs.min_trade > 0:
             small = traded & (np.abs(trades) < costs.min_trade)
             if small.any():

@@ -94,6 +94,7 @@ def test_self_financing_trades():
         RebalancePolicy(method="inverse_volatility", risk_band=0.05, lookback=40,
                         estimator="ewma", half_life=10),
         RebalancePolicy(target=TARGET, volatility_band=0.1, lookback=40),
+        RebalancePolicy(method="erc", lookback=40, target_volatility=0.4, volatility_band=0.1),
     ],
 )
 def test_no_look_ahead(policy):
@@ -146,6 +147,27 @@ def test_risk_budget_over_budget_assets():
     np.testing.assert_allclose(rrc.to_numpy(), np.tile(budget.to_numpy(), (len(rrc), 1)),
                                atol=1e-8)
     pd.testing.assert_frame_equal(res.risk_reference.dropna(), rrc * 0 + budget.to_numpy())
+
+
+def test_volatility_target_holds_cash_sleeve():
+    policy = RebalancePolicy(target=TARGET, frequency="D", lookback=60, target_volatility=0.3)
+    res = run_backtest(PRICES, policy, CostModel.from_bps(fee_bps=10))
+    prep = _prepare(PRICES, policy, all_targets=True)
+    invested = res.rebalance_dates
+    assert invested[0] == PRICES.index[60]
+    for date in invested[[0, 10, -1]]:
+        t = PRICES.index.get_loc(date)
+        w = res.weights.loc[date].to_numpy()
+        assert np.sqrt(w @ prep.covariance[t] @ w * 365) == pytest.approx(0.3, rel=1e-9)
+        assert res.cash.loc[date] == pytest.approx(res.equity.loc[date] * (1 - w.sum()))
+        np.testing.assert_allclose(w / w.sum(), TARGET.to_numpy(), atol=1e-12)
+    assert (res.cash.iloc[60:] > 0).all()
+    # a calm target is not levered up
+    calm = run_backtest(PRICES, RebalancePolicy(target=TARGET, frequency="D", lookback=60,
+                                                target_volatility=5.0))
+    assert calm.cash.iloc[60:].abs().max() < 1e-6
+    with pytest.raises(RiskcoreError, match="target_volatility is 0"):
+        RebalancePolicy(target=TARGET, target_volatility=0)
 
 
 def test_band_trades_only_on_breach_and_to_band_edge():
