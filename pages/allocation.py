@@ -65,6 +65,6 @@ m3.metric("Solver", f"{'converged' if result.converged else 'NOT converged'} "
 shown = ["weight", "relative risk contribution"] + (["risk budget"] if budget is not None else [])
 st.plotly_chart(charts.grouped_bars(table[shown], title="Weights and risk contributions"),
                 key="chart_weights")
-st.dataframe(table, column_config=charts.percent_table(table, list(table.columns)))
+charts.table(table, percent=tuple(table.columns))
 st.download_button("Download weights (CSV)", table.to_csv(index_label="asset"),
                    file_name="risk_budget_weights.csv", mime="text/csv")

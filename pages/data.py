@@ -34,14 +34,14 @@ st.caption(history_note(prices))
 
 if source.load is not None:
     st.subheader("Files")
-    st.dataframe(source.load.files, hide_index=True)
+    charts.table(source.load.files)
     if not source.load.conflicts.empty:
         st.warning(f"{len(source.load.conflicts)} overlapping timestamps disagree between files; "
                    "the file listed first is kept. Details below.")
-        st.dataframe(source.load.conflicts, hide_index=True)
+        charts.table(source.load.conflicts, max_rows=10)
 if source.fetch is not None:
     st.subheader("Yahoo Finance fetch")
-    st.dataframe(source.fetch.status, hide_index=True)
+    charts.table(source.fetch.status)
 
 st.subheader("Quality report")
 raw = source.prices[prices.columns]
@@ -61,8 +61,7 @@ report = quality_report(
     depeg_tolerance=st.session_state["q_depeg_tolerance"],
     duplicates=None if load is None else load.duplicates,
     bad_values=None if load is None else load.bad_values)
-st.dataframe(report, column_config=charts.percent_table(
-    report, ["largest_abs_return", "largest_depeg"]))
+charts.table(report, percent=("largest_abs_return", "largest_depeg"))
 
 st.markdown("**What to do with each issue** (applies to every page)")
 cols = st.columns(len(ACTIONS))
@@ -71,7 +70,7 @@ for col, (issue, options) in zip(cols, ACTIONS.items(), strict=True):
 if data.actions is not None and not data.actions.empty:
     st.info(f"Cleaning changed {int(data.actions['periods'].sum()):,} prices in "
             f"{len(data.actions):,} runs; every change is listed here.")
-    st.dataframe(data.actions, hide_index=True)
+    charts.table(data.actions, max_rows=10)
 else:
     st.caption("Cleaning changed nothing: the panel is used as loaded.")
 
@@ -93,4 +92,4 @@ st.plotly_chart(charts.lines(growth, title="Growth of 1 USD from each asset's fi
                              y_title="value (log scale)", percent=False, log=True),
                 key="chart_growth")
 with st.expander("Price table (last 20 periods, USD per unit)"):
-    st.dataframe(prices.tail(20))
+    charts.table(prices.tail(20))

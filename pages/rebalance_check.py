@@ -64,11 +64,11 @@ if plan.skipped:
     st.info(f"Below the minimum trade size, not traded: {', '.join(plan.skipped)}.")
 shown = trades[["weight", "target", "drift", "breach", "side", "trade_units", "trade_value",
                 "cost", "skipped"]]
-st.dataframe(shown, column_config={
-    **charts.percent_table(shown, ["weight", "target", "drift"]),
-    "trade_units": st.column_config.NumberColumn("units to trade", format="%.6g"),
-    "trade_value": st.column_config.NumberColumn("USD to trade", format="dollar"),
-    "cost": st.column_config.NumberColumn("cost (USD)", format="dollar"),
-})
+charts.table(
+    shown, percent=("weight", "target", "drift"),
+    trade_units=st.column_config.NumberColumn("units to trade", format="%.6g"),
+    trade_value=st.column_config.NumberColumn("USD to trade", format="dollar"),
+    cost=st.column_config.NumberColumn("cost (USD)", format="dollar"),
+)
 st.download_button("Download trade list (CSV)", shown.to_csv(index_label="asset"),
                    file_name="trade_list.csv", mime="text/csv")

@@ -38,4 +38,4 @@ current = pd.DataFrame({
     "full history": rets.std() * ppy**0.5,
 })
 st.subheader("Current values")
-st.dataframe(current, column_config=charts.percent_table(current, list(current.columns[1:])))
+charts.table(current, percent=tuple(current.columns[1:]))

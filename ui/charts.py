@@ -78,8 +78,23 @@ def availability(prices: pd.DataFrame, *, title: str = "Price history per asset"
     return fig
 
 
-def percent_table(frame: pd.DataFrame, columns: list[str]) -> dict:
-    """Column config that shows the given decimal columns as percentages."""
+def table(frame: pd.DataFrame, *, percent: tuple[str, ...] = (), max_rows: int = 30,
+          **column_config) -> None:
+    """Show a table with dates as YYYY-MM-DD and ``percent`` columns (decimals) as percent.
+
+    Every row is visible up to ``max_rows``; longer tables scroll.
+    """
     import streamlit as st
 
-    return {c: st.column_config.NumberColumn(c, format="percent") for c in columns}
+    config: dict = {}
+    for name in frame.columns:
+        if pd.api.types.is_datetime64_any_dtype(frame[name]):
+            config[name] = st.column_config.DatetimeColumn(name, format="YYYY-MM-DD")
+    for name in percent:
+        config[name] = st.column_config.NumberColumn(name, format="percent")
+    config.update(column_config)
+    height = 35 * (min(len(frame), max_rows) + 1) + 3
+    if isinstance(frame.index, pd.DatetimeIndex):
+        frame = frame.set_axis(frame.index.strftime("%Y-%m-%d"))
+    st.dataframe(frame, column_config=config, height=height,
+                 hide_index=isinstance(frame.index, pd.RangeIndex))

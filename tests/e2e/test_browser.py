@@ -76,20 +76,6 @@ def wait_idle(page: Page) -> None:
     page.wait_for_selector(IDLE, timeout=60_000)
 
 
-def weights_trace(page: Page) -> list[float]:
-    spec = page.evaluate(
-        """() => {
-            for (const el of document.querySelectorAll('.js-plotly-plot')) {
-                const trace = (el.data || []).find(t => t.name === 'weight');
-                if (trace) return JSON.stringify(Array.from(trace.y));
-            }
-            return null;
-        }"""
-    )
-    assert spec, "no weights chart on the page"
-    return json.loads(spec)
-
-
 def test_every_page_renders_with_charts(server, page):
     for name, path in PAGES.items():
         page.goto(f"{server}/{path}")
@@ -103,7 +89,7 @@ def test_budget_slider_moves_weights(server, page):
     page.goto(f"{server}/allocation")
     page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
     wait_idle(page)
-    before = weights_trace(page)
+    before = chart_trace(page, "weight")
     # slider 0 is the lookback; the budget sliders follow, labelled by asset
     slider = page.locator('[data-testid="stSlider"]').nth(1)
     thumb = slider.get_by_role("slider")
@@ -120,6 +106,43 @@ def test_budget_slider_moves_weights(server, page):
         arg=json.dumps(before), timeout=60_000,
     )
     wait_idle(page)
-    after = weights_trace(page)
+    after = chart_trace(page, "weight")
     assert after != before
     page.screenshot(path=str(SHOTS / "allocation_after_slider.png"), full_page=True)
+
+
+def chart_trace(page: Page, name: str) -> list[float]:
+    spec = page.evaluate(
+        """(name) => {
+            for (const el of document.querySelectorAll('.js-plotly-plot')) {
+                const trace = (el.data || []).find(t => t.name === name);
+                if (trace) return JSON.stringify(Array.from(trace.y));
+            }
+            return null;
+        }""",
+        name,
+    )
+    assert spec, f"no chart trace named {name!r}"
+    return json.loads(spec)
+
+
+def test_upload_of_fourteen_real_files_gives_equal_risk_contributions(
+        server, page, yahoo_daily_files):
+    page.goto(server)
+    wait_idle(page)
+    page.get_by_test_id("stSidebar").get_by_text("Upload files").click()
+    page.wait_for_selector('[data-testid="stFileUploaderDropzoneInput"]', state="attached",
+                           timeout=30_000)
+    wait_idle(page)
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        [str(f) for f in yahoo_daily_files])
+    page.get_by_text("Uploaded files:").wait_for(timeout=60_000)
+    wait_idle(page)
+    page.screenshot(path=str(SHOTS / "data_upload_14.png"), full_page=True)
+    page.get_by_test_id("stSidebarNavLink").filter(has_text="Allocation").click()
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+    wait_idle(page)
+    rrc = chart_trace(page, "relative risk contribution")
+    assert len(rrc) == 14
+    assert max(abs(v - 1 / 14) for v in rrc) < 1e-8
+    page.screenshot(path=str(SHOTS / "allocation_upload_14.png"), full_page=True)

@@ -91,3 +91,15 @@ def test_sidebar_survives_reruns():
     at.radio(key="source").set_value("Yahoo Finance").run()
     assert at.radio(key="source").value == "Yahoo Finance"
     assert at.text_area(key="yahoo_tickers").value.startswith("BTC-USD")
+
+
+def test_fourteen_real_files_uploaded_at_once_give_equal_risk_contributions(yahoo_daily_files):
+    at = app()
+    at.radio(key="source").set_value("Upload files").run()
+    at.file_uploader(key="upload").set_value(
+        [(f.name, f.read_bytes(), "text/csv") for f in yahoo_daily_files]).run()
+    at.switch_page("pages/allocation.py").run()
+    assert not at.exception, at.exception
+    table = weights_table(at)
+    assert len(table) == 14
+    assert (table["relative risk contribution"] - 1 / 14).abs().max() < 1e-8
