@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui.compute import init_state
 from ui.data import asset_picker, sidebar
+from ui.routing import mark_routed
 
 st.set_page_config(page_title="Crypto risk budgeting", page_icon=":material/balance:",
                    layout="wide")
@@ -14,9 +15,11 @@ pages = [
     st.Page("pages/correlation.py", title="Correlation", icon=":material/grid_on:"),
     st.Page("pages/allocation.py", title="Allocation", icon=":material/balance:"),
     st.Page("pages/rebalance_check.py", title="Rebalance check", icon=":material/receipt_long:"),
+    st.Page("pages/rebalance.py", title="Rebalancing simulator", icon=":material/replay:"),
 ]
 navigation = st.navigation(pages)
 init_state()
 sidebar()
 asset_picker()
+mark_routed()
 navigation.run()

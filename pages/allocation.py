@@ -7,7 +7,9 @@ from ui import charts
 from ui.compute import ESTIMATORS, METHODS, budget_key, budgets, target_allocation
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
+from ui.routing import require_router
 
+require_router()
 st.title("Allocation")
 data = current_dataset()
 assets = list(data.prices.columns)

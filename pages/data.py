@@ -5,6 +5,7 @@ import streamlit as st
 from riskcore.quality import observation_counts, quality_report
 from ui import charts
 from ui.data import DEMO, QUALITY_DEFAULTS, current_dataset, history_note, source_data
+from ui.routing import require_router
 
 ACTIONS = {"missing": ["keep", "ffill"], "nonpositive": ["keep", "drop", "ffill"],
            "stale": ["keep", "drop"], "extreme": ["keep", "drop", "ffill"],
@@ -14,6 +15,7 @@ LABELS = {"missing": "Missing periods", "nonpositive": "Zero / negative prices",
 for key, value in QUALITY_DEFAULTS.items():
     st.session_state.setdefault(key, value)
 
+require_router()
 st.title("Data")
 data = current_dataset()
 source = source_data()

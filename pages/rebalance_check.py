@@ -8,10 +8,12 @@ from ui import charts
 from ui.compute import target_allocation
 from ui.data import current_dataset
 from ui.errors import shown_errors
+from ui.routing import require_router
 
 MODES = {"to_target": "back to target", "to_band": "to the band's edge",
          "breached_only": "only coins outside the band"}
 
+require_router()
 st.title("Rebalance check")
 data = current_dataset()
 with shown_errors():

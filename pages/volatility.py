@@ -8,7 +8,9 @@ from ui import charts
 from ui.compute import returns
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
+from ui.routing import require_router
 
+require_router()
 st.title("Volatility")
 data = current_dataset()
 ppy = data.periods_per_year

@@ -98,3 +98,51 @@ def table(frame: pd.DataFrame, *, percent: tuple[str, ...] = (), max_rows: int =
         frame = frame.set_axis(frame.index.strftime("%Y-%m-%d"))
     st.dataframe(frame, column_config=config, height=height,
                  hide_index=isinstance(frame.index, pd.RangeIndex))
+
+
+def equity(curves: pd.DataFrame, *, markers: pd.DatetimeIndex, title: str) -> go.Figure:
+    """Equity curves on a log scale, rebalance dates of the first curve marked."""
+    fig = lines(curves, title=title, y_title="USD (log scale)", percent=False, log=True)
+    fig.update_yaxes(dtick=None)
+    first = curves.iloc[:, 0]
+    marked = first.reindex(markers).dropna()
+    fig.add_trace(go.Scatter(
+        x=_dates(marked.index), y=[float(v) for v in marked], mode="markers",
+        name="rebalance", marker={"symbol": "line-ns-open", "size": 9, "color": "#888"},
+    ))
+    return fig
+
+
+def stacked_area(frame: pd.DataFrame, *, title: str) -> go.Figure:
+    """Stacked areas of decimal shares over time (weights)."""
+    fig = go.Figure()
+    x = _dates(frame.index)
+    for name in frame.columns:
+        fig.add_trace(go.Scatter(x=x, y=[float(v) for v in frame[name].fillna(0.0)],
+                                 name=str(name), stackgroup="one", mode="lines",
+                                 line={"width": 0.5}))
+    fig.update_layout(title=title, height=HEIGHT, hovermode="x unified",
+                      legend={"orientation": "h", "y": -0.15}, margin={"t": 50})
+    fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    return fig
+
+
+def tradeoff(sweep: pd.DataFrame, *, x: str, x_title: str, title: str) -> go.Figure:
+    """Threshold sweep: ``x`` (costs or turnover) against the risk-balance error."""
+    thresholds = [float(t) for t in sweep.index]
+    custom = [[t, float(r), float(d), int(n)] for t, r, d, n in zip(
+        thresholds, sweep["annualized_return"], sweep["max_drawdown"], sweep["n_rebalances"],
+        strict=True)]
+    fig = go.Figure(go.Scatter(
+        x=[float(v) for v in sweep[x]], y=[float(v) for v in sweep["risk_balance_error"]],
+        mode="lines+markers", customdata=custom, name="threshold",
+        marker={"color": thresholds, "colorscale": "Viridis", "size": 9,
+                "colorbar": {"title": "threshold", "tickformat": ".0%"}},
+        hovertemplate="threshold %{customdata[0]:.1%}<br>" + x_title + " %{x:,.2f}<br>"
+        "risk-balance error %{y:.3f}<br>annualized return %{customdata[1]:.1%}<br>"
+        "max drawdown %{customdata[2]:.1%}<br>rebalances %{customdata[3]}<extra></extra>",
+    ))
+    fig.update_layout(title=title, height=HEIGHT, margin={"t": 50})
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title="risk-balance error (avg. distance of risk shares from budget)")
+    return fig

@@ -26,7 +26,8 @@ IDLE = ('[data-testid="stApp"][data-test-script-state="notRunning"]'
         '[data-test-connection-state="CONNECTED"]')
 SHOTS = REPO / "artifacts" / "screenshots"
 PAGES = {"data": "", "volatility": "volatility", "correlation": "correlation",
-         "allocation": "allocation", "rebalance_check": "rebalance_check"}
+         "allocation": "allocation", "rebalance_check": "rebalance_check",
+         "rebalance": "rebalance"}
 
 
 def _free_port() -> int:
@@ -74,6 +75,16 @@ def page(server):
 def wait_idle(page: Page) -> None:
     page.wait_for_timeout(300)
     page.wait_for_selector(IDLE, timeout=60_000)
+
+
+def test_direct_link_on_a_fresh_server_keeps_router_and_sidebar(server, page):
+    """First request after start is a page URL (a bookmark): it must still get the sidebar."""
+    page.goto(f"{server}/allocation")
+    page.get_by_test_id("stSidebar").get_by_text("Data source").wait_for(timeout=60_000)
+    wait_idle(page)
+    nav = page.get_by_test_id("stSidebarNavLink").all_inner_texts()
+    assert any("Rebalancing simulator" in t for t in nav), nav  # st.navigation titles
+    assert page.locator('[data-testid="stException"]').count() == 0
 
 
 def test_every_page_renders_with_charts(server, page):

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import REPO, UPLOADS
 
 PAGES = ["pages/data.py", "pages/volatility.py", "pages/correlation.py",
-         "pages/allocation.py", "pages/rebalance_check.py"]
+         "pages/allocation.py", "pages/rebalance_check.py", "pages/rebalance.py"]
 
 
 def app() -> AppTest:
