@@ -54,9 +54,20 @@ def load_uploads(files: tuple[tuple[str, bytes], ...], frequency: str):
 
 
 @st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
-def fetch_yahoo(tickers: tuple[str, ...], start: dt.date, end: dt.date, _progress=None):
-    """Cache a Yahoo Finance fetch; ``_progress`` (not hashed) drives the progress bar."""
-    return riskcore.fetch_prices(list(tickers), start, end, progress=_progress)
+def fetch_yahoo(tickers: tuple[str, ...], start: dt.date, end: dt.date):
+    """Fetch from Yahoo Finance (through riskcore's disk cache) with a progress bar.
+
+    Cached for an hour per request, so reruns do not ask Yahoo again for the latest day.
+    """
+    bar = st.progress(0.0, text="Fetching from Yahoo Finance…")
+
+    def progress(done: int, total: int, ticker: str) -> None:
+        bar.progress(done / max(total, 1), text=f"Fetched {ticker} ({done}/{total})")
+
+    try:
+        return riskcore.fetch_prices(list(tickers), start, end, progress=progress)
+    finally:
+        bar.empty()
 
 
 # ----------------------------------------------------------------------------- sidebar
@@ -163,15 +174,7 @@ def source_data() -> SourceData:
         return SourceData(None, "Yahoo Finance",
                           ("Enter tickers and press **Fetch prices** in the sidebar.",))
     tickers, start, end = request
-    bar = st.progress(0.0, text="Fetching from Yahoo Finance…")
-
-    def progress(done: int, total: int, ticker: str) -> None:
-        bar.progress(done / max(total, 1), text=f"Fetched {ticker} ({done}/{total})")
-
-    try:
-        result = fetch_yahoo(tickers, start, end, _progress=progress)
-    finally:
-        bar.empty()
+    result = fetch_yahoo(tickers, start, end)
     return SourceData(result.prices, f"Yahoo Finance {start} → {end}", tuple(result.messages),
                       fetch=result)
 
