@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import charts
-from ui.compute import budgets
+from ui.compute import band_slider, budgets, trading_inputs
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
 from ui.routing import require_router
@@ -36,24 +36,20 @@ for trigger in chosen:
         freq = c2.selectbox("Calendar", list(FREQUENCIES), index=2, format_func=FREQUENCIES.get,
                             key="bt_frequency", persist_state="session")
         triggers.append(("frequency", freq))
+    elif trigger == "band":
+        triggers.append(("band", band_slider(c2, TRIGGERS["band"])))
     else:
         value = c2.slider(TRIGGERS[trigger], 0.0, SCALE[trigger], 5.0, 0.5,
                           key=f"bt_{trigger}", persist_state="session")
         triggers.append((trigger, value / 100))
-mode = c2.selectbox("After a band breach, trade", ["to_target", "to_band", "breached_only"],
-                    format_func={"to_target": "back to target", "to_band": "to the band's edge",
-                                 "breached_only": "only breached coins"}.get,
-                    key="bt_mode", persist_state="session")
-fee = c3.number_input("Fee (bps)", 0.0, 200.0, 10.0, key="bt_fee", persist_state="session")
-spread = c3.number_input("Half-spread (bps)", 0.0, 200.0, 5.0, key="bt_spread",
-                         persist_state="session")
-min_trade = c3.number_input("Minimum trade (USD)", 0.0, 1e6, 10.0, key="bt_min_trade",
-                            persist_state="session")
+trading_inputs([c2, c3, c3, c3])
+state = st.session_state
+mode = state["rebalance_mode"]
 initial = c3.number_input("Initial value (USD)", 100.0, 1e9, 100_000.0, step=1000.0,
                           key="bt_initial", persist_state="session")
 
 budget = tuple(budgets(list(prices.columns)).items()) if method == "risk_budget" else None
-cost_args = (fee, spread, min_trade)
+cost_args = (state["fee_bps"], state["spread_bps"], state["min_trade_usd"])
 with shown_errors():
     runs = backtests(prices, method, budget, tuple(triggers), mode, estimator, lookback,
                      cost_args, initial)

@@ -5,13 +5,10 @@ import streamlit as st
 
 import riskcore
 from ui import charts
-from ui.compute import target_allocation
+from ui.compute import band_slider, target_allocation, trading_inputs
 from ui.data import current_dataset
 from ui.errors import shown_errors
 from ui.routing import require_router
-
-MODES = {"to_target": "back to target", "to_band": "to the band's edge",
-         "breached_only": "only coins outside the band"}
 
 require_router()
 st.title("Rebalance check")
@@ -21,7 +18,8 @@ with shown_errors():
 target = allocation.weights
 last_price = data.prices.ffill().iloc[-1][target.index]
 st.caption(f"Target: the Allocation page's weights. Prices: last close "
-           f"{data.prices.index[-1]:%Y-%m-%d}, USD per unit.")
+           f"{data.prices.index[-1]:%Y-%m-%d}, USD per unit. The band, mode and costs are "
+           "shared with the Rebalancing simulator.")
 
 unit = st.radio("Holdings entered as", ["USD value", "coin units"], horizontal=True,
                 key="holdings_unit", persist_state="session")
@@ -30,23 +28,19 @@ edited = st.data_editor(default, hide_index=True, disabled=["asset"], key="holdi
                         column_config={"amount": st.column_config.NumberColumn(min_value=0.0)})
 amounts = edited.set_index("asset")["amount"].astype(float).fillna(0.0)
 
-c1, c2, c3, c4, c5 = st.columns(5)
-threshold = c1.slider("Band (± percentage points)", 0.0, 20.0, 5.0, 0.5, key="threshold_pp",
-                      persist_state="session")
-mode = c2.selectbox("Rebalance", list(MODES), format_func=MODES.get, key="rebalance_mode",
-                    persist_state="session")
-fee_bps = c3.number_input("Fee (bps)", 0.0, 200.0, 10.0, key="fee_bps", persist_state="session")
-spread_bps = c4.number_input("Half-spread (bps)", 0.0, 200.0, 5.0, key="spread_bps",
-                             persist_state="session")
-min_trade = c5.number_input("Minimum trade (USD)", 0.0, 1e6, 10.0, key="min_trade_usd",
-                            persist_state="session")
+columns = st.columns(5)
+band = band_slider(columns[0])
+trading_inputs(columns[1:])
+state = st.session_state
+threshold = band * 100
 
 with shown_errors():
     units = riskcore.units_from_values(amounts, last_price) if unit == "USD value" else amounts
-    costs = riskcore.CostModel.from_bps(fee_bps=fee_bps, half_spread_bps=spread_bps,
-                                        min_trade_usd=min_trade)
-    plan = riskcore.rebalance_trades(units, last_price, target, threshold=threshold / 100,
-                                     mode=mode, costs=costs)
+    costs = riskcore.CostModel.from_bps(fee_bps=state["fee_bps"],
+                                        half_spread_bps=state["spread_bps"],
+                                        min_trade_usd=state["min_trade_usd"])
+    plan = riskcore.rebalance_trades(units, last_price, target, threshold=band,
+                                     mode=state["rebalance_mode"], costs=costs)
 trades = plan.trades
 breached = trades.index[trades["breach"]].tolist()
 if breached:

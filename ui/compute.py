@@ -28,12 +28,38 @@ ALLOCATION_DEFAULTS = {
     "lookback": 365,
     "half_life": 60,
 }
+# Shared by the Rebalance check and the simulator, so both trade with the same rule and costs.
+TRADING_DEFAULTS = {
+    "band_pp": 5.0,
+    "rebalance_mode": "to_target",
+    "fee_bps": 10.0,
+    "spread_bps": 5.0,
+    "min_trade_usd": 10.0,
+}
+REBALANCE_MODES = {"to_target": "back to target", "to_band": "to the band's edge",
+                   "breached_only": "only coins outside the band"}
 
 
 def init_state() -> None:
-    """Initialise the shared allocation settings once per session."""
-    for key, value in ALLOCATION_DEFAULTS.items():
+    """Initialise the settings shared between pages once per session."""
+    for key, value in {**ALLOCATION_DEFAULTS, **TRADING_DEFAULTS}.items():
         st.session_state.setdefault(key, value)
+
+
+def trading_inputs(columns) -> None:
+    """Render the shared mode and cost inputs into four columns (values in session state)."""
+    a, b, c, d = columns
+    a.selectbox("After a band breach, trade", list(REBALANCE_MODES),
+                format_func=REBALANCE_MODES.get, key="rebalance_mode", persist_state="session")
+    b.number_input("Fee (bps)", 0.0, 200.0, key="fee_bps", persist_state="session")
+    c.number_input("Half-spread (bps)", 0.0, 200.0, key="spread_bps", persist_state="session")
+    d.number_input("Minimum trade (USD)", 0.0, 1e6, key="min_trade_usd", persist_state="session")
+
+
+def band_slider(container, label: str = "Band (± percentage points)") -> float:
+    """Render the shared absolute-band slider; return the band as a decimal."""
+    return container.slider(label, 0.0, 50.0, step=0.5, key="band_pp",
+                            persist_state="session") / 100
 
 
 def budget_key(asset: str) -> str:

@@ -103,3 +103,16 @@ def test_fourteen_real_files_uploaded_at_once_give_equal_risk_contributions(yaho
     table = weights_table(at)
     assert len(table) == 14
     assert (table["relative risk contribution"] - 1 / 14).abs().max() < 1e-8
+
+
+def test_rebalance_check_and_simulator_share_band_and_costs():
+    at = app()
+    at.switch_page("pages/rebalance_check.py").run()
+    at.slider(key="band_pp").set_value(12.0).run()
+    at.number_input(key="fee_bps").set_value(25.0).run()
+    at.switch_page("pages/rebalance.py").run()
+    assert not at.exception, at.exception
+    assert at.slider(key="band_pp").value == 12.0
+    assert at.number_input(key="fee_bps").value == 25.0
+    costs = [t for t in at.dataframe if "Costs paid (USD)" in t.value.index]
+    assert costs, "the simulator shows no metrics table"
