@@ -77,7 +77,15 @@ class AllocationResult:
         Solver iterations (0 for closed-form methods).
     max_relative_error : float
         ``max_i |relative RC_i - b_i| / b_i`` over assets with a positive budget; NaN for
-        methods without a budget.
+        methods without a budget. For constrained risk budgeting, where binding constraints
+        make risk contributions depart from budgets by design, the largest relative violation
+        of the optimality conditions of Richard & Roncalli (2019) instead.
+    lagrange_multiplier : float
+        λ of constrained risk budgeting (``RC_i / b_i`` of every asset that touches no binding
+        constraint, annualized volatility units); NaN for other methods.
+    binding_constraints : tuple of str
+        Human-readable constraints that bind at the solution, e.g.
+        ``"BTC-USD at its maximum weight 0.3"``; empty when none bind.
     """
 
     method: str
@@ -89,6 +97,8 @@ class AllocationResult:
     converged: bool
     iterations: int
     max_relative_error: float
+    lagrange_multiplier: float = float("nan")
+    binding_constraints: tuple[str, ...] = ()
 
     @property
     def marginal_risk_contributions(self) -> pd.Series:
@@ -376,12 +386,17 @@ def _result(
     *,
     converged: bool = True,
     iterations: int = 0,
+    error: float | None = None,
+    lagrange_multiplier: float = float("nan"),
+    binding: tuple[str, ...] = (),
 ) -> AllocationResult:
     sw = cov @ weights
     vol = float(np.sqrt(max(weights @ sw, 0.0)))
     rc = weights * sw / vol
     rrc = rc / vol
-    if budget is None:
+    if error is not None:
+        err = float(error)
+    elif budget is None:
         err = float("nan")
     else:
         pos = budget > 0
@@ -396,6 +411,8 @@ def _result(
         converged=converged,
         iterations=iterations,
         max_relative_error=err,
+        lagrange_multiplier=lagrange_multiplier,
+        binding_constraints=binding,
     )
 
 
@@ -484,10 +501,15 @@ def risk_budget_weights(
         Risk budgets, non-negative, at least one positive; normalized to sum 1. A Series or
         dict is matched to the covariance labels (positions for an ndarray covariance).
         None (default) means equal budgets.
-    bounds : optional
-        Per-asset weight bounds (constrained risk budgeting, see :mod:`riskcore.constrained`).
-    groups : optional
-        Group constraints on the members' total weight (see :mod:`riskcore.constrained`).
+    bounds : tuple, mapping, pandas.Series or sequence of pairs, optional
+        Per-asset ``(minimum, maximum)`` weights (decimals): one pair for every asset, a
+        mapping from asset name to its pair (others unbounded), or one pair per asset in
+        covariance order; None inside a pair leaves that side free. Turns on constrained
+        risk budgeting (Richard & Roncalli 2019, see :mod:`riskcore.constrained`).
+    groups : sequence or mapping, optional
+        Constraints on the members' total weight: a list of ``(members, minimum, maximum)``
+        or a mapping ``{name: (members, minimum, maximum)}``; members by name or position,
+        e.g. ``{"stablecoins": (["USDT-USD", "USDC-USD"], 0.10, None)}``.
     tol : float, default 1e-10
         Tolerance on ``max_i |relative RC_i - b_i| / b_i``.
     max_iter : int, default 100
@@ -496,7 +518,10 @@ def risk_budget_weights(
     Returns
     -------
     AllocationResult
-        ``method="equal risk contribution"`` for equal budgets, else ``"risk budgeting"``.
+        ``method="equal risk contribution"`` for equal budgets, else ``"risk budgeting"``;
+        ``"constrained risk budgeting"`` with bounds or groups, where assets touching no
+        binding constraint share ``RC_i / b_i = λ`` (``lagrange_multiplier``) and
+        ``binding_constraints`` lists the others.
 
     Raises
     ------
@@ -504,7 +529,9 @@ def risk_budget_weights(
         If the covariance matrix is not square, not symmetric, not finite, not positive
         semi-definite, has an asset with zero variance, or its labels do not match the budget.
     InfeasibleError
-        If a budget is negative or NaN, or all budgets are zero.
+        If a budget is negative or NaN, or all budgets are zero; if bounds and groups cannot
+        hold together with full investment (the message names the conflicting constraints);
+        or if no constrained risk-budgeting portfolio exists for them.
     ConvergenceError
         If the solver does not reach ``tol`` within ``max_iter`` iterations (the message gives
         the error reached).
@@ -515,6 +542,8 @@ def risk_budget_weights(
     S. Maillard, T. Roncalli, J. Teiletche (2010), "The properties of equally weighted risk
     contribution portfolios", Journal of Portfolio Management 36(4), 60-70.
     T. Roncalli (2013), *Introduction to Risk Parity and Budgeting*, Chapman & Hall/CRC.
+    J.-C. Richard, T. Roncalli (2019), "Constrained risk budgeting portfolios: theory,
+    algorithms, applications & puzzles", arXiv:1902.05710.
 
     Examples
     --------
@@ -527,7 +556,7 @@ def risk_budget_weights(
     values, labels = _as_cov(cov)
     b = _as_budget(budget, labels)
     if bounds is not None or groups is not None:
-        raise NotImplementedError("bounds and groups are not implemented yet")
+        return _constrained(values, labels, b, bounds, groups, tol, max_iter)
     sol = solve_risk_budget(values, b, tol=tol, max_iter=max_iter)
     if not sol.converged:
         raise ConvergenceError(
@@ -539,4 +568,61 @@ def risk_budget_weights(
     method = "equal risk contribution" if np.ptp(b) == 0 else "risk budgeting"
     return _result(
         method, sol.weights, values, labels, b, converged=True, iterations=sol.iterations
+    )
+
+
+def _constrained(values, labels, b, bounds, groups, tol, max_iter) -> AllocationResult:
+    """Constrained risk budgeting (Richard & Roncalli 2019) behind `risk_budget_weights`."""
+    from riskcore import constrained as crb
+
+    lower, upper = crb.parse_bounds(bounds, labels)
+    group_list = crb.parse_groups(groups, labels)
+    crb.check_feasible(lower, upper, group_list, labels)
+    A, c = crb.group_rows(group_list, len(labels))
+    sol = crb.solve_constrained_risk_budget(
+        values, b, lower, upper, A, c, tol=tol, max_iter=5 * max_iter
+    )
+    if sol.status == "no_solution":
+        forced = [f"{_label(labels[i])} >= {lower[i]:g}" for i in np.flatnonzero(lower > 0)] + [
+            f"{g.name} >= {g.minimum:g}" for g in group_list if g.minimum > 0
+        ]
+        raise InfeasibleError(
+            "no constrained risk-budgeting portfolio exists (Richard & Roncalli 2019): the "
+            f"minimum constraints ({', '.join(forced) or 'none'}) together with hedging "
+            "assets already take more than the whole portfolio at the lowest risk; lower "
+            "those minimums"
+        )
+    if not sol.converged:
+        raise ConvergenceError(
+            "constrained risk budgeting did not converge: largest relative optimality error "
+            f"{sol.max_relative_error:.3g} after {sol.iterations} iterations ({sol.status}; "
+            f"tolerance {tol:g})"
+        )
+    w = sol.weights
+    binding = []
+    for i in np.flatnonzero(sol.upper_multipliers > 0):
+        binding.append(f"{_label(labels[i])} at its maximum weight {upper[i]:g}")
+    for i in np.flatnonzero(sol.lower_multipliers > 0):
+        binding.append(f"{_label(labels[i])} at its minimum weight {lower[i]:g}")
+    row = 0
+    for g in group_list:
+        for kind, limit, present in (
+            ("maximum", g.maximum, g.maximum < 1),
+            ("minimum", g.minimum, g.minimum > 0),
+        ):
+            if present:
+                if sol.group_multipliers[row] > 0:
+                    binding.append(f"{g.name} at its {kind} total weight {limit:g}")
+                row += 1
+    return _result(
+        "constrained risk budgeting",
+        w,
+        values,
+        labels,
+        b,
+        converged=True,
+        iterations=sol.iterations,
+        error=sol.max_relative_error,
+        lagrange_multiplier=sol.lagrange_multiplier,
+        binding=tuple(binding),
     )
