@@ -86,7 +86,7 @@ top = s2.slider("Up to", 1.0, SCALE[kind], min(50.0, SCALE[kind]), 1.0, key="swe
 axis = s3.radio("Cost axis", ["costs_paid", "turnover"], horizontal=True, key="sweep_axis",
                 format_func={"costs_paid": "costs (USD)", "turnover": "turnover"}.get)
 grid = tuple(float(x) for x in np.linspace(0.0, top / 100, 51))
-request = (method, budget, mode, estimator, lookback, cost_args, kind, grid)
+request = (method, budget, mode, estimator, lookback, cost_args, initial, kind, grid)
 if st.button("Run threshold sweep (51 thresholds)", type="primary"):
     st.session_state["sweep_request"] = request
 if st.session_state.get("sweep_request") == request:

@@ -76,11 +76,13 @@ def backtests(prices: pd.DataFrame, method: str, budget, triggers: tuple, mode: 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def sweep(prices: pd.DataFrame, method: str, budget, mode: str, estimator: str, lookback: int,
-          cost_args: tuple, trigger: str, thresholds: tuple[float, ...], _progress=None):
+          cost_args: tuple, initial_value: float, trigger: str, thresholds: tuple[float, ...],
+          _progress=None):
     """Cache :func:`riskcore.threshold_sweep`; ``_progress`` (not hashed) moves a bar."""
     base = policy(method, budget, (), mode, estimator, lookback)
     return riskcore.threshold_sweep(prices, base, list(thresholds), costs(*cost_args),
-                                    trigger=trigger, progress=_progress)
+                                    trigger=trigger, initial_value=initial_value,
+                                    progress=_progress)
 
 
 ROWS = {  # metric -> (label, format)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 
-from tests.conftest import REPO
+from tests.conftest import REPO, UPLOADS
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +67,7 @@ def page(server):
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 2600})
+        page = browser.new_page(viewport={"width": 1400, "height": 3600})
         yield page
         browser.close()
 
@@ -157,3 +157,48 @@ def test_upload_of_fourteen_real_files_gives_equal_risk_contributions(
     assert len(rrc) == 14
     assert max(abs(v - 1 / 14) for v in rrc) < 1e-8
     page.screenshot(path=str(SHOTS / "allocation_upload_14.png"), full_page=True)
+
+
+def open_page(page: Page, title: str) -> None:
+    page.get_by_test_id("stSidebarNavLink").filter(has_text=title).click()
+    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+    wait_idle(page)
+
+
+def test_real_exports_uploaded_together_show_their_defects(server, page):
+    page.goto(server)
+    wait_idle(page)
+    page.get_by_test_id("stSidebar").get_by_text("Upload files").click()
+    page.wait_for_selector('[data-testid="stFileUploaderDropzoneInput"]', state="attached",
+                           timeout=30_000)
+    wait_idle(page)
+    files = sorted(UPLOADS.glob("*.csv"))
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        [str(f) for f in files])
+    page.get_by_text("Quality report").wait_for(timeout=60_000)
+    wait_idle(page)
+    # intraday Binance klines cannot join daily files at their own frequency: said, not dropped
+    errors = page.get_by_test_id("stAlertContentError").all_inner_texts()
+    assert any("binance-kline_BTCUSDT-1h-2022-01.csv" in e for e in errors), errors
+    page.screenshot(path=str(SHOTS / "data_upload_exports_native.png"), full_page=True)
+    page.get_by_test_id("stSidebar").get_by_text("daily UTC closes").click()
+    page.wait_for_timeout(500)
+    wait_idle(page)
+    assert page.get_by_test_id("stAlertContentError").count() == 0
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(SHOTS / "data_upload_exports_daily.png"), full_page=True)
+
+
+def test_simulator_threshold_sweep(server, page):
+    page.goto(server)
+    wait_idle(page)
+    open_page(page, "Rebalancing simulator")
+    page.get_by_role("button", name="Run threshold sweep").click()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.js-plotly-plot')]
+                 .some(el => (el.data || []).some(t => t.name === 'threshold'))""",
+        timeout=60_000)
+    wait_idle(page)
+    points = chart_trace(page, "threshold")
+    assert len(points) == 51
+    page.screenshot(path=str(SHOTS / "rebalance_sweep.png"), full_page=True)
