@@ -43,6 +43,11 @@ __all__ = [
     "equal_weights",
     "inverse_volatility_weights",
     "risk_budget_weights",
+    "minimum_variance_weights",
+    "VolatilityTarget",
+    "volatility_target",
+    "StablecoinPolicy",
+    "stablecoin_policy",
 ]
 
 # Relative tolerance of the symmetry and positive-semi-definiteness checks (times the
@@ -86,6 +91,8 @@ class AllocationResult:
     binding_constraints : tuple of str
         Human-readable constraints that bind at the solution, e.g.
         ``"BTC-USD at its maximum weight 0.3"``; empty when none bind.
+    asset_groups : pandas.Series of shape (n_assets,) or None
+        Group of each asset for cluster risk budgeting; None otherwise.
     """
 
     method: str
@@ -99,6 +106,7 @@ class AllocationResult:
     max_relative_error: float
     lagrange_multiplier: float = float("nan")
     binding_constraints: tuple[str, ...] = ()
+    asset_groups: pd.Series | None = None
 
     @property
     def marginal_risk_contributions(self) -> pd.Series:
@@ -626,3 +634,279 @@ def _constrained(values, labels, b, bounds, groups, tol, max_iter) -> Allocation
         lagrange_multiplier=sol.lagrange_multiplier,
         binding=tuple(binding),
     )
+
+
+def minimum_variance_weights(
+    cov: pd.DataFrame | np.ndarray,
+    *,
+    bounds: Any = None,
+    tol: float = 1e-12,
+    max_iter: int = 500,
+) -> AllocationResult:
+    """Long-only minimum-variance weights: ``min w'Σw`` s.t. ``sum(w) = 1``, bounds.
+
+    Solved with scipy's SLSQP from the inverse-variance portfolio, with the analytic
+    gradient; the result is checked against the optimality conditions (equal marginal
+    risk for every asset strictly inside its bounds).
+
+    Parameters
+    ----------
+    cov : pandas.DataFrame or numpy.ndarray of shape (n_assets, n_assets)
+        Covariance matrix, annualized.
+    bounds : optional
+        Per-asset ``(minimum, maximum)`` weights, as in :func:`risk_budget_weights`
+        (default ``(0, 1)``: long only).
+    tol : float, default 1e-12
+        SLSQP's ``ftol``.
+    max_iter : int, default 500
+        SLSQP iterations.
+
+    Returns
+    -------
+    AllocationResult
+        ``method="minimum variance"``, ``budget=None``.
+
+    Raises
+    ------
+    DataError
+        If the covariance matrix or bounds are unusable.
+    InfeasibleError
+        If the bounds cannot sum to 1.
+    ConvergenceError
+        If SLSQP fails (the message gives its status).
+
+    References
+    ----------
+    H. Markowitz (1952), "Portfolio selection", Journal of Finance 7(1), 77-91.
+    """
+    from scipy.optimize import minimize
+
+    from riskcore import constrained as crb
+
+    values, labels = _as_cov(cov)
+    lower, upper = crb.parse_bounds(bounds, labels)
+    crb.check_feasible(lower, upper, [], labels)
+    scale = float(np.mean(np.diagonal(values)))
+    sigma = values / scale
+    inv = 1.0 / np.diagonal(sigma)
+    x0 = np.clip(inv / inv.sum(), lower, upper)
+    res = minimize(
+        lambda w: float(w @ sigma @ w),
+        x0,
+        jac=lambda w: 2.0 * (sigma @ w),
+        method="SLSQP",
+        bounds=list(zip(lower, upper, strict=True)),
+        constraints=[
+            {"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}
+        ],
+        options={"ftol": tol, "maxiter": max_iter},
+    )
+    w = np.clip(res.x, lower, upper)
+    w = w / w.sum()
+    if not res.success:
+        raise ConvergenceError(
+            f"minimum variance did not converge after {res.nit} iterations: {res.message}"
+        )
+    return _result("minimum variance", w, values, labels, None, converged=True, iterations=res.nit)
+
+
+@dataclass(frozen=True, eq=False)
+class VolatilityTarget:
+    """A portfolio scaled to a target volatility, with its cash or stablecoin sleeve.
+
+    Attributes
+    ----------
+    weights : pandas.Series
+        Final weights summing to 1: the scaled risky weights plus the sleeve (``cash``
+        entry, or the chosen stablecoin's weight increased); a negative sleeve is borrowing.
+    risky_weights : pandas.Series
+        The input weights times ``leverage`` (the sleeve excluded).
+    leverage : float
+        Scale applied to the input portfolio (1 = unchanged, < 1 de-risks, > 1 levers).
+    cash_weight : float
+        Weight of the sleeve, ``1 - leverage`` (decimal).
+    cash : str
+        Name of the sleeve (``"cash"`` or a stablecoin of the covariance matrix).
+    target : float
+        Target annualized volatility (decimal).
+    portfolio_volatility : float
+        Volatility reached (annualized decimal), equal to ``target`` unless capped.
+    target_reached : bool
+        False when the leverage cap stopped the scaling below the target.
+    """
+
+    weights: pd.Series
+    risky_weights: pd.Series
+    leverage: float
+    cash_weight: float
+    cash: str
+    target: float
+    portfolio_volatility: float
+    target_reached: bool
+
+
+def volatility_target(
+    weights: pd.Series | np.ndarray,
+    cov: pd.DataFrame | np.ndarray,
+    target: float,
+    *,
+    max_leverage: float = 1.0,
+    cash: str = "cash",
+) -> VolatilityTarget:
+    """Scale a portfolio to a target annualized volatility, the rest in a cash sleeve.
+
+    The risky weights are multiplied by ``k`` so that the portfolio volatility equals
+    ``target``, with ``k <= max_leverage``; the sleeve gets ``1 - k`` (the remainder when
+    de-risking, a borrowing when ``k > 1``). The sleeve is riskless ``"cash"`` by default, or
+    an asset of ``cov`` (a stablecoin), whose own variance and covariances are then taken
+    into account exactly (``k`` solves a quadratic equation).
+
+    Parameters
+    ----------
+    weights : pandas.Series or numpy.ndarray of shape (n_assets,)
+        Portfolio to scale (e.g. risk-budget weights), summing to 1.
+    cov : pandas.DataFrame or numpy.ndarray of shape (n_assets, n_assets)
+        Covariance matrix, annualized.
+    target : float
+        Target volatility, annualized decimal (0.4 = 40% a year).
+    max_leverage : float, default 1.0
+        Largest scale allowed (1.0 = no borrowing).
+    cash : str, default "cash"
+        Name of the sleeve; an asset of ``cov`` to hold the sleeve in that stablecoin.
+
+    Returns
+    -------
+    VolatilityTarget
+
+    Raises
+    ------
+    DataError
+        If ``target`` or ``max_leverage`` is not positive, or weights and covariance differ.
+
+    References
+    ----------
+    A. Moreira, T. Muir (2017), "Volatility-managed portfolios", Journal of Finance 72(4).
+    """
+    values, labels = _cov_for_weights(cov)
+    w = _as_weights(weights, labels)
+    if not (np.isfinite(target) and target > 0):
+        raise DataError(f"target volatility is {target}; it must be a positive decimal (0.4 = 40%)")
+    if not (np.isfinite(max_leverage) and max_leverage > 0):
+        raise DataError(f"max_leverage is {max_leverage}; it must be positive (1 = no borrowing)")
+    vol = float(np.sqrt(max(w @ values @ w, 0.0)))
+    if cash in labels:
+        j = labels.get_loc(cash)
+        e = np.zeros(len(labels))
+        e[j] = 1.0
+        # σ²(k) = k² a + 2 k (1 - k) c + (1 - k)² d = target²
+        a, c, d = w @ values @ w, w @ values @ e, values[j, j]
+        qa, qb, qc = a - 2 * c + d, 2 * c - 2 * d, d - target**2
+        if abs(qa) < 1e-18:
+            k = -qc / qb if qb else 0.0
+        else:
+            disc = max(qb * qb - 4 * qa * qc, 0.0)
+            k = (-qb + np.sqrt(disc)) / (2 * qa)
+    else:
+        k = target / vol if vol > 0 else max_leverage
+    k = float(min(max(k, 0.0), max_leverage))
+    risky = pd.Series(w * k, index=labels, name="weight")
+    final = risky.copy()
+    if cash in labels:
+        final[cash] += 1.0 - k
+    else:
+        final[cash] = 1.0 - k
+    full = final.reindex(labels, fill_value=0.0).to_numpy()
+    reached_vol = float(np.sqrt(max(full @ values @ full, 0.0)))
+    return VolatilityTarget(
+        weights=final,
+        risky_weights=risky,
+        leverage=k,
+        cash_weight=1.0 - k,
+        cash=str(cash),
+        target=float(target),
+        portfolio_volatility=reached_vol,
+        target_reached=bool(abs(reached_vol - target) <= 1e-9 * max(target, 1.0)),
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class StablecoinPolicy:
+    """Covariance and budgets for the risky part, after applying a stablecoin policy.
+
+    Attributes
+    ----------
+    cov : pandas.DataFrame
+        Covariance of the assets that take part in risk budgeting.
+    budget : pandas.Series or None
+        Their budgets (renormalized), or None for equal budgets.
+    sleeve : tuple of str
+        Stablecoins kept out of the risk budget, to serve as the cash sleeve of
+        :func:`volatility_target`; empty for ``policy="include"``.
+    policy : str
+        ``"include"`` or ``"sleeve"``.
+    """
+
+    cov: pd.DataFrame
+    budget: pd.Series | None
+    sleeve: tuple[str, ...]
+    policy: str
+
+
+def stablecoin_policy(
+    cov: pd.DataFrame,
+    budget: pd.Series | Mapping[Any, float] | None = None,
+    *,
+    policy: str = "include",
+    stablecoins: Sequence[str] | None = None,
+) -> StablecoinPolicy:
+    """Decide whether stablecoins take part in the risk budget or form the cash sleeve.
+
+    With ``policy="include"`` stablecoins are ordinary assets with their own budget (their
+    near-zero volatility then gives them large weights unless a volatility floor is applied
+    to the covariance). With ``policy="sleeve"`` they are removed from the risk budget; the
+    risky assets are budgeted among themselves and a stablecoin can then hold the remainder
+    through :func:`volatility_target` (``cash=<stablecoin>``).
+
+    Parameters
+    ----------
+    cov : pandas.DataFrame of shape (n_assets, n_assets)
+        Covariance matrix labelled by asset.
+    budget : pandas.Series or mapping, optional
+        Risk budgets by asset; None for equal budgets.
+    policy : {"include", "sleeve"}, default "include"
+        Stablecoin policy.
+    stablecoins : sequence of str, optional
+        Which assets are stablecoins; default: names recognized by
+        :func:`riskcore.assets.is_stablecoin`.
+
+    Returns
+    -------
+    StablecoinPolicy
+
+    Raises
+    ------
+    DataError
+        Unknown policy, unknown stablecoin names, or no risky asset left.
+    """
+    from riskcore.assets import is_stablecoin
+
+    if policy not in ("include", "sleeve"):
+        raise DataError(f"stablecoin policy is {policy!r}; allowed: 'include', 'sleeve'")
+    labels = pd.Index(cov.columns)
+    if stablecoins is None:
+        stables = [a for a in labels if is_stablecoin(str(a))]
+    else:
+        unknown = [s for s in stablecoins if s not in labels]
+        if unknown:
+            raise DataError(f"stablecoins {unknown} are not in the covariance matrix")
+        stables = list(stablecoins)
+    b = None if budget is None else pd.Series(dict(budget), dtype=float)
+    if policy == "include" or not stables:
+        return StablecoinPolicy(cov, b, (), policy)
+    risky = [a for a in labels if a not in stables]
+    if not risky:
+        raise DataError("every asset is a stablecoin: nothing is left to risk-budget")
+    sub_b = None
+    if b is not None:
+        sub_b = b.reindex(risky)
+    return StablecoinPolicy(cov.loc[risky, risky], sub_b, tuple(stables), policy)
