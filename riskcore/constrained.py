@@ -679,7 +679,7 @@ def parse_bounds(bounds: Any, labels: pd.Index) -> tuple[np.ndarray, np.ndarray]
         for key, pair in bounds.items():
             pairs[_position(key, labels, "bounds")] = pair
     elif _is_pair(bounds):
-        pairs = dict.fromkeys(range(n), bounds)
+        pass
     else:
         seq = list(bounds)
         if len(seq) != n:
@@ -688,27 +688,39 @@ def parse_bounds(bounds: Any, labels: pd.Index) -> tuple[np.ndarray, np.ndarray]
                 "one (minimum, maximum) pair per asset, a single pair, or a mapping by name"
             )
         pairs = dict(enumerate(seq))
-    for i, pair in pairs.items():
-        name = _label(labels[i])
-        if not _is_pair(pair):
-            raise DataError(
-                f"bounds for {name} is {pair!r}; give a (minimum, maximum) pair of decimals"
-            )
-        lo = _limit(pair[0], 0.0, f"minimum weight of {name}")
-        hi = _limit(pair[1], 1.0, f"maximum weight of {name}")
-        if lo < 0:
-            raise DataError(
-                f"minimum weight of {name} is {lo:g}; portfolios are long-only, so minimums "
-                "must be >= 0"
-            )
-        if hi <= 0 or hi < lo:
-            raise InfeasibleError(
-                f"bounds for {name} conflict: maximum {hi:g} is below minimum {lo:g}"
-                if hi < lo
-                else f"maximum weight of {name} is {hi:g}; it must be > 0 (use a zero "
-                "budget to exclude an asset)"
-            )
-        lower[i], upper[i] = lo, min(hi, 1.0)
+    if _is_pair(bounds):
+        lo = _limit(bounds[0], 0.0, "minimum weight")
+        hi = _limit(bounds[1], 1.0, "maximum weight")
+        lower[:], upper[:] = lo, hi
+        idx = np.arange(n)
+    else:
+        idx = np.fromiter(pairs, dtype=int, count=len(pairs))
+        for i, pair in pairs.items():
+            if not _is_pair(pair):
+                raise DataError(
+                    f"bounds for {_label(labels[i])} is {pair!r}; give a (minimum, maximum) "
+                    "pair of decimals"
+                )
+            lower[i] = 0.0 if pair[0] is None else pair[0]
+            upper[i] = 1.0 if pair[1] is None else pair[1]
+        lower[np.isnan(lower)] = 0.0
+        upper[np.isnan(upper)] = 1.0
+    for i in idx[lower[idx] < 0][:1]:
+        raise DataError(
+            f"minimum weight of {_label(labels[i])} is {lower[i]:g}; portfolios are long-only, "
+            "so minimums must be >= 0"
+        )
+    for i in idx[upper[idx] < lower[idx]][:1]:
+        raise InfeasibleError(
+            f"bounds for {_label(labels[i])} conflict: maximum {upper[i]:g} is below minimum "
+            f"{lower[i]:g}"
+        )
+    for i in idx[upper[idx] <= 0][:1]:
+        raise InfeasibleError(
+            f"maximum weight of {_label(labels[i])} is {upper[i]:g}; it must be > 0 (use a "
+            "zero budget to exclude an asset)"
+        )
+    np.minimum(upper, 1.0, out=upper)
     return lower, upper
 
 
