@@ -1,6 +1,8 @@
 """Low-overhead risk-budgeting solver for numpy arrays (the hot path).
 
-Solves Spinu's (2013) convex formulation of risk budgeting with a safeguarded Newton method.
+Solves Spinu's (2013) convex formulation of risk budgeting with a safeguarded Newton method
+(directions by Cholesky for small problems, by preconditioned conjugate gradients from 150
+assets on).
 No input validation beyond what is needed not to return garbage: the public wrapper
 :func:`riskcore.allocation.risk_budget_weights` validates and labels; the backtest calls
 :func:`solve_risk_budget` directly in its rebalancing loop.
@@ -35,8 +37,10 @@ _PCG_MIN_ASSETS = 150
 # near the solution (Dembo, Eisenstat & Steihaug 1982); never tighter than the last step
 # needs to reach the tolerance.
 _PCG_FORCING = 0.1
-# Conjugate-gradient steps before the Hessian is factorized afresh.
+# Conjugate-gradient steps before the Hessian is factorized afresh (Cholesky-preconditioned
+# CG), and before diagonal preconditioning is given up for a factorization.
 _PCG_MAX_STEPS = 8
+_JACOBI_MAX_STEPS = 60
 
 
 @dataclass(frozen=True)
@@ -167,9 +171,12 @@ def solve_risk_budget(
 
     hess = np.empty_like(cov)
     diag = hess.reshape(-1)[:: n + 1]
-    # Large problems reuse one Cholesky factor of an earlier Hessian as the preconditioner of
-    # conjugate gradients (inexact Newton); a factorization costs O(n^3), a CG step O(n^2).
+    # Large problems get inexact Newton directions from conjugate gradients (a CG step costs
+    # O(n^2), a factorization O(n^3)), preconditioned by the Hessian's diagonal; if that is
+    # too slow for the matrix at hand, the Hessian is factorized once and the factor serves
+    # as the preconditioner from then on.
     use_pcg = n >= _PCG_MIN_ASSETS
+    cov_diag = np.diagonal(cov)
     factor = None
     err = np.inf
     it = 0
@@ -183,9 +190,12 @@ def solve_risk_budget(
         grad = sy - by
         curvature = by / y
         step = None
-        if factor is not None:
+        if use_pcg:
             forcing = min(_PCG_FORCING, max(err, 0.1 * tol / err))
-            step = _pcg(cov, curvature, grad, factor, forcing)
+            if factor is None:
+                step = _jacobi_pcg(cov, cov_diag, curvature, grad, forcing)
+            else:
+                step = _pcg(cov, curvature, grad, factor, forcing)
         if step is None:
             np.copyto(hess, cov)
             diag += curvature
@@ -248,6 +258,39 @@ def _pcg(
         if np.sqrt(r @ r) <= target:
             return x
         z = dpotrs(factor, r, lower=0)[0]
+        rz_new = r @ z
+        p = z + (rz_new / rz) * p
+        rz = rz_new
+    return None
+
+
+def _jacobi_pcg(
+    cov: np.ndarray,
+    cov_diag: np.ndarray,
+    curvature: np.ndarray,
+    grad: np.ndarray,
+    forcing: float,
+) -> np.ndarray | None:
+    """Solve ``(cov + diag(curvature)) d = -grad`` by CG preconditioned with the diagonal.
+
+    Returns None if the relative residual ``forcing`` is not reached within
+    ``_JACOBI_MAX_STEPS`` steps.
+    """
+    inv_diag = 1.0 / (cov_diag + curvature)
+    x = np.zeros_like(grad)
+    r = -grad
+    target = forcing * float(np.sqrt(r @ r))
+    z = inv_diag * r
+    p = z
+    rz = r @ z
+    for _ in range(_JACOBI_MAX_STEPS):
+        hp = cov @ p + curvature * p
+        alpha = rz / (p @ hp)
+        x += alpha * p
+        r -= alpha * hp
+        if np.sqrt(r @ r) <= target:
+            return x
+        z = inv_diag * r
         rz_new = r @ z
         p = z + (rz_new / rz) * p
         rz = rz_new

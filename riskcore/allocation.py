@@ -608,9 +608,12 @@ def _constrained(values, labels, b, bounds, groups, tol, max_iter) -> Allocation
         )
     w = sol.weights
     binding = []
-    for i in np.flatnonzero(sol.upper_multipliers > 0):
+    pinned = upper - lower <= 1e-12
+    for i in np.flatnonzero(pinned):
+        binding.append(f"{_label(labels[i])} fixed at weight {lower[i]:g}")
+    for i in np.flatnonzero((sol.upper_multipliers > 0) & ~pinned):
         binding.append(f"{_label(labels[i])} at its maximum weight {upper[i]:g}")
-    for i in np.flatnonzero(sol.lower_multipliers > 0):
+    for i in np.flatnonzero((sol.lower_multipliers > 0) & ~pinned):
         binding.append(f"{_label(labels[i])} at its minimum weight {lower[i]:g}")
     row = 0
     for g in group_list:

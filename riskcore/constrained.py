@@ -79,6 +79,8 @@ __all__ = [
 
 # Feasibility tolerance of the constraint checks done before solving.
 _FEAS_TOL = 1e-12
+# Widening of pinned bounds (minimum = maximum) during the barrier phase.
+_WIDEN = 1e-7
 # Weight of the strictly interior point in the barrier method's starting point.
 _RESTART_BLEND = 0.05
 # Smallest κ tried, relative to the unconstrained one, before declaring that no λ exists.
@@ -238,9 +240,26 @@ def solve_constrained_risk_budget(
 
     # Active-set Newton from the constraints the unconstrained solution violates: exact
     # and fast when the guess is right or nearly so (a few corrections).
+    fixed = upper - lower <= _FEAS_TOL
+    if fixed.all():
+        # every weight is pinned (the feasibility check made them sum to 1)
+        return _finish(
+            lower.copy(),
+            np.nan,
+            np.zeros(cons.lo_idx.size),
+            np.zeros(cons.up_idx.size),
+            np.zeros(c.shape[0]),
+            0.0,
+            "converged",
+            0,
+            sigma,
+            scale,
+            cons,
+            n,
+        )
     guess = (
-        cons.lo_idx[x_rb[cons.lo_idx] <= lower[cons.lo_idx]],
-        cons.up_idx[x_rb[cons.up_idx] >= upper[cons.up_idx]],
+        cons.lo_idx[(x_rb[cons.lo_idx] <= lower[cons.lo_idx]) | fixed[cons.lo_idx]],
+        cons.up_idx[(x_rb[cons.up_idx] >= upper[cons.up_idx]) & ~fixed[cons.up_idx]],
         np.flatnonzero(A @ x_rb >= c),
         np.clip(x_rb, lower, upper),
         float(x_rb @ sigma @ x_rb),
@@ -268,7 +287,20 @@ def solve_constrained_risk_budget(
         if guess is None:
             break
 
-    center = _interior_point(cons, n)
+    if fixed.any():
+        # pinned weights leave no interior: the barrier phase works on slightly widened
+        # bounds (the active-set Newton that finishes it uses the exact ones)
+        wide = _Constraints(
+            np.where(fixed, np.maximum(lower - _WIDEN, 0.0), lower),
+            np.where(fixed, upper + _WIDEN, upper),
+            cons.lo_idx,
+            cons.up_idx,
+            A,
+            c,
+        )
+    else:
+        wide = cons
+    center = _interior_point(wide, n)
     x = (1 - _RESTART_BLEND) * np.clip(x_rb, lower, upper) + _RESTART_BLEND * center
     if A.shape[0] and not (A @ x < c).all():
         x = center.copy()
@@ -280,7 +312,7 @@ def solve_constrained_risk_budget(
     polished = None
     inner = None
     while total_it < max_iter:
-        inner = _barrier_stage(sigma, b, kappa, mu, cons, x, max_iter - total_it)
+        inner = _barrier_stage(sigma, b, kappa, mu, wide, x, max_iter - total_it)
         total_it += inner.iterations
         x = inner.x
         if inner.status != "converged":
@@ -410,6 +442,9 @@ def _polish(sigma, b, kappa, cons: _Constraints, inner) -> _Polished | None:
     act_lo = cons.lo_idx[inner.zl > sl * unit]
     act_up = cons.up_idx[inner.zu > su * unit]
     act_g = np.flatnonzero(inner.zg > sg * unit)
+    fixed = cons.upper - cons.lower <= _FEAS_TOL
+    act_lo = np.union1d(act_lo, cons.lo_idx[fixed[cons.lo_idx]]).astype(int)
+    act_up = act_up[~fixed[act_up]]
     out, _ = _active_set_newton(sigma, b, kappa, cons, inner.x, act_lo, act_up, act_g)
     return out
 

@@ -170,6 +170,23 @@ def test_hot_path_warm_start_converges_in_fewer_iterations():
     assert relative_rc_error(noisy, warm.weights, budget) <= 1e-10
 
 
+def test_large_problems_fall_back_from_diagonal_to_cholesky_preconditioning(monkeypatch):
+    import riskcore._rb_solver as solver
+
+    rng = np.random.default_rng(42)
+    cov = random_cov(rng, 200)
+    budget = rng.uniform(0.05, 1.0, 200)
+    fast = solve_risk_budget(cov, budget)
+    # starve the diagonal-preconditioned CG, then the Cholesky-preconditioned one: the
+    # solver must factorize and still converge to the same portfolio
+    monkeypatch.setattr(solver, "_JACOBI_MAX_STEPS", 1)
+    monkeypatch.setattr(solver, "_PCG_MAX_STEPS", 1)
+    slow = solve_risk_budget(cov, budget)
+    assert fast.converged and slow.converged
+    assert relative_rc_error(cov, slow.weights, budget) <= 1e-10
+    np.testing.assert_allclose(slow.weights, fast.weights, rtol=1e-9)
+
+
 def test_hot_path_reports_non_convergence_instead_of_garbage():
     rng = np.random.default_rng(42)
     cov = random_cov(rng, 10)

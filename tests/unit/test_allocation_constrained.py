@@ -269,3 +269,20 @@ def test_no_solution_is_reported_not_hidden():
     corr = np.array([[1.0, -0.9, 0.0], [-0.9, 1.0, 0.0], [0.0, 0.0, 1.0]])
     with pytest.raises(InfeasibleError, match=r"no constrained risk-budgeting portfolio exists"):
         risk_budget_weights(np.outer(vol, vol) * corr, bounds=[(0.7, 1), (0, 1), (0, 1)])
+
+
+def test_pinned_weights():
+    vol = np.array([0.5, 0.6, 0.7, 0.8])
+    corr = np.full((4, 4), 0.5)
+    np.fill_diagonal(corr, 1.0)
+    cov = np.outer(vol, vol) * corr
+    res = risk_budget_weights(cov, bounds=[(0.3, 0.3), (0, 1), (0, 1), (0.3, 0.3)])
+    np.testing.assert_allclose(res.weights[[0, 3]], 0.3, atol=1e-14)
+    # the two free assets share RC_i / b_i = λ
+    np.testing.assert_allclose(res.risk_contributions[[1, 2]] / 0.25, res.lagrange_multiplier)
+    assert res.binding_constraints[:2] == (
+        "asset 0 fixed at weight 0.3",
+        "asset 3 fixed at weight 0.3",
+    )
+    every = risk_budget_weights(cov, bounds=[(0.4, 0.4), (0.2, 0.2), (0.2, 0.2), (0.2, 0.2)])
+    np.testing.assert_allclose(every.weights, [0.4, 0.2, 0.2, 0.2])
