@@ -106,10 +106,12 @@ def solve_risk_budget(
     Minimizes :math:`f(y) = \tfrac12 y^\top \Sigma y - \sum_i b_i \ln y_i` over :math:`y > 0`.
     At the minimum :math:`y_i (\Sigma y)_i = b_i`, so :math:`w = y / \sum_i y_i` has relative
     risk contributions equal to the budgets. Each iteration solves
-    :math:`(\Sigma + \mathrm{diag}(b / y^2)) d = -(\Sigma y - b / y)` by Cholesky (LAPACK
-    ``dposv``) and takes the full step when it stays positive and decreases :math:`f`
-    (Armijo backtracking otherwise). Start: ``x0`` if given, else
-    :math:`y_0 \propto \sqrt{b_i} / \sigma_i` (exact for a diagonal :math:`\Sigma`), rescaled
+    :math:`(\Sigma + \mathrm{diag}(b / y^2)) d = -(\Sigma y - b / y)` -- by Cholesky
+    (LAPACK) below 150 assets, above by conjugate gradients preconditioned with the diagonal
+    (or, if that stalls, with a Cholesky factor reused across iterations), to a relative
+    residual that shrinks with the error (inexact Newton) -- and takes the full step when it
+    stays positive and decreases :math:`f` (Armijo backtracking otherwise). Start: ``x0``
+    if given, else :math:`y_0 \propto \sqrt{b_i} / \sigma_i` (exact for a diagonal :math:`\Sigma`), rescaled
     optimally along its ray.
 
     Assets with a zero budget get a zero weight (the long-only solution with ``RC_i = 0``).
