@@ -111,8 +111,8 @@ def solve_risk_budget(
     (or, if that stalls, with a Cholesky factor reused across iterations), to a relative
     residual that shrinks with the error (inexact Newton) -- and takes the full step when it
     stays positive and decreases :math:`f` (Armijo backtracking otherwise). Start: ``x0``
-    if given, else :math:`y_0 \propto \sqrt{b_i} / \sigma_i` (exact for a diagonal :math:`\Sigma`), rescaled
-    optimally along its ray.
+    if given, else :math:`y_0 \propto \sqrt{b_i} / \sigma_i` (exact for a diagonal
+    :math:`\Sigma`), rescaled optimally along its ray.
 
     Assets with a zero budget get a zero weight (the long-only solution with ``RC_i = 0``).
     No validation is done here beyond reporting: a NaN input or a singular matrix gives
