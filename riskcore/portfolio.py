@@ -1,0 +1,285 @@
+"""From a covariance matrix to the portfolio a user decides on, in one call.
+
+:func:`build_portfolio` chains the steps the dashboard offers: the stablecoin policy (inside the
+risk budget, or a sleeve outside it), an allocation method on the assets inside the budget (with
+weight bounds and group constraints where the method supports them), an optional volatility
+target with its cash or stablecoin sleeve, and the diagnostics of the final weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskcore.allocation import (
+    AllocationResult,
+    VolatilityTarget,
+    equal_weights,
+    inverse_volatility_weights,
+    marginal_risk_contributions,
+    minimum_variance_weights,
+    portfolio_volatility,
+    relative_risk_contributions,
+    risk_budget_weights,
+    risk_contributions,
+    stablecoin_policy,
+    volatility_target,
+)
+from riskcore.diagnostics import (
+    diversification_ratio,
+    effective_number_of_bets,
+    group_risk_contributions,
+)
+from riskcore.errors import DataError
+from riskcore.hierarchical import cluster_risk_budget_weights, hrp_weights
+
+#: Allocation methods of :func:`build_portfolio` and what they accept.
+METHODS: dict[str, str] = {
+    "risk_budget": "risk budgeting (equal budgets = equal risk contribution); bounds, groups",
+    "cluster_risk_budget": "a risk budget per correlation cluster, equal risk inside it",
+    "inverse_volatility": "weights proportional to 1 / volatility",
+    "equal_weight": "1 / n each",
+    "hrp": "hierarchical risk parity (Lopez de Prado 2016)",
+    "minimum_variance": "long-only minimum variance; bounds",
+}
+CASH = "cash"
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    """The decided portfolio: final weights, how they were made, and their risk decomposition.
+
+    Attributes
+    ----------
+    weights : pandas.Series
+        Final weights (decimals summing to 1) over every asset of the covariance matrix, plus a
+        ``"cash"`` entry when a volatility target parks the remainder in riskless cash.
+    allocation : AllocationResult
+        The method's result on the assets inside the risk budget, before the volatility target.
+    covariance : pandas.DataFrame
+        Annualized covariance of ``weights``' assets (the ``"cash"`` row and column are zero).
+    risk_contributions, relative_risk_contributions, marginal_risk_contributions : pandas.Series
+        Risk decomposition of the final weights: ``w_i (Σw)_i / σ_p`` (sums to σ_p), its share
+        of σ_p (sums to 1) and ``(Σw)_i / σ_p``.
+    budget : pandas.Series or None
+        Risk budget of every asset of ``weights`` (0 outside the budget); None for methods
+        without budgets.
+    portfolio_volatility : float
+        Annualized volatility of the final weights (decimal).
+    diversification_ratio : float
+        ``Σ w_i σ_i / σ_p`` (Choueifaty & Coignard 2008).
+    effective_number_of_bets : float
+        Exponential of the entropy of the relative risk contributions (Meucci 2009).
+    leverage : float
+        Scale applied to the risky weights by the volatility target (1 without one).
+    cash : str or None
+        Asset holding the sleeve (``"cash"`` or a stablecoin); None without a volatility target.
+    cash_weight : float
+        Weight of the sleeve (decimal; negative when borrowing).
+    sleeve : tuple of str
+        Stablecoins kept outside the risk budget by the stablecoin policy.
+    groups : pandas.DataFrame or None
+        Per group: ``weight``, ``relative_risk_contribution`` and ``risk_budget`` (the sum of
+        its members' budgets) of the final weights.
+    notes : tuple of str
+        What the steps did that a user should know (dropped constraints, capped targets).
+    """
+
+    weights: pd.Series
+    allocation: AllocationResult
+    covariance: pd.DataFrame
+    risk_contributions: pd.Series
+    relative_risk_contributions: pd.Series
+    marginal_risk_contributions: pd.Series
+    budget: pd.Series | None
+    portfolio_volatility: float
+    diversification_ratio: float
+    effective_number_of_bets: float
+    leverage: float
+    cash: str | None
+    cash_weight: float
+    sleeve: tuple[str, ...]
+    groups: pd.DataFrame | None
+    notes: tuple[str, ...]
+
+
+def build_portfolio(
+    cov: pd.DataFrame,
+    *,
+    method: str = "risk_budget",
+    budget: Mapping[str, float] | pd.Series | None = None,
+    bounds: Mapping[str, tuple[float, float]] | None = None,
+    groups: Sequence[tuple[Sequence[str], float, float]] | None = None,
+    group_names: Sequence[str] | None = None,
+    stablecoins: str = "include",
+    n_clusters: int | None = None,
+    target_volatility: float | None = None,
+    max_leverage: float = 1.0,
+    cash: str = CASH,
+) -> Portfolio:
+    """Build the portfolio the dashboard shows from one covariance matrix and the user's choices.
+
+    Parameters
+    ----------
+    cov : pandas.DataFrame of shape (n_assets, n_assets)
+        Annualized covariance matrix labelled by asset.
+    method : str, default "risk_budget"
+        One of :data:`METHODS`.
+    budget : mapping or pandas.Series, optional
+        Risk budget per asset for ``"risk_budget"`` (normalized over the assets inside the
+        budget); None for equal budgets (equal risk contribution).
+    bounds : mapping of asset -> (minimum, maximum), optional
+        Weight bounds (decimals) for ``"risk_budget"`` and ``"minimum_variance"``, on the
+        weights of the assets inside the risk budget (before the volatility target).
+    groups : sequence of (members, minimum, maximum), optional
+        Constraints on the members' total weight, for ``"risk_budget"``. With the sleeve
+        policy, stablecoin members are dropped from a group, and a group left empty is dropped;
+        both are said in ``notes``.
+    group_names : sequence of str, optional
+        Names of ``groups`` for the group table (default "group 1", "group 2", ...).
+    stablecoins : {"include", "sleeve"}, default "include"
+        Stablecoins inside the risk budget like any coin, or outside it as the sleeve (weight 0
+        unless a volatility target parks the remainder in one of them).
+    n_clusters : int, optional
+        Number of correlation clusters for ``"cluster_risk_budget"``.
+    target_volatility : float, optional
+        Annualized volatility (decimal) to scale the portfolio to; None leaves it unscaled.
+    max_leverage : float, default 1.0
+        Largest scale of the risky weights (1 = no borrowing).
+    cash : str, default "cash"
+        Where the remainder goes: riskless ``"cash"`` or a stablecoin of ``cov``.
+
+    Returns
+    -------
+    Portfolio
+
+    Raises
+    ------
+    DataError
+        Unknown method (the allowed ones are listed), unknown assets, a budget for a method
+        without budgets.
+    InfeasibleError, ConvergenceError
+        From the allocation method (messages name the conflicting constraints).
+
+    References
+    ----------
+    T. Roncalli (2013), *Introduction to Risk Parity and Budgeting*, Chapman & Hall/CRC.
+    J.-C. Richard, T. Roncalli (2019), "Constrained risk budgeting portfolios", arXiv:1902.05710.
+    A. Moreira, T. Muir (2017), "Volatility-managed portfolios", Journal of Finance 72(4).
+    """
+    if method not in METHODS:
+        raise DataError(f"method {method!r} is unknown; allowed: {', '.join(METHODS)}")
+    if budget is not None and method != "risk_budget":
+        raise DataError(f"method {method!r} takes no risk budget; use 'risk_budget'")
+    notes: list[str] = []
+    policy = stablecoin_policy(cov, budget, policy=stablecoins)
+    inside = list(policy.cov.columns)
+    if policy.sleeve:
+        notes.append(f"Outside the risk budget (stablecoin sleeve): {', '.join(policy.sleeve)}.")
+    kept_bounds = None if bounds is None else {a: b for a, b in bounds.items() if a in inside}
+    kept_groups, kept_names = _groups_inside(groups, group_names, inside, notes)
+
+    if method == "risk_budget":
+        allocation = risk_budget_weights(policy.cov, policy.budget, bounds=kept_bounds or None,
+                                         groups=kept_groups or None)
+    elif method == "minimum_variance":
+        allocation = minimum_variance_weights(policy.cov, bounds=kept_bounds or None)
+    elif method == "cluster_risk_budget":
+        allocation = cluster_risk_budget_weights(policy.cov, n_clusters=n_clusters)
+    else:
+        allocation = {"inverse_volatility": inverse_volatility_weights, "equal_weight":
+                      equal_weights, "hrp": hrp_weights}[method](policy.cov)
+    if method in ("risk_budget", "minimum_variance") and (kept_bounds or kept_groups):
+        if allocation.binding_constraints:
+            notes.append("Binding constraints: " + "; ".join(allocation.binding_constraints))
+
+    weights = allocation.weights.reindex(cov.columns, fill_value=0.0)
+    leverage, cash_name, cash_weight = 1.0, None, 0.0
+    target: VolatilityTarget | None = None
+    if target_volatility is not None:
+        target = volatility_target(weights, cov, target_volatility, max_leverage=max_leverage,
+                                   cash=cash)
+        weights, leverage = target.weights, target.leverage
+        cash_name, cash_weight = target.cash, target.cash_weight
+        if not target.target_reached:
+            notes.append(f"The leverage cap {max_leverage:g} stops the scaling at "
+                         f"{target.portfolio_volatility:.1%} volatility, short of the "
+                         f"{target_volatility:.1%} target.")
+    full_cov = cov.reindex(index=weights.index, columns=weights.index, fill_value=0.0)
+
+    budget_all = None
+    if allocation.budget is not None:
+        budget_all = allocation.budget.reindex(weights.index, fill_value=0.0)
+    group_table = None
+    if kept_groups:
+        named = {name: list(members) for name, (members, _, _) in
+                 zip(kept_names, kept_groups, strict=True)}
+        group_table = _group_table(weights, full_cov, named, budget_all)
+    elif allocation.asset_groups is not None:
+        clusters = allocation.asset_groups.reindex(weights.index).dropna()
+        named = {str(g): list(clusters.index[clusters == g]) for g in clusters.unique()}
+        group_table = _group_table(weights, full_cov, named, budget_all)
+
+    # riskless cash has no risk: decompose the risky part, cash contributes 0
+    risky = weights.drop(CASH, errors="ignore")
+    risky_cov = cov.loc[risky.index, risky.index]
+
+    def full(series: pd.Series) -> pd.Series:
+        return series.reindex(weights.index, fill_value=0.0)
+
+    return Portfolio(
+        weights=weights,
+        allocation=allocation,
+        covariance=full_cov,
+        risk_contributions=full(risk_contributions(risky, risky_cov)),
+        relative_risk_contributions=full(relative_risk_contributions(risky, risky_cov)),
+        marginal_risk_contributions=full(marginal_risk_contributions(risky, risky_cov)),
+        budget=budget_all,
+        portfolio_volatility=portfolio_volatility(risky, risky_cov),
+        diversification_ratio=diversification_ratio(risky, risky_cov),
+        effective_number_of_bets=effective_number_of_bets(risky, risky_cov),
+        leverage=leverage,
+        cash=cash_name,
+        cash_weight=cash_weight,
+        sleeve=policy.sleeve,
+        groups=group_table,
+        notes=tuple(notes),
+    )
+
+
+def _groups_inside(groups, names, inside: list[str], notes: list[str]):
+    """Drop members outside the risk budget from group constraints, and empty groups."""
+    if not groups:
+        return [], []
+    names = list(names) if names is not None else [f"group {i + 1}" for i in range(len(groups))]
+    kept, kept_names = [], []
+    for name, (members, low, high) in zip(names, groups, strict=True):
+        members_in = [m for m in members if m in inside]
+        dropped = [m for m in members if m not in inside]
+        if dropped and members_in:
+            notes.append(f"Group {name}: {', '.join(dropped)} outside the risk budget, left out.")
+        if not members_in:
+            notes.append(f"Group {name} has no member inside the risk budget and is ignored.")
+            continue
+        kept.append((members_in, float(low), float(high)))
+        kept_names.append(name)
+    return kept, kept_names
+
+
+def _group_table(weights: pd.Series, cov: pd.DataFrame, groups: dict[str, list[Any]],
+                 budget: pd.Series | None) -> pd.DataFrame:
+    members = {g: m for g, m in groups.items() if m}
+    covered = {a for m in members.values() for a in m}
+    rest = [a for a in weights.index if a not in covered and abs(weights[a]) > 0]
+    if rest:
+        members["other"] = rest
+    budgets = None if budget is None else {g: float(budget.reindex(m).sum())
+                                           for g, m in members.items()}
+    table = group_risk_contributions(weights, cov, members, group_budget=budgets)
+    if budgets is None:
+        table["risk_budget"] = np.nan
+    return table

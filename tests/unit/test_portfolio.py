@@ -1,0 +1,102 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+import riskcore
+from riskcore.errors import DataError
+from riskcore.portfolio import build_portfolio
+
+L1 = ["BTC-USD", "ETH-USD", "SOL-USD", "ADA-USD"]
+
+
+@pytest.fixture(scope="module")
+def cov():
+    rng = np.random.default_rng(42)
+    names = L1 + ["DOGE-USD", "USDT-USD"]
+    vols = np.array([0.6, 0.7, 0.9, 0.8, 1.0, 0.01])
+    corr = np.full((6, 6), 0.6)
+    corr[5, :] = corr[:, 5] = 0.02
+    np.fill_diagonal(corr, 1.0)
+    noise = rng.normal(0, 0.01, (6, 6))
+    cov = np.outer(vols, vols) * corr + np.diag(np.abs(noise).sum(1)) * 1e-4
+    return pd.DataFrame(cov, index=names, columns=names)
+
+
+def test_default_is_equal_risk_contribution_over_every_asset(cov):
+    p = build_portfolio(cov)
+    np.testing.assert_allclose(p.relative_risk_contributions, 1 / 6, rtol=1e-9)
+    assert p.weights.sum() == pytest.approx(1.0)
+    assert p.weights["USDT-USD"] > 0.5  # the near-zero-volatility stablecoin takes the weight
+    assert p.leverage == 1.0 and p.cash is None
+
+
+def test_sleeve_keeps_stablecoins_out_of_the_risk_budget(cov):
+    p = build_portfolio(cov, stablecoins="sleeve")
+    assert p.weights["USDT-USD"] == 0.0
+    assert p.sleeve == ("USDT-USD",)
+    risky = p.relative_risk_contributions.drop("USDT-USD")
+    np.testing.assert_allclose(risky, 1 / 5, rtol=1e-9)
+    assert p.budget["USDT-USD"] == 0.0
+    assert "stablecoin sleeve" in p.notes[0]
+
+
+@pytest.mark.parametrize("cash", ["cash", "USDT-USD"])
+def test_volatility_target_is_reached_and_the_rest_goes_to_the_sleeve(cov, cash):
+    p = build_portfolio(cov, stablecoins="sleeve", target_volatility=0.2, cash=cash)
+    assert p.portfolio_volatility == pytest.approx(0.2, rel=1e-9)
+    assert p.weights.sum() == pytest.approx(1.0)
+    assert p.cash == cash and p.weights[cash] == pytest.approx(p.cash_weight)
+    assert 0 < p.leverage < 1
+    # scaling does not change the risk shares of the risky coins
+    risky = p.relative_risk_contributions.drop(["USDT-USD", "cash"], errors="ignore")
+    # a stablecoin sleeve carries a sliver of risk itself; riskless cash carries none
+    assert risky.sum() == pytest.approx(1.0, abs=5e-3 if cash == "USDT-USD" else 1e-12)
+
+
+def test_leverage_cap_is_reported(cov):
+    p = build_portfolio(cov, stablecoins="sleeve", target_volatility=2.0, max_leverage=1.0)
+    assert p.leverage == pytest.approx(1.0)
+    assert any("leverage cap" in n for n in p.notes)
+
+
+def test_group_constraint_binds_and_is_named(cov):
+    p = build_portfolio(cov, stablecoins="sleeve", groups=[(L1, 0.0, 0.5)],
+                        group_names=["layer-1"])
+    assert p.weights[L1].sum() == pytest.approx(0.5, abs=1e-8)
+    assert p.groups.loc["layer-1", "weight"] == pytest.approx(0.5, abs=1e-8)
+    assert any("Binding" in n for n in p.notes)
+
+
+def test_groups_of_stablecoins_are_dropped_with_a_note_under_the_sleeve(cov):
+    p = build_portfolio(cov, stablecoins="sleeve", groups=[(["USDT-USD"], 0.1, 1.0)],
+                        group_names=["stablecoins"])
+    assert any("stablecoins has no member inside the risk budget" in n for n in p.notes)
+
+
+def test_cluster_budgets_give_each_cluster_an_equal_risk_share(cov):
+    p = build_portfolio(cov, method="cluster_risk_budget", n_clusters=2)
+    np.testing.assert_allclose(p.groups["relative_risk_contribution"], 0.5, rtol=1e-8)
+
+
+@pytest.mark.parametrize("method", ["inverse_volatility", "equal_weight", "hrp",
+                                    "minimum_variance"])
+def test_every_method_gives_full_investment(cov, method):
+    p = build_portfolio(cov, method=method)
+    assert p.weights.sum() == pytest.approx(1.0)
+    assert (p.weights >= -1e-12).all()
+    assert p.relative_risk_contributions.sum() == pytest.approx(1.0)
+
+
+def test_bad_choices_are_refused(cov):
+    with pytest.raises(DataError, match="method 'magic' is unknown; allowed: risk_budget"):
+        build_portfolio(cov, method="magic")
+    with pytest.raises(DataError, match="method 'hrp' takes no risk budget"):
+        build_portfolio(cov, method="hrp", budget={"BTC-USD": 1.0})
+
+
+def test_on_the_demo_market(cov):
+    prices = riskcore.demo_prices()
+    c = riskcore.covariance(riskcore.to_returns(prices), lookback=365)
+    p = build_portfolio(c, stablecoins="sleeve", target_volatility=0.3, cash="USDT-USD")
+    assert p.portfolio_volatility == pytest.approx(0.3, rel=1e-8)
+    assert p.weights.idxmax() == "USDT-USD"
