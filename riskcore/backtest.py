@@ -30,11 +30,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from numbers import Real
 
 import numpy as np
 import pandas as pd
 
 from riskcore._rb_solver import solve_risk_budget
+from riskcore.assets import is_stablecoin
 from riskcore.errors import ConvergenceError, DataError, RiskcoreError
 from riskcore.metrics import PortfolioMetrics, portfolio_metrics
 from riskcore.periods import infer_periods_per_year
@@ -54,6 +56,10 @@ FREQUENCIES: tuple[str, ...] = ("D", "W", "M", "Q")
 ESTIMATORS: tuple[str, ...] = ("sample", "ewma")
 #: Trigger parameters a threshold sweep can vary.
 SWEEP_TRIGGERS: tuple[str, ...] = ("band", "relative_band", "risk_band", "volatility_band")
+#: Stablecoin policies: inside the target like any coin, or outside the risk budget.
+STABLECOIN_POLICIES: tuple[str, ...] = ("include", "sleeve")
+#: Name of riskless cash as the volatility target's sleeve.
+CASH = "cash"
 _ESTIMATED = ("inverse_volatility", "erc", "risk_budget")
 _TOL = 1e-12
 
@@ -99,8 +105,37 @@ class RebalancePolicy:
     target_volatility : float, optional
         Volatility targeting: annualized volatility (decimal) the portfolio aims at. At each
         date the target weights are scaled by ``min(1, target_volatility / sigma(target))``
-        (no leverage) and the rest is held in cash (earning nothing); ``sigma`` uses the same
-        covariance estimate. Assets then need a full estimation window to be held.
+        (no leverage) and the rest is held in ``cash`` (riskless cash earns nothing);
+        ``sigma`` uses the same covariance estimate. Assets then need a full estimation
+        window to be held.
+    volatility_floor : float, optional
+        Annualized volatility floor (decimal, 0.05 = 5% a year). At each date every asset
+        whose estimated volatility is below it gets the floor instead, its correlations kept
+        (the per-period covariance row and column are scaled so that the variance is
+        ``volatility_floor**2 / periods_per_year``; an asset with zero variance gets zero
+        correlations), as :func:`riskcore.estimators.estimate_covariance` does. The floored
+        estimate is the one used everywhere: targets, volatility targeting, volatility band
+        and measured risk contributions. It stops a stablecoin with near-zero measured
+        volatility from absorbing an inverse-volatility or risk-parity target. 0 or None: no
+        floor.
+    stablecoins : {"include", "sleeve"}, default "include"
+        Stablecoin policy (stablecoins are the columns named as such by
+        :func:`riskcore.assets.is_stablecoin`). ``"include"``: they take part in the target
+        like any coin. ``"sleeve"``: they are outside the risk budget of the estimated
+        methods (``"equal_weight"``, ``"inverse_volatility"``, ``"erc"``, ``"risk_budget"``):
+        the target is computed over the other assets and stablecoins get target weight 0,
+        except the one named by ``cash``, which holds the volatility target's remainder.
+        Not available with ``"fixed"`` (a fixed target sets stablecoin weights itself).
+    cash : str, default "cash"
+        Where the remainder of a volatility-scaled target goes: ``"cash"`` (riskless, zero
+        return, no trading cost), or the name of a stablecoin column (e.g. ``"USDT-USD"``),
+        which then holds the sleeve and is bought and sold like any asset, paying costs.
+        The scale ``k`` then solves ``sigma(k * target + (1 - k) * stablecoin) =
+        target_volatility`` with the stablecoin's own variance and covariances, clipped to
+        ``[0, 1]`` (as :func:`riskcore.allocation.volatility_target` with
+        ``max_leverage=1``). On a date where the stablecoin cannot be held (no price that
+        day, or fewer prices than ``min_history``) the remainder stays in riskless cash.
+        Requires ``target_volatility``.
     mode : {"to_target", "to_band", "breached_only"}, default "to_target"
         After a band breach: trade every asset back to target, move the breached assets to the
         band's edge, or move only the breached assets to target (the others absorb the cash
@@ -120,9 +155,19 @@ class RebalancePolicy:
     Raises
     ------
     RiskcoreError
-        For an unknown method, frequency, estimator or mode (the allowed values are listed),
-        a negative band, a lookback below 2, a fixed method without target, or an invalid
-        target or budget.
+        For an unknown method, frequency, estimator, mode or stablecoin policy (the allowed
+        values are listed), a negative band or volatility floor, a lookback below 2, a fixed
+        method without target or with ``stablecoins="sleeve"``, a ``cash`` that is not
+        ``"cash"`` or a stablecoin name or is given without ``target_volatility``, or an
+        invalid target or budget.
+
+    References
+    ----------
+    Maillard, Roncalli & Teiletche (2010), "The properties of equally weighted risk
+    contribution portfolios", Journal of Portfolio Management 36(4) (equal risk
+    contribution); Roncalli (2013), *Introduction to Risk Parity and Budgeting*, Chapman &
+    Hall/CRC (risk budgets); Moreira & Muir (2017), "Volatility-managed portfolios", Journal
+    of Finance 72(4) (volatility targeting with a cash sleeve).
     """
 
     target: pd.Series | None = None
@@ -139,6 +184,9 @@ class RebalancePolicy:
     lookback: int = 90
     half_life: float | None = None
     min_history: int | None = None
+    volatility_floor: float | None = None
+    stablecoins: str = "include"
+    cash: str = CASH
 
     def __post_init__(self) -> None:
         method = self.method or ("fixed" if self.target is not None else "erc")
@@ -183,6 +231,39 @@ class RebalancePolicy:
             raise RiskcoreError(f"half_life is {self.half_life}; it must be > 0 periods")
         if self.min_history is not None and self.min_history < 1:
             raise RiskcoreError(f"min_history is {self.min_history}; it must be >= 1 price")
+        self._check_stablecoin_fields(method)
+
+    def _check_stablecoin_fields(self, method: str) -> None:
+        floor = self.volatility_floor
+        if floor is not None and (
+            isinstance(floor, bool) or not isinstance(floor, Real) or not 0 <= floor < np.inf
+        ):
+            raise RiskcoreError(
+                f"volatility_floor is {floor!r}; it must be a finite annualized volatility "
+                ">= 0 (decimal, 0.05 = 5%)"
+            )
+        if self.stablecoins not in STABLECOIN_POLICIES:
+            raise RiskcoreError(
+                f"stablecoins is {self.stablecoins!r}; allowed: {_allowed(STABLECOIN_POLICIES)}"
+            )
+        if self.stablecoins == "sleeve" and method == "fixed":
+            raise RiskcoreError(
+                "stablecoins='sleeve' applies to estimated methods (equal_weight, "
+                "inverse_volatility, erc, risk_budget); a fixed target sets the stablecoin "
+                "weights itself"
+            )
+        if not isinstance(self.cash, str) or (
+            self.cash != CASH and not is_stablecoin(self.cash)
+        ):
+            raise RiskcoreError(
+                f"cash is {self.cash!r}; allowed: 'cash' (riskless) or the name of a "
+                "stablecoin column such as 'USDT-USD'"
+            )
+        if self.cash != CASH and self.target_volatility is None:
+            raise RiskcoreError(
+                f"cash {self.cash!r} holds the remainder of a volatility target; set "
+                "target_volatility or leave cash='cash'"
+            )
 
     @property
     def has_trigger(self) -> bool:
@@ -312,7 +393,67 @@ def _universe(prices: pd.DataFrame, policy: RebalancePolicy) -> pd.Index:
     missing = [a for a in names if a not in prices.columns]
     if missing:
         raise DataError(f"no price column for {missing[0]}; the policy needs prices of each asset")
-    return pd.Index(names)
+    names = pd.Index(names)
+    if policy.cash != CASH and policy.cash not in names:
+        if policy.cash not in prices.columns:
+            raise DataError(
+                f"no price column for {policy.cash}, the cash sleeve of the policy; use one of "
+                f"the panel's stablecoins or cash='cash'"
+            )
+        names = names.append(pd.Index([policy.cash]))
+    return names
+
+
+def _floor_volatility(covariance: np.ndarray, floor_variance: float, start: int) -> None:
+    """Raise each date's variances below ``floor_variance`` to it, keeping correlations.
+
+    In place on ``covariance[start:]`` (per-period covariances): the row and column of a
+    floored asset are scaled by ``floor / sigma``; an asset with zero variance gets zero
+    covariances. Same rule as the floor of :func:`riskcore.estimators.estimate_covariance`.
+    """
+    n = covariance.shape[1]
+    diag = np.arange(n)
+    cov = covariance[start:]
+    variances = np.clip(cov[:, diag, diag], 0.0, None)
+    low = variances < floor_variance
+    if not low.any():
+        return
+    sigma = np.sqrt(variances)
+    floor = np.sqrt(floor_variance)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(low, np.where(sigma > 0, floor / sigma, 0.0), 1.0)
+    cov *= scale[:, :, None] * scale[:, None, :]
+    cov[:, diag, diag] = np.where(low, floor_variance, cov[:, diag, diag])
+
+
+def _scale_to_volatility(
+    tgt: np.ndarray, cov: np.ndarray, target: float, ppy: float, cash: int | None
+) -> np.ndarray:
+    """Scale a target down to an annualized volatility, the remainder to cash or ``cash``.
+
+    Riskless cash: ``k = min(1, target / sigma(tgt))``. A stablecoin column ``cash``: ``k``
+    solves ``sigma(k * tgt + (1 - k) * e_cash) = target`` (the quadratic of
+    :func:`riskcore.allocation.volatility_target`), clipped to ``[0, 1]``. ``cov`` is per
+    period and annualized with ``ppy``.
+    """
+    var = tgt @ cov @ tgt
+    sigma = np.sqrt(var * ppy)
+    if not sigma > target:
+        return tgt
+    if cash is None:
+        return tgt * (target / sigma)
+    # var(k) = k^2 a + 2 k (1 - k) c + (1 - k)^2 d, per period
+    c = tgt @ cov[:, cash]
+    d = cov[cash, cash]
+    qa, qb, qc = var - 2.0 * c + d, 2.0 * c - 2.0 * d, d - target**2 / ppy
+    if abs(qa) < 1e-18:
+        k = -qc / qb if qb else 0.0
+    else:
+        k = (-qb + np.sqrt(max(qb * qb - 4.0 * qa * qc, 0.0))) / (2.0 * qa)
+    k = min(max(k, 0.0), 1.0)
+    out = tgt * k
+    out[cash] += 1.0 - k
+    return out
 
 
 def _new_period(index: pd.DatetimeIndex, frequency: str | None) -> np.ndarray:
@@ -435,6 +576,8 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
             if t >= first_full:
                 old = x[t - lookback + 1]
                 covariance[t] = (1.0 - decay) * m2 + tail * np.outer(old, old)
+    if policy.volatility_floor:
+        _floor_volatility(covariance, policy.volatility_floor**2 / ppy, min(first_full, t_count))
     variances = np.diagonal(covariance, axis1=1, axis2=2)
     estimable = full_window & (variances > 0)
 
@@ -443,32 +586,53 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
         min_history = int(policy.min_history)
     else:
         min_history = lookback + 1 if estimated else 1
-    eligible = tradable & (listed_count >= min_history)
-    if estimated:
-        eligible &= estimable
+    holdable = tradable & (listed_count >= min_history)
+    eligible = holdable & estimable if estimated else holdable
+
+    # assets inside the risk budget: all but the stablecoin sleeve and a cash column that
+    # the policy's budget or fixed target does not name
+    inside = np.ones(n, dtype=bool)
+    if policy.stablecoins == "sleeve":
+        inside &= ~np.array([is_stablecoin(str(a)) for a in assets], dtype=bool)
+        if not inside.any():
+            raise DataError(
+                "every asset is a stablecoin: nothing is left to risk-budget with "
+                "stablecoins='sleeve'"
+            )
+    cash_pos = None
+    cash_ok = None
+    if policy.cash != CASH:
+        cash_pos = int(assets.get_loc(policy.cash))
+        named = policy.target if policy.method == "fixed" else policy.budget
+        if named is not None and policy.cash not in named.index:
+            inside[cash_pos] = False
+        # the sleeve needs a price and the history, not a positive variance
+        cash_ok = holdable[:, cash_pos] & (full_window[:, cash_pos] if estimated else True)
+    budget_eligible = eligible if inside.all() else eligible & inside
 
     new_period = _new_period(index, policy.frequency)
     targets = np.full((t_count, n), np.nan)
     fixed = None
     if policy.method == "fixed":
-        fixed = policy.target.to_numpy(dtype=float)
+        fixed = policy.target.reindex(assets, fill_value=0.0).to_numpy(dtype=float)
     budget_all = (
-        policy.budget.reindex(assets).to_numpy(dtype=float)
+        policy.budget.reindex(assets, fill_value=0.0).to_numpy(dtype=float)
         if policy.budget is not None
         else np.full(n, 1.0 / n)
     )
+    if not inside.all():
+        budget_all = np.where(inside, budget_all, 0.0)
     previous = None
-    fixed_or_none = fixed if policy.method == "fixed" else None
-    for t in np.flatnonzero(eligible.any(axis=1)):
+    for t in np.flatnonzero(budget_eligible.any(axis=1)):
         if all_targets or previous is None or new_period[t]:
-            tgt = _target(policy, covariance[t], eligible[t], budget_all, previous,
-                          fixed_or_none, index, t)
+            tgt = _target(policy, covariance[t], budget_eligible[t], budget_all, previous,
+                          fixed, index, t)
             if tgt is not None:
                 previous = tgt
                 if policy.target_volatility is not None:
-                    sigma = np.sqrt(tgt @ covariance[t] @ tgt * ppy)
-                    if sigma > policy.target_volatility:
-                        tgt = tgt * (policy.target_volatility / sigma)
+                    sleeve = cash_pos if cash_ok is not None and cash_ok[t] else None
+                    tgt = _scale_to_volatility(tgt, covariance[t], policy.target_volatility,
+                                               ppy, sleeve)
                 targets[t] = tgt
     reference = _reference(policy, covariance, estimable, eligible, targets, budget_all)
     return _Prepared(
@@ -528,6 +692,8 @@ def _target(
 ) -> np.ndarray | None:
     n = elig.size
     out = np.zeros(n)
+    if not elig.any():
+        return None
     if fixed is not None:
         w = np.where(elig, fixed, 0.0)
         if w.sum() <= 0:
