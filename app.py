@@ -14,6 +14,7 @@ pages = [
     st.Page("pages/volatility.py", title="Volatility", icon=":material/show_chart:"),
     st.Page("pages/correlation.py", title="Correlation", icon=":material/grid_on:"),
     st.Page("pages/allocation.py", title="Allocation", icon=":material/balance:"),
+    st.Page("pages/compare.py", title="Method comparison", icon=":material/compare_arrows:"),
     st.Page("pages/rebalance_check.py", title="Rebalance check", icon=":material/receipt_long:"),
     st.Page("pages/rebalance.py", title="Rebalancing simulator", icon=":material/replay:"),
 ]

@@ -1,19 +1,31 @@
-"""Allocation: risk budgets per coin -> weights and risk contributions."""
+"""Allocation: risk budgets per coin -> weights, risk contributions and diagnostics."""
 
 import pandas as pd
 import streamlit as st
 
+from riskcore.assets import is_stablecoin
 from ui import charts
-from ui.compute import ESTIMATORS, METHODS, budget_key, budgets, target_allocation
+from ui.compute import (
+    ESTIMATORS,
+    METHODS,
+    STABLECOIN_POLICIES,
+    budget_key,
+    target_allocation,
+)
+from ui.constraints import bounds_editor, groups_editor
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
 from ui.routing import require_router
 
+SESSION = {"persist_state": "session"}
 require_router()
 st.title("Allocation")
 data = current_dataset()
 assets = list(data.prices.columns)
+stables = [a for a in assets if is_stablecoin(a)]
 equal = round(100 / len(assets), 1)
+for asset in assets:
+    st.session_state.setdefault(budget_key(asset), equal)
 
 
 def reset_budgets() -> None:
@@ -21,52 +33,87 @@ def reset_budgets() -> None:
         st.session_state[budget_key(asset)] = equal
 
 
-for asset in assets:
-    st.session_state.setdefault(budget_key(asset), equal)
-
+state = st.session_state
 settings, budget_col = st.columns([2, 3])
 with settings:
-    st.radio("Method", list(METHODS), format_func=METHODS.get, key="method",
-             persist_state="session")
+    st.selectbox("Method", list(METHODS), format_func=METHODS.get, key="method", **SESSION)
     st.selectbox("Covariance estimator", list(ESTIMATORS), format_func=ESTIMATORS.get,
-                 key="estimator", persist_state="session")
-    st.slider("Lookback (periods)", 30, 1460, key="lookback", step=5, persist_state="session",
+                 key="estimator", **SESSION)
+    st.slider("Lookback (periods)", 30, 1460, key="lookback", step=5, **SESSION,
               help="Covariance is estimated on the last N periods of the common window.")
-    if st.session_state["estimator"] == "ewma":
-        st.slider("EWMA half-life (periods)", 5, 365, key="half_life", persist_state="session")
+    if state["estimator"] == "ewma":
+        st.slider("EWMA half-life (periods)", 5, 365, key="half_life", **SESSION)
+    if stables:
+        st.radio(f"Stablecoins ({', '.join(stables)})", list(STABLECOIN_POLICIES),
+                 format_func=STABLECOIN_POLICIES.get, key="stablecoins", **SESSION)
+    st.number_input("Volatility floor (annualized %)", 0.0, 50.0, step=1.0,
+                    key="volatility_floor_pct", **SESSION,
+                    help="Assets measured below this volatility are estimated at the floor "
+                         "(correlations kept), so a calm stablecoin cannot absorb the portfolio.")
+    if state["method"] == "cluster_risk_budget":
+        st.slider("Correlation clusters", 2, max(2, len(assets) - 1), key="n_clusters", **SESSION)
 with budget_col:
-    st.markdown("**Risk budget per coin** (relative; normalised to sum to 100%)")
-    cols = st.columns(2)
-    for i, asset in enumerate(assets):
-        cols[i % 2].slider(asset, 0.0, 100.0, step=0.5, key=budget_key(asset),
-                           persist_state="session",
-                           disabled=st.session_state["method"] != "risk_budget")
-    st.button("Reset to equal budgets (equal risk contribution)", on_click=reset_budgets)
+    in_budget = [a for a in assets if not (a in stables and state["stablecoins"] == "sleeve")]
+    if state["method"] == "risk_budget":
+        st.markdown("**Risk budget per coin** (relative; normalised to sum to 100%)")
+        cols = st.columns(2)
+        for i, asset in enumerate(in_budget):
+            cols[i % 2].slider(asset, 0.0, 100.0, step=0.5, key=budget_key(asset), **SESSION)
+        st.button("Reset to equal budgets (equal risk contribution)", on_click=reset_budgets)
+    else:
+        st.info(f"{METHODS[state['method']]} sets no per-coin risk budget; "
+                "choose risk budgeting to set one.")
+    with st.expander("Volatility target"):
+        st.toggle("Scale the portfolio to a target volatility", key="vol_target_on", **SESSION)
+        st.slider("Target volatility (annualized %)", 5.0, 150.0, step=1.0,
+                  key="vol_target_pct", **SESSION)
+        st.number_input("Maximum leverage", 1.0, 3.0, step=0.1, key="max_leverage", **SESSION)
+        st.selectbox("Remainder held in", ["cash"] + stables, key="cash", **SESSION)
+    with st.expander("Constraints (risk budgeting and minimum variance)"):
+        st.caption("Weight bounds apply to the coins inside the risk budget, before any "
+                   "volatility target. Group limits apply to the members' total weight.")
+        bounds_editor(in_budget)
+        for problem in groups_editor(in_budget):
+            st.warning(problem)
 
 with shown_errors():
-    estimate, result = target_allocation(data)
+    estimate, portfolio = target_allocation(data)
+observations = estimate.n_observations
 st.caption(history_note(data.prices) + f" Covariance: {ESTIMATORS[estimate.method]}, "
-           f"{estimate.n_observations if isinstance(estimate.n_observations, int) else ''} "
-           "observations, annualized.")
-for warning in estimate.warnings:
-    st.warning(warning)
+           f"{observations if isinstance(observations, int) else 'pairwise'} observations, "
+           "annualized.")
+for message in (*estimate.warnings, *portfolio.notes):
+    st.info(message)
 
-budget = budgets(assets) if st.session_state["method"] == "risk_budget" else None
+top = portfolio.relative_risk_contributions.idxmax()
+m = st.columns(5)
+m[0].metric("Volatility (annualized)", f"{portfolio.portfolio_volatility:.1%}")
+m[1].metric("Diversification ratio", f"{portfolio.diversification_ratio:.2f}",
+            help="Σ wᵢσᵢ / σₚ (Choueifaty & Coignard 2008)")
+m[2].metric("Effective number of bets", f"{portfolio.effective_number_of_bets:.1f}",
+            help="exp(entropy of relative risk contributions), Meucci (2009)")
+m[3].metric(f"Largest risk share: {top}", f"{portfolio.relative_risk_contributions[top]:.1%}")
+m[4].metric("Leverage / sleeve", f"{portfolio.leverage:.2f}× / {portfolio.cash_weight:.0%}",
+            help=f"Sleeve held in {portfolio.cash or '—'}")
+
 table = pd.DataFrame({
-    "weight": result.weights,
-    "relative risk contribution": result.relative_risk_contributions,
-    "risk budget": budget if budget is not None else float("nan"),
-    "volatility": pd.Series({a: estimate.matrix.loc[a, a] ** 0.5 for a in result.weights.index}),
+    "weight": portfolio.weights,
+    "relative risk contribution": portfolio.relative_risk_contributions,
+    "risk budget": portfolio.budget if portfolio.budget is not None else float("nan"),
+    "marginal risk contribution": portfolio.marginal_risk_contributions,
+    "volatility": pd.Series({a: estimate.matrix.loc[a, a] ** 0.5 for a in assets}),
 })
-m1, m2, m3 = st.columns(3)
-m1.metric("Portfolio volatility (annualized)", f"{result.portfolio_volatility:.1%}")
-m2.metric("Largest weight", f"{table['weight'].idxmax()} {table['weight'].max():.1%}")
-m3.metric("Solver", f"{'converged' if result.converged else 'NOT converged'} "
-          f"in {result.iterations} it.", help=f"max relative error {result.max_relative_error:.1e}")
-
-shown = ["weight", "relative risk contribution"] + (["risk budget"] if budget is not None else [])
+shown = ["weight", "relative risk contribution"] + (
+    ["risk budget"] if portfolio.budget is not None else [])
 st.plotly_chart(charts.grouped_bars(table[shown], title="Weights and risk contributions"),
                 key="chart_weights")
 charts.table(table, percent=tuple(table.columns))
+if portfolio.groups is not None:
+    st.markdown("**Groups**: total weight and share of risk against the members' budgets")
+    charts.table(portfolio.groups, percent=tuple(portfolio.groups.columns))
+result = portfolio.allocation
+st.caption(f"Solver: {result.method}, {'converged' if result.converged else 'NOT converged'} in "
+           f"{result.iterations} iterations, largest relative risk-contribution error "
+           f"{result.max_relative_error:.1e}.")
 st.download_button("Download weights (CSV)", table.to_csv(index_label="asset"),
-                   file_name="risk_budget_weights.csv", mime="text/csv")
+                   file_name="allocation.csv", mime="text/csv")

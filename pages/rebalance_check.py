@@ -14,9 +14,10 @@ require_router()
 st.title("Rebalance check")
 data = current_dataset()
 with shown_errors():
-    _, allocation = target_allocation(data)
-target = allocation.weights
-last_price = data.prices.ffill().iloc[-1][target.index]
+    _, portfolio = target_allocation(data)
+target = portfolio.weights
+# riskless cash (the volatility target's sleeve) trades at 1 USD per unit
+last_price = data.prices.ffill().iloc[-1].reindex(target.index).fillna({"cash": 1.0})
 st.caption(f"Target: the Allocation page's weights. Prices: last close "
            f"{data.prices.index[-1]:%Y-%m-%d}, USD per unit. The band, mode and costs are "
            "shared with the Rebalancing simulator.")

@@ -20,13 +20,30 @@ ESTIMATORS = {
 }
 METHODS = {
     "risk_budget": "Risk budgeting (equal budgets = equal risk contribution)",
+    "cluster_risk_budget": "Cluster risk budgeting (equal risk per correlation cluster)",
     "inverse_volatility": "Inverse volatility",
+    "hrp": "Hierarchical risk parity",
+    "minimum_variance": "Minimum variance",
+    "equal_weight": "Equal weight",
+}
+STABLECOIN_POLICIES = {
+    "sleeve": "outside the risk budget (cash sleeve)",
+    "include": "inside the risk budget, like any coin",
 }
 ALLOCATION_DEFAULTS = {
     "method": "risk_budget",
     "estimator": "sample",
     "lookback": 365,
     "half_life": 60,
+    "stablecoins": "sleeve",
+    "volatility_floor_pct": 5.0,
+    "n_clusters": 3,
+    "vol_target_on": False,
+    "vol_target_pct": 40.0,
+    "max_leverage": 1.0,
+    "cash": "cash",
+    "bounds_value": (),
+    "groups_value": (),
 }
 # Shared by the Rebalance check and the simulator, so both trade with the same rule and costs.
 TRADING_DEFAULTS = {
@@ -83,29 +100,77 @@ def returns(prices: pd.DataFrame) -> pd.DataFrame:
 
 @st.cache_data(show_spinner=False, max_entries=64)
 def covariance(prices: pd.DataFrame, method: str, lookback: int, half_life: int,
-               periods_per_year: int, pairwise: bool = False):
+               periods_per_year: int, pairwise: bool = False, floor: float | None = None):
     """Cache :func:`riskcore.estimate_covariance` on the dataset's returns."""
     return riskcore.estimate_covariance(
         riskcore.to_returns(prices), method=method, lookback=lookback,
         half_life=half_life if method == "ewma" else None, periods_per_year=periods_per_year,
-        pairwise=pairwise,
+        pairwise=pairwise, volatility_floor=floor,
     )
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def allocate(cov: pd.DataFrame, method: str, budget: tuple[float, ...] | None):
-    """Cache the allocation of one method on one covariance matrix."""
-    if method == "inverse_volatility":
-        return riskcore.inverse_volatility_weights(cov)
-    return riskcore.risk_budget_weights(cov, None if budget is None else list(budget))
+def allocate(cov: pd.DataFrame, method: str, budget: tuple[tuple[str, float], ...] | None,
+             options: tuple[tuple[str, object], ...]):
+    """Cache :func:`riskcore.build_portfolio` (``options``: its other keyword arguments)."""
+    kwargs = dict(options)
+    if kwargs.get("bounds"):
+        kwargs["bounds"] = dict(kwargs["bounds"])
+    if kwargs.get("groups"):
+        names, groups = zip(*[(n, (list(m), lo, hi)) for n, m, lo, hi in kwargs["groups"]],
+                            strict=True)
+        kwargs["groups"], kwargs["group_names"] = list(groups), list(names)
+    return riskcore.build_portfolio(cov, method=method, budget=dict(budget) if budget else None,
+                                    **{k: v for k, v in kwargs.items() if v not in ((), None)})
+
+
+def settings_options(method: str, *, volatility_target: bool = True) -> tuple:
+    """Return the build_portfolio options of the shared settings as a hashable tuple."""
+    state = st.session_state
+    constrained = method in ("risk_budget", "minimum_variance")
+    options = {
+        "stablecoins": state["stablecoins"],
+        "bounds": state["bounds_value"] if constrained else (),
+        "groups": state["groups_value"] if method == "risk_budget" else (),
+        "n_clusters": int(state["n_clusters"]) if method == "cluster_risk_budget" else None,
+    }
+    if volatility_target and state["vol_target_on"]:
+        options |= {"target_volatility": state["vol_target_pct"] / 100,
+                    "max_leverage": float(state["max_leverage"]), "cash": state["cash"]}
+    return tuple(options.items())
+
+
+def estimate(dataset):
+    """Return the covariance estimate of the shared settings on the dataset."""
+    state = st.session_state
+    pairwise = state.get("alignment") == "pairwise" and state["estimator"] == "sample"
+    floor = state["volatility_floor_pct"] / 100 or None
+    return covariance(dataset.prices, state["estimator"], int(state["lookback"]),
+                      int(state["half_life"]), dataset.periods_per_year, pairwise, floor)
 
 
 def target_allocation(dataset):
-    """Return (covariance estimate, allocation) for the shared settings on the dataset."""
-    state = st.session_state
-    pairwise = state.get("alignment") == "pairwise" and state["estimator"] == "sample"
-    estimate = covariance(dataset.prices, state["estimator"], int(state["lookback"]),
-                          int(state["half_life"]), dataset.periods_per_year, pairwise)
-    budget = budgets(list(estimate.matrix.columns))
-    result = allocate(estimate.matrix, state["method"], tuple(budget))
-    return estimate, result
+    """Return (covariance estimate, Portfolio) for the shared settings on the dataset."""
+    est = estimate(dataset)
+    method = st.session_state["method"]
+    assets = list(est.matrix.columns)
+    budget = tuple(budgets(assets).items()) if method == "risk_budget" else None
+    return est, allocate(est.matrix, method, budget, settings_options(method))
+
+
+@st.cache_data(show_spinner="Comparing methods…", max_entries=16)
+def compare(cov: pd.DataFrame, budget: tuple[tuple[str, float], ...],
+            options_by_method: tuple[tuple[str, tuple], ...]):
+    """Build the portfolio of every method on one covariance matrix, with the same settings.
+
+    Returns ``{method: Portfolio or error message}``: a method whose constraints cannot be
+    met says why instead of hiding the others.
+    """
+    results = {}
+    for method, options in options_by_method:
+        try:
+            results[method] = allocate(cov, method, budget if method == "risk_budget" else None,
+                                       options)
+        except riskcore.RiskcoreError as exc:
+            results[method] = str(exc)
+    return results
