@@ -125,3 +125,47 @@ def test_rebalance_check_and_simulator_share_band_and_costs():
     assert at.number_input(key="fee_bps").value == 25.0
     costs = [t for t in at.dataframe if "Costs paid (USD)" in t.value.index]
     assert costs, "the simulator shows no metrics table"
+
+
+def test_group_limit_from_the_constraints_editor_binds():
+    at = app()
+    at.switch_page("pages/allocation.py").run()
+    at.session_state["groups_rows"] = [("majors", "BTC-USD, ETH-USD, SOL-USD", 0.0, 20.0)]
+    at.run()
+    assert not at.exception, at.exception
+    table = weights_table(at)
+    assert table.loc[["BTC-USD", "ETH-USD", "SOL-USD"], "weight"].sum() == pytest.approx(0.2)
+    assert any("Binding constraints" in i.value for i in at.info)
+
+
+def test_unknown_group_member_is_named_and_ignored():
+    at = app()
+    at.switch_page("pages/allocation.py").run()
+    at.session_state["groups_rows"] = [("oops", "BTC-USD, NOPE-USD", 0.0, 20.0)]
+    at.run()
+    assert not at.exception, at.exception
+    assert any("NOPE-USD not among the selected assets" in w.value for w in at.warning)
+
+
+def test_volatility_target_scales_into_the_stablecoin_sleeve():
+    at = app()
+    at.switch_page("pages/allocation.py").run()
+    at.toggle(key="vol_target_on").set_value(True).run()
+    at.slider(key="vol_target_pct").set_value(20.0).run()
+    at.selectbox(key="cash").set_value("USDT-USD").run()
+    assert not at.exception, at.exception
+    vol = next(m for m in at.metric if m.label.startswith("Volatility"))
+    assert vol.value == "20.0%"
+    table = weights_table(at)
+    assert table["weight"].idxmax() == "USDT-USD"
+    assert table["weight"].sum() == pytest.approx(1.0)
+
+
+def test_method_comparison_lists_every_method():
+    at = app()
+    at.switch_page("pages/compare.py").run()
+    assert not at.exception, at.exception
+    summary = at.dataframe[0].value
+    assert list(summary.columns) == ["Risk budgeting", "Cluster risk budgeting",
+                                     "Inverse volatility", "Hierarchical risk parity",
+                                     "Minimum variance", "Equal weight"]
