@@ -15,6 +15,7 @@ from ui.compute import (
 from ui.constraints import bounds_editor, groups_editor
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
+from ui.export import decision_record
 from ui.routing import require_router
 
 SESSION = {"persist_state": "session"}
@@ -115,5 +116,9 @@ result = portfolio.allocation
 st.caption(f"Solver: {result.method}, {'converged' if result.converged else 'NOT converged'} in "
            f"{result.iterations} iterations, largest relative risk-contribution error "
            f"{result.max_relative_error:.1e}.")
-st.download_button("Download weights (CSV)", table.to_csv(index_label="asset"),
+d1, d2 = st.columns(2)
+d1.download_button("Download weights (CSV)", table.to_csv(index_label="asset"),
                    file_name="allocation.csv", mime="text/csv")
+d2.download_button("Download the decision (JSON: data, settings, constraints, weights)",
+                   decision_record(data, estimate, portfolio, st.session_state),
+                   file_name="allocation_decision.json", mime="application/json")

@@ -169,3 +169,27 @@ def test_method_comparison_lists_every_method():
     assert list(summary.columns) == ["Risk budgeting", "Cluster risk budgeting",
                                      "Inverse volatility", "Hierarchical risk parity",
                                      "Minimum variance", "Equal weight"]
+
+
+def test_decision_record_holds_data_settings_constraints_and_weights():
+    import riskcore
+    from ui.compute import ALLOCATION_DEFAULTS
+    from ui.data import Dataset
+    from ui.export import decision_record
+
+    prices = riskcore.demo_prices()
+    data = Dataset(prices, 365, "Simulated demo market")
+    estimate = riskcore.estimate_covariance(riskcore.to_returns(prices), lookback=365)
+    groups = (("majors", ("BTC-USD", "ETH-USD"), 0.0, 0.15),)
+    portfolio = riskcore.build_portfolio(estimate.matrix, stablecoins="sleeve",
+                                         groups=[(list(groups[0][1]), 0.0, 0.15)],
+                                         group_names=["majors"])
+    state = {**ALLOCATION_DEFAULTS, "groups_value": groups}
+    record = json.loads(decision_record(data, estimate, portfolio, state))
+    assert record["data"]["assets"] == list(prices.columns)
+    assert record["settings"]["stablecoins"] == "sleeve"
+    assert record["groups"] == [{"group": "majors", "members": ["BTC-USD", "ETH-USD"],
+                                 "min": 0.0, "max": 0.15}]
+    weights = {a: v["weight"] for a, v in record["assets"].items()}
+    assert sum(weights.values()) == pytest.approx(1.0)
+    assert weights["BTC-USD"] + weights["ETH-USD"] == pytest.approx(0.15, abs=1e-8)
