@@ -168,6 +168,12 @@ def _check_prices(prices: object, assets: Sequence[Any]) -> np.ndarray:
     return values
 
 
+def _check_sorted(prices: pd.DataFrame) -> None:
+    if not (prices.index.is_monotonic_increasing and prices.index.is_unique):
+        raise DataError("prices must have a sorted index without duplicate timestamps "
+                        "(oldest first); sort the panel and drop duplicates first")
+
+
 def _check_int(value: object, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
         raise DataError(f"{name} is {value!r}; it must be an integer >= {minimum}")
@@ -224,8 +230,9 @@ def worst_periods(
     ------
     DataError
         If ``weights`` are not finite, do not sum to 1, name an asset that is not in
-        ``prices``, or hold nothing but cash; if ``horizon`` or ``count`` < 1; if a held
-        price is zero, negative or infinite; or if no window has prices for every held asset
+        ``prices``, or hold nothing but cash; if ``horizon`` or ``count`` < 1; if the index
+        of ``prices`` is not sorted and unique or a held price is zero, negative or
+        infinite; or if no window has prices for every held asset
         at both ends (the message gives the first and last row where all have prices).
 
     References
@@ -244,6 +251,7 @@ def worst_periods(
         _nothing_held()
     assets = list(held.index)
     values = _check_prices(prices, assets)
+    _check_sorted(prices)
     n = len(values)
     complete = ~np.isnan(values).any(axis=1)
     if n <= horizon or not (complete[:-horizon] & complete[horizon:]).any():
@@ -284,12 +292,10 @@ def worst_periods(
     return out
 
 
-def _close_on(index: pd.DatetimeIndex, day: pd.Timestamp) -> int | None:
-    """Row of the last timestamp on the calendar day ``day`` (index's time zone), or None."""
+def _close_at(index: pd.DatetimeIndex, day: pd.Timestamp) -> int | None:
+    """Row of the last timestamp before the end of calendar day ``day``, or None."""
     pos = int(index.searchsorted(day + pd.Timedelta(days=1), side="left")) - 1
-    if pos < 0 or index[pos] < day:
-        return None
-    return pos
+    return pos if pos >= 0 else None
 
 
 def _window_days(name: str, window: object, tz: Any) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -324,9 +330,10 @@ def historical_scenarios(
 ) -> pd.DataFrame:
     """Replay today's weights, bought and held, through named crash windows.
 
-    For each window ``(start, end)`` the price of an asset at a date is its last price on
-    that calendar day (the daily close on daily data). A window is covered when the panel
-    has a row on both days; windows outside the data are left out of the table.
+    For each window ``(start, end)`` the price of an asset at a date is the panel's last row
+    up to the end of that calendar day: the daily close on daily data, the Friday close for
+    a Saturday on weekday-only data. A window is covered when the panel has a row up to the
+    start day and reaches the end day; windows outside the data are left out of the table.
 
     Rule for held assets without prices (not listed yet, or dead): such an asset is listed
     in ``missing_assets`` with a NaN return, and the portfolio return EXCLUDES it and
@@ -360,8 +367,8 @@ def historical_scenarios(
     ------
     DataError
         If ``weights`` are invalid or name an asset not in ``prices``, hold nothing but
-        cash, ``prices`` has no ``DatetimeIndex``, a held price is zero, negative or
-        infinite, or a window is not a (start, end) pair with start before end.
+        cash, ``prices`` has no sorted unique ``DatetimeIndex``, a held price is zero,
+        negative or infinite, or a window is not a (start, end) pair with start before end.
 
     References
     ----------
@@ -380,14 +387,15 @@ def historical_scenarios(
         _nothing_held()
     assets = list(held.index)
     values = _check_prices(prices, assets)
+    _check_sorted(prices)
     windows = CRASH_WINDOWS if windows is None else windows
     cash_weight = float(w.get(CASH, 0.0))
     rows, names = [], []
     for name, window in windows.items():
         start_day, end_day = _window_days(str(name), window, prices.index.tz)
-        i = _close_on(prices.index, start_day)
-        j = _close_on(prices.index, end_day)
-        if i is None or j is None:
+        i = _close_at(prices.index, start_day)
+        j = _close_at(prices.index, end_day)
+        if i is None or j is None or j <= i or prices.index[-1] < end_day:
             continue  # the panel does not cover this window
         with np.errstate(invalid="ignore"):
             r = values[j] / values[i] - 1.0

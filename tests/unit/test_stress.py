@@ -198,6 +198,18 @@ def test_renormalization_rule_and_uncovered_windows():
     assert only_b.loc["early", "worst_asset"] is None
 
 
+def test_weekend_dates_use_the_last_close_before_them():
+    index = pd.bdate_range("2022-11-01", "2022-11-18", tz="UTC", name="date")  # weekdays
+    prices = pd.DataFrame({"SPY": np.arange(1.0, len(index) + 1.0)}, index=index)
+    out = historical_scenarios(prices, {"SPY": 1.0})
+    # FTX window runs from Saturday 2022-11-05 to Monday 2022-11-14: Friday's close is used
+    ftx = out.loc["FTX collapse (Nov 2022)"]
+    assert (f"{ftx['start']:%Y-%m-%d}", f"{ftx['end']:%Y-%m-%d}") == ("2022-11-04", "2022-11-14")
+    assert ftx["SPY"] == pytest.approx(prices.loc["2022-11-14", "SPY"].item()
+                                       / prices.loc["2022-11-04", "SPY"].item() - 1.0)
+    assert list(out.index) == ["FTX collapse (Nov 2022)"]
+
+
 # ----------------------------------------------------------------------------- stressed cov
 
 
@@ -404,6 +416,11 @@ def test_price_errors(small):
         worst_periods({"BTC-USD": [1.0]}, {"BTC-USD": 1.0})
     with pytest.raises(DataError, match=r"prices must have a DatetimeIndex .* not RangeIndex"):
         historical_scenarios(prices.reset_index(drop=True), {"BTC-USD": 1.0})
+    with pytest.raises(DataError, match=r"prices must have a sorted index without duplicate "
+                                        r"timestamps \(oldest first\)"):
+        worst_periods(prices.iloc[::-1], {"ETH-USD": 1.0}, horizon=1)
+    with pytest.raises(DataError, match=r"prices must have a sorted index"):
+        historical_scenarios(prices.iloc[[0, 0, 1]], {"ETH-USD": 1.0})
     never = panel({"BTC-USD": [1.0, np.nan], "ETH-USD": [np.nan, 1.0]})
     with pytest.raises(DataError, match=r"all have prices on 0 row\(s\); shorten the horizon"):
         worst_periods(never, {"BTC-USD": 0.5, "ETH-USD": 0.5}, horizon=1)
