@@ -63,9 +63,10 @@ CASH = "cash"
 #: dates bracket each episode as reported in the press; the return is measured from the
 #: close of ``start`` (the last close before the episode) to the close of ``end``.
 CRASH_WINDOWS: dict[str, tuple[str, str]] = {
-    # "Black Thursday" 2020-03-12; BTC's close low 2020-03-16, rebound from 2020-03-19
+    # oil/COVID sell-off from 2020-03-08, "Black Thursday" 2020-03-12 (BTC's lowest close),
+    # retest 2020-03-16, rebound from 2020-03-19
     "COVID crash (Mar 2020)": ("2020-03-07", "2020-03-16"),
-    # Tesla drops BTC payments (announced late 2021-05-12), China warning 2021-05-18/19,
+    # Tesla drops BTC payments (announced 2021-05-12 evening UTC), China warning 2021-05-18/19,
     # low 2021-05-23
     "May 2021 crash": ("2021-05-11", "2021-05-23"),
     # UST loses its peg 2022-05-07/09, LUNA collapses, Terra chain halted 2022-05-12/13
@@ -75,7 +76,8 @@ CRASH_WINDOWS: dict[str, tuple[str, str]] = {
     # Binance announces selling FTT 2022-11-06, FTX halts withdrawals 2022-11-08,
     # bankruptcy 2022-11-11
     "FTX collapse (Nov 2022)": ("2022-11-05", "2022-11-14"),
-    # Silicon Valley Bank closed 2023-03-10; USDC (reserves at SVB) de-pegs 2023-03-11
+    # run on Silicon Valley Bank 2023-03-09, closed 2023-03-10; USDC (reserves at SVB)
+    # de-pegs 2023-03-11 (Yahoo close 0.9715), back on peg 2023-03-13
     "USDC de-peg / SVB (Mar 2023)": ("2023-03-09", "2023-03-11"),
 }
 
@@ -489,10 +491,12 @@ def stress_covariance(
     correlation : float, optional
         Crash correlation level in [-1, 1]; None leaves correlations unchanged.
     correlation_blend : float, default 1.0
-        Weight ``a`` in [0, 1] of the crash level (1 = every pushed pair at ``correlation``).
+        Weight ``a`` in [0, 1] of the crash level (1 = every pushed pair at ``correlation``);
+        ignored when ``correlation`` is None.
     stablecoin_volatility : float, optional
         Annualized volatility (decimal, >= 0) given to every stablecoin, e.g. 0.5 for a
-        de-peg; None applies the multiplier to stablecoins like other assets.
+        de-peg; None applies the multiplier to stablecoins like other assets. A volatility is
+        symmetric: for the one-sided loss of a de-peg use :func:`instant_shock`.
     stablecoins : sequence of str, optional
         The stablecoins among the assets; default the assets whose name is a known stablecoin
         (:func:`riskcore.assets.is_stablecoin`). Pass ``riskcore.assets.stablecoins(prices)``
