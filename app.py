@@ -17,6 +17,7 @@ pages = [
     st.Page("pages/compare.py", title="Method comparison", icon=":material/compare_arrows:"),
     st.Page("pages/rebalance_check.py", title="Rebalance check", icon=":material/receipt_long:"),
     st.Page("pages/rebalance.py", title="Rebalancing simulator", icon=":material/replay:"),
+    st.Page("pages/stress.py", title="Stress", icon=":material/bolt:"),
 ]
 navigation = st.navigation(pages)
 init_state()

@@ -27,7 +27,7 @@ IDLE = ('[data-testid="stApp"][data-test-script-state="notRunning"]'
 SHOTS = REPO / "artifacts" / "screenshots"
 PAGES = {"data": "", "volatility": "volatility", "correlation": "correlation",
          "allocation": "allocation", "compare": "compare", "rebalance_check": "rebalance_check",
-         "rebalance": "rebalance"}
+         "rebalance": "rebalance", "stress": "stress"}
 
 
 def _free_port() -> int:

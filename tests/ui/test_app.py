@@ -9,7 +9,7 @@ from tests.conftest import REPO, UPLOADS
 
 PAGES = ["pages/data.py", "pages/volatility.py", "pages/correlation.py",
          "pages/allocation.py", "pages/compare.py", "pages/rebalance_check.py",
-         "pages/rebalance.py"]
+         "pages/rebalance.py", "pages/stress.py"]
 
 
 def app() -> AppTest:
