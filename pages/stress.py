@@ -59,9 +59,10 @@ if st.session_state.get("source", DEMO) == DEMO:
                "it. Load real prices to replay them.", icon=":material/science:")
 with shown_errors():
     history = stress.historical_scenarios(data.prices, weights)
-if history.empty:
-    st.info("The loaded prices cover none of the named crash windows.")
-else:
+missing = [name for name in stress.CRASH_WINDOWS if name not in history.index]
+if missing:
+    st.caption("Not covered by the loaded prices: " + ", ".join(missing) + ".")
+if not history.empty:
     charts.table(history, percent=("portfolio_return", "covered_weight",
                                    *[c for c in history.columns if c in weights.index]))
 horizon = st.slider("Window length for the worst periods (periods)", 1, 90, 7,

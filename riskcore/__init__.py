@@ -83,6 +83,16 @@ _EXPORTS: dict[str, str] = {
     "MethodComparison": "diagnostics",
     "Portfolio": "portfolio",
     "build_portfolio": "portfolio",
+    # stress testing
+    "CRASH_WINDOWS": "stress",
+    "STRESS_SCENARIOS": "stress",
+    "StressedCovariance": "stress",
+    "stress_covariance": "stress",
+    "stress_test": "stress",
+    "worst_periods": "stress",
+    "historical_scenarios": "stress",
+    "instant_shock": "stress",
+    "crypto_crash_shock": "stress",
     # rebalancing
     "CostModel": "rebalance",
     "RebalancePlan": "rebalance",
