@@ -16,7 +16,8 @@ a price and enough history: ``lookback`` consecutive valid returns ending at ``t
 ``lookback + 1`` prices) for estimated methods (``"erc"``, ``"risk_budget"``,
 ``"inverse_volatility"``), one price for ``"fixed"`` and ``"equal_weight"`` (override with
 ``min_history``). An asset whose returns over the window have zero variance is not eligible
-that day. Fixed targets are renormalized over the eligible assets. The portfolio stays in cash
+that day (unless ``volatility_floor`` raises it). Fixed targets are renormalized over the
+eligible assets. The portfolio stays in cash
 until the first date with a target, where it invests (reason ``"initial"``); an asset that
 becomes eligible later enters at the next trigger.
 
@@ -24,6 +25,14 @@ Risk contributions are measured with the same rolling covariance estimate at eac
 the assets with a full estimation window; the reference they are compared with is the risk
 budget (``"erc"``, ``"risk_budget"``) or the target weights' own relative risk contributions
 (other methods).
+
+Stablecoins (``RebalancePolicy.volatility_floor``, ``stablecoins``, ``cash``): a floor raises
+every asset's estimated volatility to at least the floor before anything uses the estimate;
+``stablecoins="sleeve"`` computes the target over the non-stablecoin assets only (their risk
+budgets renormalized; stablecoins get budget and target 0); with ``target_volatility`` and
+``cash=<stablecoin column>`` that stablecoin holds the remainder and trades with costs. Its
+own (small) risk contribution is then measured against a budget of 0, so it shows in the
+risk-balance error.
 """
 
 from __future__ import annotations
@@ -294,8 +303,9 @@ class BacktestResult:
     holdings : pandas.DataFrame of shape (n_dates, n_assets)
         Coin units held after each close's trades.
     cash : pandas.Series of shape (n_dates,)
-        Cash in USD: the initial value until the first investment, then 0 (the volatility
-        target's cash sleeve with ``target_volatility``).
+        Riskless cash in USD: the initial value until the first investment, then 0 (the
+        volatility target's remainder with ``target_volatility`` and ``cash="cash"``; a
+        stablecoin sleeve is a column of ``weights`` instead).
     target_weights : pandas.DataFrame of shape (n_dates, n_assets)
         Target weights known at each close (NaN rows where none was computed).
     trades : pandas.DataFrame

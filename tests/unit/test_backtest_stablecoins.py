@@ -172,6 +172,37 @@ def test_volatility_target_remainder_in_a_stablecoin():
     assert (riskless.cash.loc[invested:] > 0).all()
 
 
+def test_included_stablecoin_also_takes_the_remainder():
+    # "include": the stablecoin has its own (floored) risk budget and takes the remainder too;
+    # the floored ERC targets here have about 8-10% volatility, so a 6% target binds
+    policy = daily(method="erc", volatility_floor=0.05, target_volatility=0.06, cash=STABLE)
+    res = run_backtest(PRICES, policy)
+    unscaled = run_backtest(PRICES, daily(method="erc", volatility_floor=0.05))
+    for t in (LOOKBACK, len(PRICES) - 1):
+        cov = window_cov(t, 0.05)
+        before = unscaled.target_weights.iloc[t]
+        expected = volatility_target(before, cov, 0.06, cash=STABLE)
+        assert expected.leverage < 0.9
+        target = res.target_weights.iloc[t]
+        np.testing.assert_allclose(target, expected.weights[cov.columns], rtol=1e-8)
+        assert portfolio_volatility(target, cov) == pytest.approx(0.06, rel=1e-8)
+        assert target[STABLE] > before[STABLE]
+    # a calm target is not levered up
+    calm = run_backtest(PRICES, daily(method="erc", volatility_floor=0.05, target_volatility=0.5,
+                                      cash=STABLE))
+    pd.testing.assert_frame_equal(calm.target_weights, unscaled.target_weights)
+
+
+def test_sleeve_without_stablecoins_changes_nothing():
+    coins = PRICES[RISKY]
+    for fields in (dict(method="erc"), dict(method="inverse_volatility", band=0.05)):
+        base = run_backtest(coins, daily(**fields))
+        sleeve = run_backtest(coins, daily(stablecoins="sleeve", **fields))
+        pd.testing.assert_series_equal(base.equity, sleeve.equity, check_exact=True)
+        pd.testing.assert_frame_equal(base.target_weights, sleeve.target_weights,
+                                      check_exact=True)
+
+
 def test_stablecoin_sleeve_falls_back_to_cash_before_its_history():
     prices = PRICES.copy()
     prices.iloc[:150, 3] = np.nan  # the stablecoin lists on day 150
