@@ -5,8 +5,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from riskcore.assets import is_stablecoin
 from ui import charts
-from ui.compute import band_slider, budgets, trading_inputs
+from ui.compute import STABLECOIN_POLICIES, band_slider, budgets, trading_inputs
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
 from ui.routing import require_router
@@ -28,6 +29,12 @@ estimator = c1.selectbox("Covariance estimator", ["sample", "ewma"], key="bt_est
                          persist_state="session")
 lookback = c1.slider("Lookback (periods)", 20, 365, 90, 5, key="bt_lookback",
                      persist_state="session")
+stables = [a for a in prices.columns if is_stablecoin(a)]
+if stables:
+    c1.radio(f"Stablecoins ({', '.join(stables)})", list(STABLECOIN_POLICIES),
+             format_func=STABLECOIN_POLICIES.get, key="stablecoins", persist_state="session")
+c1.number_input("Volatility floor (annualized %)", 0.0, 50.0, step=1.0,
+                key="volatility_floor_pct", persist_state="session")
 chosen = c2.multiselect("Rebalance when (any of)", list(TRIGGERS), default=["band"],
                         format_func=TRIGGERS.get, key="bt_triggers", persist_state="session")
 triggers = []
@@ -50,9 +57,11 @@ initial = c3.number_input("Initial value (USD)", 100.0, 1e9, 100_000.0, step=100
 
 budget = tuple(budgets(list(prices.columns)).items()) if method == "risk_budget" else None
 cost_args = (state["fee_bps"], state["spread_bps"], state["min_trade_usd"])
+stable_args = (("stablecoins", state["stablecoins"]),
+               ("volatility_floor", state["volatility_floor_pct"] / 100 or None))
 with shown_errors():
     runs = backtests(prices, method, budget, tuple(triggers), mode, estimator, lookback,
-                     cost_args, initial)
+                     cost_args, initial, stable_args)
 main = runs["policy"]
 curves = pd.DataFrame({name: r.equity for name, r in runs.items()}).loc[main.rebalance_dates[0]:]
 st.plotly_chart(charts.equity(curves, markers=main.rebalance_dates,
@@ -86,7 +95,8 @@ top = s2.slider("Up to", 1.0, SCALE[kind], min(50.0, SCALE[kind]), 1.0, key="swe
 axis = s3.radio("Cost axis", ["costs_paid", "turnover"], horizontal=True, key="sweep_axis",
                 format_func={"costs_paid": "costs (USD)", "turnover": "turnover"}.get)
 grid = tuple(float(x) for x in np.linspace(0.0, top / 100, 51))
-request = (method, budget, mode, estimator, lookback, cost_args, initial, kind, grid)
+request = (method, budget, mode, estimator, lookback, cost_args, initial, stable_args, kind,
+           grid)
 if st.button("Run threshold sweep (51 thresholds)", type="primary"):
     st.session_state["sweep_request"] = request
 if st.session_state.get("sweep_request") == request:

@@ -29,12 +29,16 @@ FREQUENCIES = {"D": "daily", "W": "weekly", "M": "monthly", "Q": "quarterly"}
 
 
 def policy(method: str, budget: tuple[tuple[str, float], ...] | None, triggers: tuple,
-           mode: str, estimator: str, lookback: int):
-    """Build the RebalancePolicy of the page's settings (``triggers``: (field, value) pairs)."""
+           mode: str, estimator: str, lookback: int, stablecoins: tuple = ()):
+    """Build the RebalancePolicy of the page's settings.
+
+    ``triggers`` and ``stablecoins`` are (field, value) pairs: the triggers, and the
+    stablecoin policy and volatility floor shared with the Allocation page.
+    """
     return riskcore.RebalancePolicy(
         method=method, budget=pd.Series(dict(budget)) if budget else None,
         mode=mode, estimator=estimator, lookback=lookback, min_history=lookback + 1,
-        **dict(triggers),
+        **dict(triggers), **dict(stablecoins),
     )
 
 
@@ -46,15 +50,17 @@ def costs(fee_bps: float, spread_bps: float, min_trade: float):
 
 @st.cache_data(show_spinner="Simulating…", max_entries=16)
 def backtests(prices: pd.DataFrame, method: str, budget, triggers: tuple, mode: str,
-              estimator: str, lookback: int, cost_args: tuple, initial_value: float):
+              estimator: str, lookback: int, cost_args: tuple, initial_value: float,
+              stablecoins: tuple = ()):
     """Run the policy and its three benchmarks on the same prices and costs.
 
     Benchmarks start with the policy (after the estimation window): buy-and-hold of the
     policy's first target, equal weight rebalanced monthly, and BTC alone where present.
     """
     cost_model = costs(*cost_args)
-    main = riskcore.run_backtest(prices, policy(method, budget, triggers, mode, estimator,
-                                                lookback), cost_model, initial_value=initial_value)
+    main = riskcore.run_backtest(
+        prices, policy(method, budget, triggers, mode, estimator, lookback, stablecoins),
+        cost_model, initial_value=initial_value)
     start = main.rebalance_dates[0]
     later = prices.loc[start:]
     first_target = main.weights.loc[start]
@@ -76,10 +82,10 @@ def backtests(prices: pd.DataFrame, method: str, budget, triggers: tuple, mode: 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def sweep(prices: pd.DataFrame, method: str, budget, mode: str, estimator: str, lookback: int,
-          cost_args: tuple, initial_value: float, trigger: str, thresholds: tuple[float, ...],
-          _progress=None):
+          cost_args: tuple, initial_value: float, stablecoins: tuple, trigger: str,
+          thresholds: tuple[float, ...], _progress=None):
     """Cache :func:`riskcore.threshold_sweep`; ``_progress`` (not hashed) moves a bar."""
-    base = policy(method, budget, (), mode, estimator, lookback)
+    base = policy(method, budget, (), mode, estimator, lookback, stablecoins)
     return riskcore.threshold_sweep(prices, base, list(thresholds), costs(*cost_args),
                                     trigger=trigger, initial_value=initial_value,
                                     progress=_progress)

@@ -193,3 +193,22 @@ def test_decision_record_holds_data_settings_constraints_and_weights():
     weights = {a: v["weight"] for a, v in record["assets"].items()}
     assert sum(weights.values()) == pytest.approx(1.0)
     assert weights["BTC-USD"] + weights["ETH-USD"] == pytest.approx(0.15, abs=1e-8)
+
+
+def _figure(at: AppTest, title_start: str) -> dict:
+    for chart in at.get("plotly_chart"):
+        fig = json.loads(chart.proto.spec)
+        if fig["layout"]["title"]["text"].startswith(title_start):
+            return fig
+    raise AssertionError(f"no chart titled {title_start!r}")
+
+
+def test_simulator_keeps_the_stablecoin_sleeve_out_of_the_risk_budget():
+    at = app()
+    at.switch_page("pages/rebalance.py").run()
+    assert not at.exception, at.exception
+    usdt = next(t for t in _figure(at, "Weights over time")["data"] if t["name"] == "USDT-USD")
+    assert max(usdt["y"]) == 0.0
+    at.radio(key="stablecoins").set_value("include").run()
+    usdt = next(t for t in _figure(at, "Weights over time")["data"] if t["name"] == "USDT-USD")
+    assert max(usdt["y"]) > 0.2  # with a 5% floor it still takes a large share
