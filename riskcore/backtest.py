@@ -47,6 +47,7 @@ import pandas as pd
 from riskcore._rb_solver import solve_risk_budget
 from riskcore.assets import is_stablecoin
 from riskcore.errors import ConvergenceError, DataError, RiskcoreError
+from riskcore.estimators import floor_volatility
 from riskcore.metrics import PortfolioMetrics, portfolio_metrics
 from riskcore.periods import infer_periods_per_year
 from riskcore.rebalance import (
@@ -414,28 +415,6 @@ def _universe(prices: pd.DataFrame, policy: RebalancePolicy) -> pd.Index:
     return names
 
 
-def _floor_volatility(covariance: np.ndarray, floor_variance: float, start: int) -> None:
-    """Raise each date's variances below ``floor_variance`` to it, keeping correlations.
-
-    In place on ``covariance[start:]`` (per-period covariances): the row and column of a
-    floored asset are scaled by ``floor / sigma``; an asset with zero variance gets zero
-    covariances. Same rule as the floor of :func:`riskcore.estimators.estimate_covariance`.
-    """
-    n = covariance.shape[1]
-    diag = np.arange(n)
-    cov = covariance[start:]
-    variances = np.clip(cov[:, diag, diag], 0.0, None)
-    low = variances < floor_variance
-    if not low.any():
-        return
-    sigma = np.sqrt(variances)
-    floor = np.sqrt(floor_variance)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        scale = np.where(low, np.where(sigma > 0, floor / sigma, 0.0), 1.0)
-    cov *= scale[:, :, None] * scale[:, None, :]
-    cov[:, diag, diag] = np.where(low, floor_variance, cov[:, diag, diag])
-
-
 def _scale_to_volatility(
     tgt: np.ndarray, cov: np.ndarray, target: float, ppy: float, cash: int | None
 ) -> np.ndarray:
@@ -587,7 +566,9 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
                 old = x[t - lookback + 1]
                 covariance[t] = (1.0 - decay) * m2 + tail * np.outer(old, old)
     if policy.volatility_floor:
-        _floor_volatility(covariance, policy.volatility_floor**2 / ppy, min(first_full, t_count))
+        start = min(first_full, t_count)
+        covariance[start:] = floor_volatility(covariance[start:],
+                                              policy.volatility_floor**2 / ppy)
     variances = np.diagonal(covariance, axis1=1, axis2=2)
     estimable = full_window & (variances > 0)
 

@@ -675,6 +675,38 @@ def _ewma_weights(n: int, half_life: float) -> np.ndarray:
     return weights
 
 
+def floor_volatility(cov: np.ndarray, floor_variance: float) -> np.ndarray:
+    """Raise variances below ``floor_variance`` to it, keeping the correlations.
+
+    The row and column of a floored asset are scaled by ``floor / sigma``; an asset with
+    zero variance gets zero covariances with the others. Shared by
+    :func:`estimate_covariance` and the backtest's daily re-estimation.
+
+    Parameters
+    ----------
+    cov : numpy.ndarray of shape (..., n_assets, n_assets)
+        One covariance matrix or a stack of them (any consistent unit, e.g. per period).
+    floor_variance : float
+        Variance floor in the unit of ``cov`` (volatility floor squared).
+
+    Returns
+    -------
+    numpy.ndarray of the shape of ``cov``
+        A new array; ``cov`` is not modified.
+    """
+    diag = np.arange(cov.shape[-1])
+    variances = np.clip(cov[..., diag, diag], 0.0, None)
+    low = variances < floor_variance
+    if not low.any():
+        return cov.copy()
+    sigma = np.sqrt(variances)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(low, np.where(sigma > 0, np.sqrt(floor_variance) / sigma, 0.0), 1.0)
+    out = cov * scale[..., :, None] * scale[..., None, :]
+    out[..., diag, diag] = np.where(low, floor_variance, out[..., diag, diag])
+    return out
+
+
 def estimate_covariance(
     returns: pd.DataFrame,
     *,
@@ -866,13 +898,8 @@ def estimate_covariance(
         low = sigma < volatility_floor
         if low.any():
             floored = tuple(str(a) for a, f in zip(assets, low, strict=True) if f)
-            safe = np.where(sigma > 0, sigma, 1.0)
-            corr = matrix / np.outer(safe, safe)
-            corr[sigma == 0, :] = 0.0
-            corr[:, sigma == 0] = 0.0
-            np.fill_diagonal(corr, 1.0)
+            matrix = floor_volatility(matrix, volatility_floor**2)
             sigma = np.maximum(sigma, volatility_floor)
-            matrix = corr * np.outer(sigma, sigma)
             notes.append(f"volatility raised to the floor {volatility_floor:.2%} for "
                          f"{', '.join(floored)}")
             zero = [a for a in zero if a not in floored]
