@@ -137,16 +137,20 @@ def chart_trace(page: Page, name: str) -> list[float]:
     return json.loads(spec)
 
 
-def test_upload_of_fourteen_real_files_gives_equal_risk_contributions(
-        server, page, yahoo_daily_files):
+def upload(page: Page, server: str, files: list[Path]) -> None:
+    """Open the app, choose the Upload source and drop ``files`` on the uploader at once."""
     page.goto(server)
     wait_idle(page)
     page.get_by_test_id("stSidebar").get_by_text("Upload files").click()
-    page.wait_for_selector('[data-testid="stFileUploaderDropzoneInput"]', state="attached",
-                           timeout=30_000)
+    dropzone = '[data-testid="stFileUploaderDropzoneInput"]'
+    page.wait_for_selector(dropzone, state="attached", timeout=30_000)
     wait_idle(page)
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
-        [str(f) for f in yahoo_daily_files])
+    page.locator(dropzone).set_input_files([str(f) for f in files])
+
+
+def test_upload_of_fourteen_real_files_gives_equal_risk_contributions(
+        server, page, yahoo_daily_files):
+    upload(page, server, yahoo_daily_files)
     page.get_by_text("Uploaded files:").wait_for(timeout=60_000)
     wait_idle(page)
     page.screenshot(path=str(SHOTS / "data_upload_14.png"), full_page=True)
@@ -169,15 +173,7 @@ def open_page(page: Page, title: str) -> None:
 
 
 def test_real_exports_uploaded_together_show_their_defects(server, page):
-    page.goto(server)
-    wait_idle(page)
-    page.get_by_test_id("stSidebar").get_by_text("Upload files").click()
-    page.wait_for_selector('[data-testid="stFileUploaderDropzoneInput"]', state="attached",
-                           timeout=30_000)
-    wait_idle(page)
-    files = sorted(UPLOADS.glob("*.csv"))
-    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
-        [str(f) for f in files])
+    upload(page, server, sorted(UPLOADS.glob("*.csv")))
     page.get_by_text("Quality report").wait_for(timeout=60_000)
     wait_idle(page)
     # intraday Binance klines cannot join daily files at their own frequency: said, not dropped
