@@ -100,6 +100,7 @@ def sidebar() -> None:
                 "Yahoo, CoinGecko, CoinMarketCap, CryptoDataDownload, Kaggle, Binance klines, "
                 "wide or long panels: the layout is recognised from the content.",
             )
+            st.caption(f"Up to {limit} MB per file; several files at once.")
             held = st.session_state["uploads"]
             if held:
                 st.caption("In use: " + ", ".join(sorted(held)))

@@ -201,3 +201,31 @@ def test_simulator_threshold_sweep(server, page):
     points = chart_trace(page, "threshold")
     assert len(points) == 51
     page.screenshot(path=str(SHOTS / "rebalance_sweep.png"), full_page=True)
+
+
+def test_real_data_allocation_constraints_simulator_and_sweep(server, page, yahoo_daily_files):
+    """Issues 4 and 5 on real data: constraints, volatility target, simulator and sweep."""
+    upload(page, server, yahoo_daily_files)
+    page.get_by_text("Uploaded files:").wait_for(timeout=60_000)
+    wait_idle(page)
+    open_page(page, "Allocation")
+    page.get_by_text("Volatility target", exact=True).click()
+    page.get_by_text("Scale the portfolio to a target volatility").click()
+    page.get_by_text("Constraints (risk budgeting").click()
+    page.wait_for_timeout(500)
+    wait_idle(page)
+    vol = page.get_by_test_id("stMetric").filter(has_text="Volatility (annualized)")
+    assert "40.0%" in vol.inner_text()
+    page.screenshot(path=str(SHOTS / "allocation_real_target_constraints.png"), full_page=True)
+    open_page(page, "Method comparison")
+    page.screenshot(path=str(SHOTS / "compare_real.png"), full_page=True)
+    open_page(page, "Rebalancing simulator")
+    page.get_by_role("button", name="Run threshold sweep").click()
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.js-plotly-plot')]
+                 .some(el => (el.data || []).some(t => t.name === 'threshold'))""",
+        timeout=60_000)
+    wait_idle(page)
+    assert len(chart_trace(page, "threshold")) == 51
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(SHOTS / "rebalance_real_sweep.png"), full_page=True)
