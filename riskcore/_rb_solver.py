@@ -16,6 +16,7 @@ high-dimensional risk parity portfolios", arXiv:1311.4057.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -195,9 +196,10 @@ def solve_risk_budget(
         if use_pcg:
             forcing = min(_PCG_FORCING, max(err, 0.1 * tol / err))
             if factor is None:
-                step = _jacobi_pcg(cov, cov_diag, curvature, grad, forcing)
+                step = _pcg(cov, curvature, grad, _diagonal(cov_diag + curvature), forcing,
+                            _JACOBI_MAX_STEPS)
             else:
-                step = _pcg(cov, curvature, grad, factor, forcing)
+                step = _pcg(cov, curvature, grad, _cholesky(factor), forcing, _PCG_MAX_STEPS)
         if step is None:
             np.copyto(hess, cov)
             diag += curvature
@@ -238,65 +240,45 @@ def _pcg(
     cov: np.ndarray,
     curvature: np.ndarray,
     grad: np.ndarray,
-    factor: np.ndarray,
+    precondition: Callable[[np.ndarray], np.ndarray],
     forcing: float,
+    max_steps: int,
 ) -> np.ndarray | None:
-    """Solve ``(cov + diag(curvature)) d = -grad`` by conjugate gradients.
+    """Solve ``(cov + diag(curvature)) d = -grad`` by preconditioned conjugate gradients.
 
-    Preconditioned by an earlier Cholesky factor; returns None if the relative residual
-    ``forcing`` is not reached within ``_PCG_MAX_STEPS`` steps.
+    ``precondition(r)`` applies the inverse of the preconditioner (an earlier Cholesky factor,
+    or the diagonal). Returns None if the relative residual ``forcing`` is not reached within
+    ``max_steps`` steps.
     """
     x = np.zeros_like(grad)
     r = -grad
     target = forcing * float(np.sqrt(r @ r))
-    z = dpotrs(factor, r, lower=0)[0]
+    z = precondition(r)
     p = z
     rz = r @ z
-    for _ in range(_PCG_MAX_STEPS):
+    for _ in range(max_steps):
         hp = cov @ p + curvature * p
         alpha = rz / (p @ hp)
         x += alpha * p
         r -= alpha * hp
         if np.sqrt(r @ r) <= target:
             return x
-        z = dpotrs(factor, r, lower=0)[0]
+        z = precondition(r)
         rz_new = r @ z
         p = z + (rz_new / rz) * p
         rz = rz_new
     return None
 
 
-def _jacobi_pcg(
-    cov: np.ndarray,
-    cov_diag: np.ndarray,
-    curvature: np.ndarray,
-    grad: np.ndarray,
-    forcing: float,
-) -> np.ndarray | None:
-    """Solve ``(cov + diag(curvature)) d = -grad`` by CG preconditioned with the diagonal.
+def _diagonal(diag: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Jacobi preconditioner: divide by the diagonal."""
+    inverse = 1.0 / diag
+    return lambda r: inverse * r
 
-    Returns None if the relative residual ``forcing`` is not reached within
-    ``_JACOBI_MAX_STEPS`` steps.
-    """
-    inv_diag = 1.0 / (cov_diag + curvature)
-    x = np.zeros_like(grad)
-    r = -grad
-    target = forcing * float(np.sqrt(r @ r))
-    z = inv_diag * r
-    p = z
-    rz = r @ z
-    for _ in range(_JACOBI_MAX_STEPS):
-        hp = cov @ p + curvature * p
-        alpha = rz / (p @ hp)
-        x += alpha * p
-        r -= alpha * hp
-        if np.sqrt(r @ r) <= target:
-            return x
-        z = inv_diag * r
-        rz_new = r @ z
-        p = z + (rz_new / rz) * p
-        rz = rz_new
-    return None
+
+def _cholesky(factor: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """Preconditioner from an earlier Cholesky factor (upper, LAPACK layout)."""
+    return lambda r: dpotrs(factor, r, lower=0)[0]
 
 
 def _failed(n: int) -> RiskBudgetSolution:
