@@ -17,26 +17,10 @@ from riskcore.allocation import (
 )
 from riskcore.errors import DataError, InfeasibleError
 from riskcore.hierarchical import cluster_assets, cluster_risk_budget_weights, hrp_weights
+from tests.unit.published_examples import RR_COV
 
 DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "yahoo-daily"
 
-RR_VOL = np.array([0.05, 0.05, 0.07, 0.10, 0.15, 0.15, 0.15, 0.18])
-RR_CORR = (
-    np.array(
-        [
-            [100, 80, 60, -20, -10, -20, -20, -20],
-            [80, 100, 40, -20, -20, -10, -20, -20],
-            [60, 40, 100, 50, 30, 20, 20, 30],
-            [-20, -20, 50, 100, 60, 60, 50, 60],
-            [-10, -20, 30, 60, 100, 90, 70, 70],
-            [-20, -10, 20, 60, 90, 100, 60, 70],
-            [-20, -20, 20, 50, 70, 60, 100, 70],
-            [-20, -20, 30, 60, 70, 70, 70, 100],
-        ]
-    )
-    / 100
-)
-RR_COV = np.outer(RR_VOL, RR_VOL) * RR_CORR
 
 
 def block_cov(n_blocks: int, size: int, rho_in: float, rho_out: float, vol: np.ndarray):
