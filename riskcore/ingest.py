@@ -37,6 +37,31 @@ Conventions (the rules a reader of a loaded panel can rely on)
   ``-<interval>-YYYY-MM`` suffix, trailing ``_1d``/``-max``/``_d``/``_2025``-style suffixes, and
   everything up to the last ``_`` (``yahoo-classic_ETH-USD.csv`` -> ``ETH-USD``,
   ``BTC-USD_1d.csv`` -> ``BTC-USD``).
+
+Volume (:attr:`LoadResult.volume`)
+----------------------------------
+- Unit: quote currency (USD, or the USD stablecoin the pair is quoted in) traded per period,
+  the unit of the ``volume`` argument of :func:`riskcore.backtest.run_backtest`.
+- Column used, in this order: a quote-volume column (Binance ``Quote asset volume``,
+  ``quote_volume``, CryptoCompare ``volumeto``); a ``Volume <code>`` column whose code is a USD
+  currency (CryptoDataDownload ``Volume USDT``); a plain ``Volume``/``volume``/``total_volume``
+  column, taken as USD as Yahoo Finance (crypto tickers), yfinance, CoinGecko, CoinMarketCap and
+  Kaggle write it (except in Binance klines, where ``Volume`` counts coins); otherwise a volume
+  counted in coins (CryptoDataDownload ``Volume BNB``, Binance ``Volume`` without the quote
+  column, CryptoCompare ``volumefrom``), converted to quote currency as volume x the close of
+  the same row. The column and the conversion are reported by :func:`load_files`. A file with
+  a plain ``Volume`` that counts coins (some exchange exports) cannot be told apart and is read
+  as USD.
+- A volume follows its row through every step of the prices (sorting, date labels, duplicates,
+  inserted missing periods). A negative volume is a data error: it becomes NaN and is listed
+  in the file's notes. A zero volume is kept (a dead day, or an early day whose volume was not
+  recorded); the notes count them, and the market-impact cost treats it as unknown.
+- Intraday files resampled to daily: volumes are summed over the day's bars (a day with some
+  bars missing sums the bars it has; the notes count such days).
+- Merging: for each asset and timestamp the first file that has a volume wins, like prices.
+  Where the kept volume comes from a different file than the kept price, or several files
+  supply an asset's volume, the notes of the file that supplied it say so: sources count volume
+  differently (one exchange, or all exchanges), so the two series may not be comparable.
 """
 
 from __future__ import annotations
@@ -83,6 +108,10 @@ _STEM_SUFFIX = re.compile(
     r"prices?|data|\d{4}(?:-\d{2})?)$",
     re.IGNORECASE,
 )
+_USD_CODES = ("FDUSD", "BUSD", "TUSD", "USDT", "USDC", "USDP", "USD", "DAI")
+_QUOTE_VOLUME_NAMES = frozenset({"quoteassetvolume", "quotevolume", "volumequote", "volumeto"})
+_PLAIN_VOLUME_NAMES = frozenset({"volume", "totalvolume", "vol", "volume24h", "volumeusd"})
+_BASE_VOLUME_NAMES = frozenset({"basevolume", "volumebase", "volumefrom"})
 _NUMBER_SUFFIX = {"K": 1e3, "M": 1e6, "B": 1e9, "BN": 1e9, "T": 1e12}
 _DMY = re.compile(r"^\s*(\d{1,4})[/.\-](\d{1,2})[/.\-](\d{1,4})\b")
 
@@ -98,6 +127,8 @@ class _Parsed:
     notes: tuple[str, ...]
     duplicates: pd.DataFrame
     bad_values: pd.DataFrame
+    volume: pd.DataFrame
+    volume_used: str
 
 
 @dataclass(frozen=True)
@@ -110,8 +141,11 @@ class LoadResult:
         Merged price panel (UTC ``DatetimeIndex`` named ``date``, float64 USD prices, NaN where
         a file had no price).
     files : pandas.DataFrame
-        One row per file read: ``file``, ``layout``, ``assets``, ``columns_used``,
-        ``rows_read``, ``first``, ``last``, ``frequency`` (native bar length), ``notes``.
+        One row per file read: ``file``, ``layout``, ``assets``, ``columns_used``, ``volume``
+        (the volume column and its unit, e.g. ``"total_volume (USD)"``,
+        ``"Quote asset volume (USDT)"``, ``"Volume BNB x close (USDT)"`` for a volume counted
+        in coins and converted, or ``"none"``), ``rows_read``, ``first``, ``last``,
+        ``frequency`` (native bar length), ``notes``.
     conflicts : pandas.DataFrame
         Timestamps where two files give different prices for the same asset: ``asset``,
         ``date``, ``kept_file``, ``kept_value``, ``other_file``, ``other_value``. The file
@@ -127,6 +161,13 @@ class LoadResult:
     bad_values : pandas.DataFrame
         Price cells read as NaN: ``file``, ``asset``, ``line``, ``value`` (the raw text) and
         ``issue`` (``"null"`` for an explicit missing marker, ``"non-numeric"`` otherwise).
+    volume : pandas.DataFrame of shape (n_periods, n_assets_with_volume)
+        Traded volume in quote currency (USD) per period (per day for daily data, the day's
+        bars summed when resampled to daily), float64; the same index as ``prices`` and one
+        column per asset whose file has a volume (a subset of ``prices.columns``, in the same
+        order); NaN where unknown or negative in the file. Pass it as the ``volume`` of
+        :func:`riskcore.backtest.run_backtest`. Empty (no columns) when no file has a volume.
+        The rules are in the module notes.
     """
 
     prices: pd.DataFrame
@@ -136,6 +177,7 @@ class LoadResult:
     periods_per_year: int | None
     duplicates: pd.DataFrame = field(default_factory=pd.DataFrame)
     bad_values: pd.DataFrame = field(default_factory=pd.DataFrame)
+    volume: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
 # --------------------------------------------------------------------------- public API
@@ -191,13 +233,15 @@ def load_files(
     frequency : {"native", "daily"}, default "native"
         ``"native"`` keeps each file's bar length (all files must share it; a file with a
         different bar length is refused with that reason). ``"daily"`` resamples intraday
-        files to UTC daily closes: the last price in ``[D 00:00, D+1 00:00)`` labelled D.
+        files to UTC daily closes: the last price in ``[D 00:00, D+1 00:00)`` labelled D,
+        and the sum of the volumes of those bars.
 
     Returns
     -------
     LoadResult
-        Merged panel, one report row per file, conflicts between files, refused files,
-        duplicates and null/non-numeric cells, and ``periods_per_year`` of the panel.
+        Merged panel, its volume panel (USD per period), one report row per file, conflicts
+        between files, refused files, duplicates and null/non-numeric cells, and
+        ``periods_per_year`` of the panel.
 
     Raises
     ------
@@ -210,6 +254,7 @@ def load_files(
     rows: list[dict[str, Any]] = []
     errors: list[tuple[str, str]] = []
     loaded: list[tuple[str, pd.DataFrame]] = []
+    volumes: list[tuple[str, pd.DataFrame]] = []
     dups: list[pd.DataFrame] = []
     bads: list[pd.DataFrame] = []
     parsed_files: list[tuple[str, _Parsed, str]] = []
@@ -224,12 +269,13 @@ def load_files(
     freqs = [f for _, p, f in parsed_files if len(p.prices) > 1]
     native_freq = max(freqs, key=freqs.count) if freqs else None
     for file_name, parsed, freq in parsed_files:
-        panel = parsed.prices
+        panel, volume = parsed.prices, parsed.volume
         notes = list(parsed.notes)
         if frequency == "daily" and _is_intraday(panel.index):
             panel = panel.resample("1D", label="left", closed="left").last()
             panel.index.name = "date"
             notes.append(f"resampled from {freq} bars to UTC daily closes ({len(panel)} days)")
+            volume = _daily_volume(volume, panel.index, parsed.prices.index, notes)
         elif frequency == "native" and len(panel) > 1 and freq != native_freq:
             errors.append((
                 file_name,
@@ -238,6 +284,7 @@ def load_files(
             ))
             continue
         loaded.append((file_name, panel))
+        volumes.append((file_name, volume))
         dups.append(parsed.duplicates.assign(file=file_name))
         bads.append(parsed.bad_values.assign(file=file_name))
         rows.append({
@@ -245,13 +292,15 @@ def load_files(
             "layout": parsed.layout,
             "assets": ", ".join(map(str, panel.columns)),
             "columns_used": parsed.columns_used,
+            "volume": parsed.volume_used,
             "rows_read": parsed.rows_read,
             "first": panel.index.min() if len(panel) else pd.NaT,
             "last": panel.index.max() if len(panel) else pd.NaT,
             "frequency": freq,
             "notes": "; ".join(notes),
         })
-    prices, conflicts, overlaps = _merge(loaded)
+    prices, conflicts, overlaps, owners = _merge(loaded)
+    volume = _merge_volume(volumes, prices, owners, overlaps)
     for row in rows:
         extra = overlaps.get(row["file"], [])
         row["notes"] = "; ".join([n for n in [row["notes"], *extra] if n])
@@ -259,8 +308,8 @@ def load_files(
         ppy: int | None = infer_periods_per_year(prices.index)
     except RiskcoreError:
         ppy = None
-    file_cols = ["file", "layout", "assets", "columns_used", "rows_read", "first", "last",
-                 "frequency", "notes"]
+    file_cols = ["file", "layout", "assets", "columns_used", "volume", "rows_read", "first",
+                 "last", "frequency", "notes"]
     return LoadResult(
         prices=prices,
         files=pd.DataFrame(rows, columns=file_cols),
@@ -270,6 +319,7 @@ def load_files(
         duplicates=_concat(dups, ["file", "asset", "date", "count", "kept_value",
                                   "dropped_values"]),
         bad_values=_concat(bads, ["file", "asset", "line", "value", "issue"]),
+        volume=volume,
     )
 
 
@@ -485,7 +535,11 @@ def _headerless(data: pd.DataFrame, label: str, notes: list[str]) -> _Parsed:
         names = ["open_time", "open", "high", "low", "close", "volume"] + [
             f"col{i + 1}" for i in range(6, width)
         ]
-        prices, meta = _single(data, 0, 4, names, label, layout="binance-kline")
+        if width >= 8:
+            names[7] = "quote asset volume"
+        volume = _pick_volume(names, [_norm(n) for n in names], "binance-kline",
+                              _asset_from_file(label))
+        prices, meta = _single(data, 0, 4, names, label, layout="binance-kline", volume=volume)
         return _finish(prices, meta, notes, data)
     if width == 2:
         notes.append("no header row: column 1 read as dates, column 2 as prices")
@@ -512,18 +566,22 @@ def _layout(
     notes: list[str],
 ) -> _Parsed:
     has = set(norm)
+    file_asset = _asset_from_file(label)
     if {"snappedat", "price"} <= has:
         prices, meta = _single(data, norm.index("snappedat"), norm.index("price"), names, label,
-                               layout="coingecko", snapshot=True)
+                               layout="coingecko", snapshot=True,
+                               volume=_pick_volume(names, norm, "coingecko", file_asset))
         notes.append("CoinGecko snapshots at 00:00 UTC labelled as the previous day's close")
         return _finish(prices, meta, notes, data)
     if {"timeopen", "close"} <= has:
         prices, meta = _single(data, norm.index("timeopen"), norm.index("close"), names, label,
-                               layout="coinmarketcap")
+                               layout="coinmarketcap",
+                               volume=_pick_volume(names, norm, "coinmarketcap", file_asset))
         return _finish(prices, meta, notes, data)
     if "opentime" in has and "close" in has and "closetime" in has:
         prices, meta = _single(data, norm.index("opentime"), norm.index("close"), names, label,
-                               layout="binance-kline")
+                               layout="binance-kline",
+                               volume=_pick_volume(names, norm, "binance-kline", file_asset))
         return _finish(prices, meta, notes, data)
     date_col = _find(norm, _DATE_NAMES)
     if date_col is None:
@@ -550,14 +608,19 @@ def _layout(
         # yfinance MultiIndex: one column per (field, ticker); keep the chosen field's columns
         field_name = norm[price_col]
         cols = [i for i, n in enumerate(norm) if n == field_name and i != date_col]
+        vol_cols = {tickers[i]: i for i, n in enumerate(norm) if n == "volume"}
         return _wide(data, date_col, cols, [tickers[i] for i in cols], names, label,
-                     "yfinance-multiheader", notes)
+                     "yfinance-multiheader", notes, volume_cols=vol_cols)
     if price_col is not None and symbol_col is not None:
         if layout in ("yahoo/ohlc", "date+price"):
             layout = "long"
-        return _long(data, date_col, symbol_col, price_col, names, label, layout, notes)
+        symbol = str(data.iloc[0, symbol_col]).strip().replace("/", "-")
+        volume = _pick_volume(names, norm, layout, symbol)
+        return _long(data, date_col, symbol_col, price_col, names, label, layout, notes,
+                     volume=volume)
     if price_col is not None:
-        prices, meta = _single(data, date_col, price_col, names, label, layout=layout)
+        prices, meta = _single(data, date_col, price_col, names, label, layout=layout,
+                               volume=_pick_volume(names, norm, layout, file_asset))
         return _finish(prices, meta, notes, data)
     cols = [i for i, n in enumerate(norm) if i != date_col and n not in _NON_ASSET_FIELDS
             and not n.startswith("volume")]
@@ -579,6 +642,67 @@ def _guess_date_column(data: pd.DataFrame) -> int | None:
     return None
 
 
+def _quote_code(asset: str) -> str | None:
+    """Return the USD currency a pair name is quoted in (``BTCUSDT`` -> ``USDT``), if any."""
+    upper = asset.upper()
+    for code in _USD_CODES:
+        if upper.endswith(code) and len(upper) > len(code):
+            return code
+    return None
+
+
+def _pick_volume(
+    names: list[str], norm: list[str], layout: str, asset: str
+) -> tuple[int, str, bool] | None:
+    """Choose the volume column: ``(column, description with unit, counted in coins)``.
+
+    The order of preference is in the module notes (quote volume, ``Volume <USD code>``, a
+    plain ``Volume`` taken as USD, a volume in coins to be multiplied by the close).
+    """
+    quote = _quote_code(asset)
+    coded: list[tuple[int, str]] = []  # "Volume BNB", "Volume USDT": (column, code)
+    for i, (name, n) in enumerate(zip(names, norm, strict=True)):
+        if n in _QUOTE_VOLUME_NAMES:
+            return i, f"{name} ({quote or 'quote currency'})", False
+        match = re.fullmatch(r"volume[\s_\-(]*([a-z0-9]{2,10})\)?", name.strip(), re.IGNORECASE)
+        if match and n not in _PLAIN_VOLUME_NAMES | _BASE_VOLUME_NAMES:
+            coded.append((i, match.group(1).upper()))
+    for i, code in coded:
+        if code in _USD_CODES:
+            return i, f"{names[i]} ({code})", False
+    base = [i for i, n in enumerate(norm) if n in _BASE_VOLUME_NAMES] + [i for i, _ in coded]
+    plain = [i for i, n in enumerate(norm) if n in _PLAIN_VOLUME_NAMES]
+    if plain and layout != "binance-kline":
+        return plain[0], f"{names[plain[0]]} ({quote or 'USD'})", False
+    if layout == "binance-kline":
+        base = plain + base
+    if base:
+        return base[0], f"{names[base[0]]} x close ({quote or 'USD'})", True
+    return None
+
+
+def _volume_values(
+    column: pd.Series, close: np.ndarray, *, in_coins: bool, name: str
+) -> tuple[np.ndarray, list[str]]:
+    """Parse a volume column to quote currency; negative volumes become NaN (with a note)."""
+    values, bad = _parse_numbers(column, name, "")
+    if in_coins:
+        values = values * close
+    notes = []
+    negative = values < 0
+    if negative.any():
+        lines = column.index.to_numpy()[negative]
+        shown = ", ".join(str(int(x)) for x in lines[:5]) + (", ..." if len(lines) > 5 else "")
+        notes.append(f"{int(negative.sum())} negative volume(s) set to NaN (line {shown})")
+        values[negative] = np.nan
+    zero = int((values == 0).sum())
+    if zero:
+        notes.append(f"{zero} zero volume(s) kept")
+    if bad:
+        notes.append(f"{len(bad)} null or non-numeric volume cell(s) kept as NaN")
+    return values, notes
+
+
 # --------------------------------------------------------------------------- layouts
 
 
@@ -591,6 +715,7 @@ def _single(
     *,
     layout: str,
     snapshot: bool = False,
+    volume: tuple[int, str, bool] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     asset = _asset_from_file(label)
     dates = _parse_dates(data.iloc[:, date_col], names[date_col], label)
@@ -605,7 +730,16 @@ def _single(
         "columns_used": f"date={names[date_col]!r}, price={names[price_col]!r}",
         "snapshot": snapshot,
         "bad": [(asset, line, raw, issue) for line, raw, issue in bad],
+        "volumes": [None],
+        "volume_used": "none",
+        "volume_notes": [],
     }
+    if volume is not None:
+        col, used, in_coins = volume
+        vol, vol_notes = _volume_values(data.iloc[:, col], values, in_coins=in_coins,
+                                        name=names[col])
+        meta.update(volumes=[pd.DataFrame({asset: vol}, index=dates)], volume_used=used,
+                    volume_notes=vol_notes)
     return frame, meta
 
 
@@ -618,6 +752,8 @@ def _long(
     label: str,
     layout: str,
     notes: list[str],
+    *,
+    volume: tuple[int, str, bool] | None = None,
 ) -> _Parsed:
     dates = _parse_dates(data.iloc[:, date_col], names[date_col], label)
     values, bad = _parse_numbers(data.iloc[:, price_col], names[price_col], label)
@@ -630,19 +766,29 @@ def _long(
             f"{label}: column {names[price_col]!r} has no numeric price in {len(values)} rows"
         )
     sym_by_line = dict(zip(data.index, symbols, strict=True))
+    vol, vol_notes = (None, []) if volume is None else _volume_values(
+        data.iloc[:, volume[0]], values, in_coins=volume[2], name=names[volume[0]]
+    )
     long = pd.DataFrame({"date": dates, "asset": symbols.to_numpy(), "value": values,
+                         "volume": np.nan if vol is None else vol,
                          "line": data.index.to_numpy()})
-    frames = []
+    frames, volumes = [], []
     for asset, group in long.groupby("asset", sort=False):
-        frame = pd.DataFrame({asset: group["value"].to_numpy()},
-                             index=pd.DatetimeIndex(group["date"]))
-        frames.append(frame)
+        index = pd.DatetimeIndex(group["date"])
+        frames.append(pd.DataFrame({asset: group["value"].to_numpy()}, index=index))
+        volumes.append(
+            None if vol is None
+            else pd.DataFrame({asset: group["volume"].to_numpy()}, index=index)
+        )
     meta = {
         "layout": layout,
         "columns_used": (f"date={names[date_col]!r}, symbol={names[symbol_col]!r}, "
                          f"price={names[price_col]!r}"),
         "snapshot": False,
         "bad": [(sym_by_line[line], line, raw, issue) for line, raw, issue in bad],
+        "volumes": volumes,
+        "volume_used": "none" if volume is None else volume[1],
+        "volume_notes": vol_notes,
     }
     return _finish_many(frames, meta, notes, data)
 
@@ -656,6 +802,8 @@ def _wide(
     label: str,
     layout: str,
     notes: list[str],
+    *,
+    volume_cols: dict[str, int] | None = None,
 ) -> _Parsed:
     dates = _parse_dates(data.iloc[:, date_col], names[date_col], label)
     columns: dict[str, np.ndarray] = {}
@@ -680,11 +828,21 @@ def _wide(
     if not columns:
         raise DataError(f"{label}: no numeric price column found")
     frame = pd.DataFrame(columns, index=dates)
+    vols: dict[str, np.ndarray] = {}
+    vol_notes: list[str] = []
+    for asset, j in (volume_cols or {}).items():
+        if asset in columns:
+            vols[asset], more = _volume_values(data.iloc[:, j], columns[asset], in_coins=False,
+                                               name=names[j])
+            vol_notes.extend(f"{asset}: {n}" for n in more)
     meta = {
         "layout": layout,
         "columns_used": f"date={names[date_col]!r}, prices={', '.join(columns)}",
         "snapshot": False,
         "bad": bad_all,
+        "volumes": [pd.DataFrame(vols, index=dates) if vols else None],
+        "volume_used": f"{names[next(iter(volume_cols.values()))]} (USD)" if vols else "none",
+        "volume_notes": vol_notes,
     }
     return _finish(frame, meta, notes, data)
 
@@ -699,15 +857,21 @@ def _finish_many(
 ) -> _Parsed:
     label_rows: list[dict[str, Any]] = []
     out: list[pd.Series] = []
-    for frame in frames:
+    vol_out: list[pd.Series] = []
+    for frame, volume in zip(frames, meta["volumes"], strict=True):
         # oldest first, file order among equal stamps: the latest observation ends up last
-        frame = frame.iloc[np.argsort(_i8(frame.index), kind="stable")]
-        frame = _fix_daily(frame, notes, snapshot=meta["snapshot"])
+        order = np.argsort(_i8(frame.index), kind="stable")
+        frame = _fix_daily(frame.iloc[order], notes, snapshot=meta["snapshot"])
+        if volume is not None:  # the volume follows its row: same order, same labels
+            volume = volume.iloc[order].set_axis(frame.index)
         for asset in frame.columns:
             series = frame[asset]
             # sort by (final label, original order); the latest observation wins on duplicates
-            series = series.iloc[np.argsort(_i8(series.index), kind="stable")]
+            order = np.argsort(_i8(series.index), kind="stable")
+            series = series.iloc[order]
             dup_mask = series.index.duplicated(keep="last")
+            if volume is not None and asset in volume.columns:
+                vol_out.append(volume[asset].iloc[order][~dup_mask].rename(asset))
             if dup_mask.any():
                 for date in series.index[dup_mask].unique():
                     vals = series.loc[[date]].to_numpy()
@@ -724,6 +888,14 @@ def _finish_many(
     panel.index = pd.DatetimeIndex(panel.index, name="date").as_unit("ns")
     panel.columns = [str(c) for c in panel.columns]
     panel = _regularize(panel, notes)
+    if vol_out:
+        volume_panel = pd.concat(vol_out, axis=1).astype("float64")
+        volume_panel.index = pd.DatetimeIndex(volume_panel.index).as_unit("ns")
+        volume_panel = volume_panel.reindex(panel.index)
+        volume_panel.columns = [str(c) for c in volume_panel.columns]
+    else:
+        volume_panel = pd.DataFrame(index=panel.index, dtype="float64")
+    notes.extend(meta["volume_notes"])
     if label_rows:
         notes.append(f"{len(label_rows)} duplicate timestamp(s): latest observation kept")
     bad = meta["bad"]
@@ -741,6 +913,8 @@ def _finish_many(
                                 columns=["asset", "date", "count", "kept_value",
                                          "dropped_values"]),
         bad_values=pd.DataFrame(bad, columns=["asset", "line", "value", "issue"]),
+        volume=volume_panel,
+        volume_used=meta["volume_used"] if vol_out else "none",
     )
 
 
@@ -1003,11 +1177,12 @@ def _is_intraday(index: pd.DatetimeIndex) -> bool:
 
 def _merge(
     loaded: list[tuple[str, pd.DataFrame]],
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[str]]]:
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[str]], dict[str, pd.Series]]:
+    """Merge price panels (first file wins); also return which file owns each kept price."""
     conflict_cols = ["asset", "date", "kept_file", "kept_value", "other_file", "other_value"]
     if not loaded:
         empty = pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC", name="date"), dtype="float64")
-        return empty, pd.DataFrame(columns=conflict_cols), {}
+        return empty, pd.DataFrame(columns=conflict_cols), {}, {}
     series: dict[str, pd.Series] = {}
     owner: dict[str, pd.Series] = {}
     conflicts: list[dict[str, Any]] = []
@@ -1046,7 +1221,71 @@ def _merge(
     prices = pd.concat(series, axis=1, sort=True).astype("float64")
     prices.index = pd.DatetimeIndex(prices.index, name="date")
     prices = _regularize(prices, [])
-    return prices, pd.DataFrame(conflicts, columns=conflict_cols), overlaps
+    return prices, pd.DataFrame(conflicts, columns=conflict_cols), overlaps, owner
+
+
+def _merge_volume(
+    volumes: list[tuple[str, pd.DataFrame]],
+    prices: pd.DataFrame,
+    price_owner: dict[str, pd.Series],
+    notes: dict[str, list[str]],
+) -> pd.DataFrame:
+    """Merge volume panels (first file with a volume wins) on the merged price index.
+
+    Appends to ``notes`` (per file) where a file's volume sits under another file's prices.
+    """
+    series: dict[str, pd.Series] = {}
+    owner: dict[str, pd.Series] = {}
+    for file_name, volume in volumes:
+        for asset in volume.columns:
+            new = volume[asset]
+            known = new.index[new.notna().to_numpy()]
+            if asset not in series:
+                series[asset] = new
+                owner[asset] = pd.Series(file_name, index=known)
+                continue
+            taken = known.difference(owner[asset].index)
+            if len(taken):
+                notes.setdefault(file_name, []).append(
+                    f"{asset}: volume from this file fills {len(taken)} timestamp(s) the "
+                    "earlier files' volume lacks (sources may count volume differently)"
+                )
+            series[asset] = series[asset].combine_first(new)
+            owner[asset] = pd.concat([owner[asset], pd.Series(file_name, index=taken)])
+    columns = [a for a in prices.columns if a in series]
+    merged = pd.DataFrame(
+        {a: series[a].reindex(prices.index) for a in columns}, index=prices.index,
+        columns=columns, dtype="float64",
+    )
+    for asset in columns:
+        vol_owner = owner[asset].reindex(prices.index).dropna()
+        kept = price_owner[asset].reindex(vol_owner.index)
+        mixed = vol_owner[kept.notna().to_numpy() & (kept != vol_owner).to_numpy()]
+        for file_name, count in mixed.value_counts(sort=False).items():
+            notes.setdefault(str(file_name), []).append(
+                f"{asset}: volume of this file kept at {count} timestamp(s) whose price comes "
+                "from another file"
+            )
+    return merged
+
+
+def _daily_volume(
+    volume: pd.DataFrame, days: pd.DatetimeIndex, bars: pd.DatetimeIndex, notes: list[str]
+) -> pd.DataFrame:
+    """Sum intraday volumes over each UTC day ``[D 00:00, D+1 00:00)``, labelled D."""
+    if volume.shape[1] == 0:
+        return pd.DataFrame(index=days, dtype="float64")
+    grouped = volume.resample("1D", label="left", closed="left")
+    daily = grouped.sum(min_count=1).reindex(days)
+    step = pd.Timedelta(np.median(np.diff(_i8(bars))))
+    per_day = int(pd.Timedelta(days=1) // step) if step > pd.Timedelta(0) else 0
+    counts = grouped.count().reindex(days, fill_value=0)
+    partial = int(((counts > 0) & (counts < per_day)).any(axis=1).sum())
+    notes.append("volumes summed over each day's bars" + (
+        f" ({partial} day(s) with the volume of only some bars)" if partial else ""
+    ))
+    daily.index.name = "date"
+    return daily
 
 
 def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
