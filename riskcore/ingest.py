@@ -619,8 +619,10 @@ def _layout(
         return _long(data, date_col, symbol_col, price_col, names, label, layout, notes,
                      volume=volume)
     if price_col is not None:
+        # an open-time column marks a Binance kline export, whose plain Volume counts coins
+        kind = "binance-kline" if "opentime" in has else layout
         prices, meta = _single(data, date_col, price_col, names, label, layout=layout,
-                               volume=_pick_volume(names, norm, layout, file_asset))
+                               volume=_pick_volume(names, norm, kind, file_asset))
         return _finish(prices, meta, notes, data)
     cols = [i for i, n in enumerate(norm) if i != date_col and n not in _NON_ASSET_FIELDS
             and not n.startswith("volume")]
@@ -685,7 +687,13 @@ def _volume_values(
     column: pd.Series, close: np.ndarray, *, in_coins: bool, name: str
 ) -> tuple[np.ndarray, list[str]]:
     """Parse a volume column to quote currency; negative volumes become NaN (with a note)."""
-    values, bad = _parse_numbers(column, name, "")
+    bad: list[tuple[int, str, str]] = []
+    try:  # plain numbers (the usual case) without the string machinery of the price parser
+        values = column.to_numpy(dtype=object).astype("float64")
+    except (ValueError, TypeError):
+        values = np.array([np.nan])
+    if not np.isfinite(values).all():  # text, nulls, "1.2B", "1,234": the price cell parser
+        values, bad = _parse_numbers(column, name, "")
     if in_coins:
         values = values * close
     notes = []
@@ -888,13 +896,11 @@ def _finish_many(
     panel.index = pd.DatetimeIndex(panel.index, name="date").as_unit("ns")
     panel.columns = [str(c) for c in panel.columns]
     panel = _regularize(panel, notes)
-    if vol_out:
-        volume_panel = pd.concat(vol_out, axis=1).astype("float64")
-        volume_panel.index = pd.DatetimeIndex(volume_panel.index).as_unit("ns")
-        volume_panel = volume_panel.reindex(panel.index)
-        volume_panel.columns = [str(c) for c in volume_panel.columns]
-    else:
-        volume_panel = pd.DataFrame(index=panel.index, dtype="float64")
+    volume_panel = pd.DataFrame(
+        {str(v.name): v.reindex(panel.index).to_numpy(dtype="float64", na_value=np.nan)
+         for v in vol_out},
+        index=panel.index, columns=[str(v.name) for v in vol_out], dtype="float64",
+    )
     notes.extend(meta["volume_notes"])
     if label_rows:
         notes.append(f"{len(label_rows)} duplicate timestamp(s): latest observation kept")
@@ -1235,32 +1241,44 @@ def _merge_volume(
     Appends to ``notes`` (per file) where a file's volume sits under another file's prices.
     """
     series: dict[str, pd.Series] = {}
-    owner: dict[str, pd.Series] = {}
+    owner: dict[str, pd.Series | str] = {}  # a file name while one file supplies the asset
     for file_name, volume in volumes:
         for asset in volume.columns:
             new = volume[asset]
-            known = new.index[new.notna().to_numpy()]
             if asset not in series:
-                series[asset] = new
-                owner[asset] = pd.Series(file_name, index=known)
+                series[asset], owner[asset] = new, file_name
                 continue
-            taken = known.difference(owner[asset].index)
+            old = series[asset]
+            held = owner[asset]
+            if isinstance(held, str):
+                held = pd.Series(held, index=old.index[old.notna().to_numpy()])
+            known = new.index[new.notna().to_numpy()]
+            taken = known.difference(held.index)
             if len(taken):
                 notes.setdefault(file_name, []).append(
                     f"{asset}: volume from this file fills {len(taken)} timestamp(s) the "
                     "earlier files' volume lacks (sources may count volume differently)"
                 )
-            series[asset] = series[asset].combine_first(new)
-            owner[asset] = pd.concat([owner[asset], pd.Series(file_name, index=taken)])
+            series[asset] = old.combine_first(new)
+            owner[asset] = pd.concat([held, pd.Series(file_name, index=taken)])
     columns = [a for a in prices.columns if a in series]
+    if not columns:
+        return pd.DataFrame(index=prices.index, dtype="float64")
     merged = pd.DataFrame(
-        {a: series[a].reindex(prices.index) for a in columns}, index=prices.index,
-        columns=columns, dtype="float64",
+        {a: series[a].reindex(prices.index).to_numpy(dtype="float64", na_value=np.nan)
+         for a in columns},
+        index=prices.index, columns=columns,
     )
     for asset in columns:
-        vol_owner = owner[asset].reindex(prices.index).dropna()
-        kept = price_owner[asset].reindex(vol_owner.index)
-        mixed = vol_owner[kept.notna().to_numpy() & (kept != vol_owner).to_numpy()]
+        held, kept = owner[asset], price_owner[asset]
+        if isinstance(held, str) and (kept.to_numpy() == held).all():
+            continue  # one file supplies both the prices and the volume
+        if isinstance(held, str):
+            vol = merged[asset]
+            held = pd.Series(held, index=vol.index[vol.notna().to_numpy()])
+        held = held.reindex(prices.index).dropna()
+        kept = kept.reindex(held.index)
+        mixed = held[kept.notna().to_numpy() & (kept != held).to_numpy()]
         for file_name, count in mixed.value_counts(sort=False).items():
             notes.setdefault(str(file_name), []).append(
                 f"{asset}: volume of this file kept at {count} timestamp(s) whose price comes "
