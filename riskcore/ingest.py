@@ -705,7 +705,7 @@ def _volume_values(
         values[negative] = np.nan
     zero = int((values == 0).sum())
     if zero:
-        notes.append(f"{zero} zero volume(s) kept")
+        notes.append(f"{zero} zero volume(s) kept (market impact treats them as unknown)")
     if bad:
         notes.append(f"{len(bad)} null or non-numeric volume cell(s) kept as NaN")
     return values, notes

@@ -161,7 +161,8 @@ def test_a_day_with_missing_hours_sums_the_hours_it_has_and_says_so():
 def test_zero_volume_is_kept_and_counted():
     result = load_one("kaggle_coin_Bitcoin.csv")
     assert result.volume.loc[ts("2013-04-29"), "BTC"] == 0.0  # raw: ...,144.539...,0.0,...
-    assert "242 zero volume(s) kept" in result.files.loc[0, "notes"]
+    notes = result.files.loc[0, "notes"]
+    assert "242 zero volume(s) kept (market impact treats them as unknown)" in notes
 
 
 def test_negative_volume_becomes_nan_with_a_note_naming_the_line():
