@@ -7,7 +7,7 @@ import streamlit as st
 
 from riskcore.assets import is_stablecoin
 from ui import charts
-from ui.compute import STABLECOIN_POLICIES, band_slider, budgets, trading_inputs
+from ui.compute import STABLECOIN_POLICIES, band_slider, budgets, trading_inputs, volume_note
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
 from ui.routing import require_router
@@ -20,7 +20,8 @@ st.title("Rebalancing simulator")
 data = current_dataset()
 prices = data.prices
 st.caption(history_note(prices) + " Decisions at each close use only prices known then; "
-           "trades execute at that close and pay costs out of the portfolio.")
+           "trades execute at that close and pay costs out of the portfolio. "
+           + volume_note(data))
 
 c1, c2, c3 = st.columns(3)
 method = c1.selectbox("Target weights", list(TARGETS), format_func=TARGETS.get,
@@ -49,19 +50,19 @@ for trigger in chosen:
         value = c2.slider(TRIGGERS[trigger], 0.0, SCALE[trigger], 5.0, 0.5,
                           key=f"bt_{trigger}", persist_state="session")
         triggers.append((trigger, value / 100))
-trading_inputs([c2, c3, c3, c3])
+trading_inputs([c2, c3, c3, c3, c3])
 state = st.session_state
 mode = state["rebalance_mode"]
 initial = c3.number_input("Initial value (USD)", 100.0, 1e9, 100_000.0, step=1000.0,
                           key="bt_initial", persist_state="session")
 
 budget = tuple(budgets(list(prices.columns)).items()) if method == "risk_budget" else None
-cost_args = (state["fee_bps"], state["spread_bps"], state["min_trade_usd"])
+cost_args = (state["fee_bps"], state["spread_bps"], state["min_trade_usd"], state["impact_bps"])
 stable_args = (("stablecoins", state["stablecoins"]),
                ("volatility_floor", state["volatility_floor_pct"] / 100 or None))
 with shown_errors():
     runs = backtests(prices, method, budget, tuple(triggers), mode, estimator, lookback,
-                     cost_args, initial, stable_args)
+                     cost_args, initial, stable_args, data.volume)
 main = runs["policy"]
 curves = pd.DataFrame({name: r.equity for name, r in runs.items()}).loc[main.rebalance_dates[0]:]
 st.plotly_chart(charts.equity(curves, markers=main.rebalance_dates,
@@ -102,7 +103,8 @@ if st.button("Run threshold sweep (51 thresholds)", type="primary"):
 if st.session_state.get("sweep_request") == request:
     bar = st.progress(0.0, text="Sweeping thresholds…")
     with shown_errors():
-        table = sweep(prices, *request, _progress=lambda d, n: bar.progress(d / n))
+        table = sweep(prices, *request, volume=data.volume,
+                      _progress=lambda d, n: bar.progress(d / n))
     bar.empty()
     st.plotly_chart(charts.tradeoff(table, x=axis, x_title=axis.replace("_", " "),
                                     title="Costs against risk balance, one point per threshold"),

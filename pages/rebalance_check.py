@@ -5,7 +5,7 @@ import streamlit as st
 
 import riskcore
 from ui import charts
-from ui.compute import band_slider, target_allocation, trading_inputs
+from ui.compute import band_slider, cost_model, target_allocation, trading_inputs, volume_note
 from ui.data import current_dataset
 from ui.errors import shown_errors
 from ui.routing import require_router
@@ -29,19 +29,19 @@ edited = st.data_editor(default, hide_index=True, disabled=["asset"], key="holdi
                         column_config={"amount": st.column_config.NumberColumn(min_value=0.0)})
 amounts = edited.set_index("asset")["amount"].astype(float).fillna(0.0)
 
-columns = st.columns(5)
+columns = st.columns(6)
 band = band_slider(columns[0])
 trading_inputs(columns[1:])
+st.caption(volume_note(data))
 state = st.session_state
 threshold = band * 100
 
 with shown_errors():
     units = riskcore.units_from_values(amounts, last_price) if unit == "USD value" else amounts
-    costs = riskcore.CostModel.from_bps(fee_bps=state["fee_bps"],
-                                        half_spread_bps=state["spread_bps"],
-                                        min_trade_usd=state["min_trade_usd"])
+    volume = None if data.volume is None else data.volume.ffill().iloc[-1]
     plan = riskcore.rebalance_trades(units, last_price, target, threshold=band,
-                                     mode=state["rebalance_mode"], costs=costs)
+                                     mode=state["rebalance_mode"], costs=cost_model(),
+                                     volume=volume)
 trades = plan.trades
 breached = trades.index[trades["breach"]].tolist()
 if breached:

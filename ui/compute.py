@@ -52,6 +52,7 @@ TRADING_DEFAULTS = {
     "fee_bps": 10.0,
     "spread_bps": 5.0,
     "min_trade_usd": 10.0,
+    "impact_bps": 100.0,
 }
 REBALANCE_MODES = {"to_target": "back to target", "to_band": "to the band's edge",
                    "breached_only": "only coins outside the band"}
@@ -64,13 +65,35 @@ def init_state() -> None:
 
 
 def trading_inputs(columns) -> None:
-    """Render the shared mode and cost inputs into four columns (values in session state)."""
-    a, b, c, d = columns
+    """Render the shared mode and cost inputs into five containers (values in session state)."""
+    a, b, c, d, e = columns
     a.selectbox("After a band breach, trade", list(REBALANCE_MODES),
                 format_func=REBALANCE_MODES.get, key="rebalance_mode", persist_state="session")
     b.number_input("Fee (bps)", 0.0, 200.0, key="fee_bps", persist_state="session")
     c.number_input("Half-spread (bps)", 0.0, 200.0, key="spread_bps", persist_state="session")
     d.number_input("Minimum trade (USD)", 0.0, 1e6, key="min_trade_usd", persist_state="session")
+    e.number_input("Market impact (bps)", 0.0, 2000.0, key="impact_bps", persist_state="session",
+                   help="Square-root law: a trade of q USD against a daily volume of V USD "
+                        "costs impact × √(q/V) of its value; applied where the data has volume.")
+
+
+def cost_model():
+    """Build the CostModel of the shared cost inputs."""
+    state = st.session_state
+    return riskcore.CostModel.from_bps(fee_bps=state["fee_bps"],
+                                       half_spread_bps=state["spread_bps"],
+                                       impact_bps=state["impact_bps"],
+                                       min_trade_usd=state["min_trade_usd"])
+
+
+def volume_note(dataset) -> str:
+    """Say where market impact applies (assets with volume) and where it does not."""
+    known = [] if dataset.volume is None else list(dataset.volume.columns)
+    missing = [a for a in dataset.prices.columns if a not in known]
+    if not known:
+        return "Market impact: no volume in this data, so only fee, spread and size apply."
+    return ("Market impact applies to " + ", ".join(known)
+            + ("" if not missing else "; no volume for " + ", ".join(missing)) + ".")
 
 
 def band_slider(container, label: str = "Band (± percentage points)") -> float:

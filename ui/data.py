@@ -36,6 +36,7 @@ class Dataset:
     source: str
     notes: tuple[str, ...] = field(default_factory=tuple)
     actions: pd.DataFrame | None = None  # every change the cleaning choices made
+    volume: pd.DataFrame | None = None  # USD traded per period where the source has it
 
 
 # ----------------------------------------------------------------------------- cached sources
@@ -216,8 +217,12 @@ def current_dataset() -> Dataset:
     with shown_errors("Cleaning: "):
         cleaned = clean(source.prices[chosen], quality_policy())
     panel = cleaned.prices.dropna(how="all")
+    volume = None
+    if source.load is not None and not source.load.volume.empty:
+        known = [a for a in chosen if a in source.load.volume.columns]
+        volume = source.load.volume.reindex(index=panel.index, columns=known) if known else None
     return Dataset(panel, infer_periods_per_year(panel.index), source.label, source.notes,
-                   cleaned.actions)
+                   cleaned.actions, volume)
 
 
 def history_note(prices: pd.DataFrame) -> str:

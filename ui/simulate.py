@@ -42,16 +42,16 @@ def policy(method: str, budget: tuple[tuple[str, float], ...] | None, triggers: 
     )
 
 
-def costs(fee_bps: float, spread_bps: float, min_trade: float):
+def costs(fee_bps: float, spread_bps: float, min_trade: float, impact_bps: float):
     """Build the CostModel from the page's basis-point inputs."""
     return riskcore.CostModel.from_bps(fee_bps=fee_bps, half_spread_bps=spread_bps,
-                                       min_trade_usd=min_trade)
+                                       impact_bps=impact_bps, min_trade_usd=min_trade)
 
 
 @st.cache_data(show_spinner="Simulating…", max_entries=16)
 def backtests(prices: pd.DataFrame, method: str, budget, triggers: tuple, mode: str,
               estimator: str, lookback: int, cost_args: tuple, initial_value: float,
-              stablecoins: tuple = ()):
+              stablecoins: tuple = (), volume: pd.DataFrame | None = None):
     """Run the policy and its three benchmarks on the same prices and costs.
 
     Benchmarks start with the policy (after the estimation window): buy-and-hold of the
@@ -60,7 +60,7 @@ def backtests(prices: pd.DataFrame, method: str, budget, triggers: tuple, mode: 
     cost_model = costs(*cost_args)
     main = riskcore.run_backtest(
         prices, policy(method, budget, triggers, mode, estimator, lookback, stablecoins),
-        cost_model, initial_value=initial_value)
+        cost_model, initial_value=initial_value, volume=volume)
     start = main.rebalance_dates[0]
     later = prices.loc[start:]
     first_target = main.weights.loc[start]
@@ -68,26 +68,26 @@ def backtests(prices: pd.DataFrame, method: str, budget, triggers: tuple, mode: 
     runs = {"policy": main}
     runs["buy and hold"] = riskcore.run_backtest(
         later, riskcore.RebalancePolicy(target=first_target), cost_model,
-        initial_value=initial_value)
+        initial_value=initial_value, volume=volume)
     runs["equal weight, monthly"] = riskcore.run_backtest(
         later, riskcore.RebalancePolicy(method="equal_weight", frequency="M"), cost_model,
-        initial_value=initial_value)
+        initial_value=initial_value, volume=volume)
     btc = [c for c in prices.columns if riskcore.assets.base_symbol(c) in {"BTC", "XBT"}]
     if btc and later[btc[0]].notna().iloc[0]:
         runs[f"{btc[0]} alone"] = riskcore.run_backtest(
             later[[btc[0]]], riskcore.RebalancePolicy(target=pd.Series({btc[0]: 1.0})),
-            cost_model, initial_value=initial_value)
+            cost_model, initial_value=initial_value, volume=volume)
     return runs
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def sweep(prices: pd.DataFrame, method: str, budget, mode: str, estimator: str, lookback: int,
           cost_args: tuple, initial_value: float, stablecoins: tuple, trigger: str,
-          thresholds: tuple[float, ...], _progress=None):
+          thresholds: tuple[float, ...], volume: pd.DataFrame | None = None, _progress=None):
     """Cache :func:`riskcore.threshold_sweep`; ``_progress`` (not hashed) moves a bar."""
     base = policy(method, budget, (), mode, estimator, lookback, stablecoins)
     return riskcore.threshold_sweep(prices, base, list(thresholds), costs(*cost_args),
-                                    trigger=trigger, initial_value=initial_value,
+                                    trigger=trigger, initial_value=initial_value, volume=volume,
                                     progress=_progress)
 
 

@@ -43,3 +43,25 @@ def test_a_stablecoin_alone_inside_the_sleeve_gets_a_message(yahoo_daily_files):
     at.multiselect(key=key).set_value(["USDT-USD", "USDC-USD"]).run()
     assert not at.exception, at.exception
     assert any("stablecoin" in e.value for e in at.error), [e.value for e in at.error]
+
+
+def _policy_costs(at: AppTest) -> float:
+    table = next(d.value for d in at.dataframe if "Costs paid (USD)" in d.value.index)
+    return float(table.loc["Costs paid (USD)", "policy"].replace(",", ""))
+
+
+def test_market_impact_uses_the_uploaded_volume(yahoo_daily_files):
+    at = uploaded(yahoo_daily_files)
+    at.switch_page("pages/rebalance.py").run()
+    assert not at.exception, at.exception
+    assert any("Market impact applies to" in c.value for c in at.caption)
+    with_impact = _policy_costs(at)
+    at.number_input(key="impact_bps").set_value(0.0).run()
+    assert _policy_costs(at) < with_impact
+
+
+def test_demo_has_no_volume_and_says_so():
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/rebalance_check.py").run()
+    assert any("no volume in this data" in c.value for c in at.caption)
