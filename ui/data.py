@@ -195,7 +195,11 @@ def asset_picker() -> None:
     if prices is None:
         return
     options = list(prices.columns)
-    st.sidebar.multiselect("Assets", options, default=options, key=_selection_key(options))
+    key = _selection_key(options)
+    chosen = len(st.session_state.get(key, options))
+    with st.sidebar.expander(f"Assets: {chosen} of {len(options)} selected"):
+        st.multiselect("Assets", options, default=options, key=key,
+                       label_visibility="collapsed")
 
 
 def current_dataset() -> Dataset:
