@@ -39,7 +39,8 @@ def infer_periods_per_year(index: pd.DatetimeIndex) -> int:
     int
         365 for daily data that includes weekends (24/7 crypto), 252 for daily data on a
         weekday-only calendar, otherwise the 24/7 count for the median bar length
-        (8,760 for hourly bars, 52 for weekly bars).
+        (8,760 for hourly bars, 183 for bars every 2 days, 122 for bars every 3 days,
+        52 for weekly bars).
 
     Raises
     ------
@@ -48,8 +49,12 @@ def infer_periods_per_year(index: pd.DatetimeIndex) -> int:
 
     Notes
     -----
-    Daily data is called weekday-only when fewer than 1% of its timestamps fall on a
-    Saturday or Sunday. The convention follows empyrical's ``ANNUALIZATION_FACTORS``.
+    Data is daily when its median spacing lies between 0.75 and 1.5 days (weekday-only
+    daily data has a median spacing of 1 day, the weekend gaps being the minority). Daily
+    data is called weekday-only when fewer than 1% of its timestamps fall on a Saturday or
+    Sunday. Any other spacing gives ``365 days / median spacing``, rounded half up (bars
+    every 2 days: 182.5 -> 183). The convention follows empyrical's
+    ``ANNUALIZATION_FACTORS``.
     """
     if len(index) < 2:
         raise DataError(f"cannot infer the data frequency from {len(index)} timestamp(s)")
@@ -57,7 +62,7 @@ def infer_periods_per_year(index: pd.DatetimeIndex) -> int:
     if median_seconds <= 0:
         raise DataError("the time index has duplicate timestamps; cannot infer its frequency")
     day = 86_400.0
-    if 0.5 * day <= median_seconds <= 4 * day:
+    if 0.75 * day <= median_seconds <= 1.5 * day:
         weekend_share = float(np.mean(index.day_of_week >= 5))
         return TRADING_DAYS_PER_YEAR if weekend_share < 0.01 else PERIODS_PER_YEAR["1D"]
-    return max(1, round(365 * day / median_seconds))
+    return max(1, int(np.floor(365 * day / median_seconds + 0.5)))
