@@ -41,7 +41,8 @@ with settings:
     st.selectbox("Covariance estimator", list(ESTIMATORS), format_func=ESTIMATORS.get,
                  key="estimator", **SESSION)
     st.slider("Lookback (periods)", 30, 1460, key="lookback", step=5, **SESSION,
-              help="Covariance is estimated on the last N periods of the common window.")
+              help="Covariance is estimated on the last N periods; with the common-window "
+                   "alignment (Data page) periods where a selected asset has no price drop out.")
     if state["estimator"] == "ewma":
         st.slider("EWMA half-life (periods)", 5, 365, key="half_life", **SESSION)
     if stables:
@@ -83,6 +84,9 @@ observations = estimate.n_observations
 st.caption(history_note(data.prices) + f" Covariance: {ESTIMATORS[estimate.method]}, "
            f"{observations if isinstance(observations, int) else 'pairwise'} observations, "
            "annualized.")
+if state.get("alignment") == "pairwise" and state["estimator"] != "sample":
+    st.info("Pairwise alignment (Data page) works with the sample estimator only: "
+            f"{ESTIMATORS[state['estimator']]} uses the common window.")
 for message in (*estimate.warnings, *portfolio.notes):
     st.info(message)
 
@@ -113,9 +117,11 @@ if portfolio.groups is not None:
     st.markdown("**Groups**: total weight and share of risk against the members' budgets")
     charts.table(portfolio.groups, percent=tuple(portfolio.groups.columns))
 result = portfolio.allocation
+error_kind = ("optimality-condition error" if result.binding_constraints or
+              state["bounds_value"] or state["groups_value"]
+              else "largest relative risk-contribution error")
 st.caption(f"Solver: {result.method}, {'converged' if result.converged else 'NOT converged'} in "
-           f"{result.iterations} iterations, largest relative risk-contribution error "
-           f"{result.max_relative_error:.1e}.")
+           f"{result.iterations} iterations, {error_kind} {result.max_relative_error:.1e}.")
 d1, d2 = st.columns(2)
 d1.download_button("Download weights (CSV)", table.to_csv(index_label="asset"),
                    file_name="allocation.csv", mime="text/csv")

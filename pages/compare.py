@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import charts
-from ui.compute import METHODS, budgets, compare, estimate, settings_options
+from ui.compute import METHODS, budgets, compare, estimate, n_inside, settings_options
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
 from ui.routing import require_router
@@ -18,7 +18,9 @@ st.caption(history_note(data.prices) + " Same covariance estimate, stablecoin po
 with shown_errors():
     est = estimate(data)
     budget = tuple(budgets(list(est.matrix.columns)).items())
-    results = compare(est.matrix, budget, tuple((m, settings_options(m)) for m in METHODS))
+    inside = n_inside(list(est.matrix.columns))
+    results = compare(est.matrix, budget,
+                      tuple((m, settings_options(m, inside)) for m in METHODS))
 ok = {METHODS[m].split(" (")[0]: p for m, p in results.items() if not isinstance(p, str)}
 for method, message in results.items():
     if isinstance(message, str):

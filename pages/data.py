@@ -4,7 +4,14 @@ import streamlit as st
 
 from riskcore.quality import observation_counts, quality_report
 from ui import charts
-from ui.data import DEMO, QUALITY_DEFAULTS, current_dataset, history_note, source_data
+from ui.data import (
+    DEMO,
+    QUALITY_DEFAULTS,
+    current_dataset,
+    history_note,
+    quality_policy,
+    source_data,
+)
 from ui.routing import require_router
 
 ACTIONS = {"missing": ["keep", "ffill"], "nonpositive": ["keep", "drop", "ffill"],
@@ -17,7 +24,7 @@ for key, value in QUALITY_DEFAULTS.items():
 
 require_router()
 st.title("Data")
-data = current_dataset()
+data = current_dataset(min_assets=1)
 source = source_data()
 prices = data.prices
 
@@ -50,17 +57,17 @@ raw = source.prices[prices.columns]
 t1, t2, t3, t4 = st.columns(4)
 t1.number_input("Stale run: unchanged for N periods", 2, 365, key="q_stale_periods",
                 persist_state="session")
-t2.number_input("Extreme return threshold (decimal)", 0.05, 10.0, step=0.05,
-                key="q_extreme_return", persist_state="session")
-t3.number_input("De-peg tolerance (decimal from 1 USD)", 0.001, 0.5, step=0.005, format="%.3f",
-                key="q_depeg_tolerance", persist_state="session")
+t2.number_input("Extreme return threshold (%)", 5.0, 1000.0, step=5.0,
+                key="q_extreme_return_pct", persist_state="session")
+t3.number_input("De-peg tolerance (% from 1 USD)", 0.1, 50.0, step=0.5,
+                key="q_depeg_tolerance_pct", persist_state="session")
 t4.number_input("Forward-fill at most N periods", 1, 60, key="q_ffill_limit",
                 persist_state="session")
 load = source.load
+policy = quality_policy()
 report = quality_report(
-    raw, stale_periods=st.session_state["q_stale_periods"],
-    extreme_return=st.session_state["q_extreme_return"],
-    depeg_tolerance=st.session_state["q_depeg_tolerance"],
+    raw, stale_periods=policy.stale_periods, extreme_return=policy.extreme_return,
+    depeg_tolerance=policy.depeg_tolerance,
     duplicates=None if load is None else load.duplicates,
     bad_values=None if load is None else load.bad_values)
 charts.table(report, percent=("largest_abs_return", "largest_depeg"))

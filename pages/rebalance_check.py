@@ -16,6 +16,11 @@ data = current_dataset()
 with shown_errors():
     _, portfolio = target_allocation(data)
 target = portfolio.weights
+if (target < 0).any():
+    st.info(f"The target borrows {-portfolio.cash_weight:.0%} of the portfolio (leverage "
+            f"{portfolio.leverage:.2f}×). The trade list trades spot holdings only: set the "
+            "maximum leverage to 1 on the Allocation page to get one.")
+    st.stop()
 # riskless cash (the volatility target's sleeve) trades at 1 USD per unit
 last_price = data.prices.ffill().iloc[-1].reindex(target.index).fillna({"cash": 1.0})
 st.caption(f"Target: the Allocation page's weights. Prices: last close "

@@ -31,14 +31,17 @@ scenarios = {**stress.STRESS_SCENARIOS, "your scenario": {
     "volatility_multiplier": multiplier, "correlation": correlation,
     "stablecoin_volatility": depeg / 100 or None}}
 with shown_errors():
-    table = stress.stress_test(weights, portfolio.covariance.loc[weights.index, weights.index],
-                               scenarios, periods_per_year=data.periods_per_year)
-risk = table[["value_at_risk", "expected_shortfall"]].rename(columns={
-    "value_at_risk": "VaR 99% (1 period)", "expected_shortfall": "expected shortfall 99%"})
+    risky = weights.index.drop("cash", errors="ignore")  # riskless cash has no covariance
+    table = stress.stress_test(weights, portfolio.covariance.loc[risky, risky], scenarios,
+                               periods_per_year=data.periods_per_year)
+table = table.rename(columns={"value_at_risk": "normal VaR 99%",
+                              "expected_shortfall": "normal expected shortfall 99%"})
+risk = table[["normal VaR 99%", "normal expected shortfall 99%"]]
 st.plotly_chart(charts.grouped_bars(risk, title="One-period loss at 99% under each scenario "
                                     "(normal assumption)"), key="chart_stress")
-charts.table(table, percent=("volatility", "period_volatility", "value_at_risk",
-                             "expected_shortfall", "largest_relative_risk_contribution"))
+charts.table(table, percent=("volatility", "period_volatility", "normal VaR 99%",
+                             "normal expected shortfall 99%",
+                             "largest_relative_risk_contribution"))
 st.caption("Scenarios are illustrative assumptions, not forecasts. VaR = z·σ, ES = σ·φ(z)/(1−p) "
            "for zero-mean normal returns; crypto tails are fatter, so read them as lower bounds.")
 

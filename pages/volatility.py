@@ -12,7 +12,7 @@ from ui.routing import require_router
 
 require_router()
 st.title("Volatility")
-data = current_dataset()
+data = current_dataset(min_assets=1)
 ppy = data.periods_per_year
 calendar = "24/7 market" if ppy == 365 else "inferred from the data calendar"
 st.caption(f"Annualized with {ppy} periods a year ({calendar}). {history_note(data.prices)}")
@@ -34,7 +34,8 @@ st.plotly_chart(charts.lines(ewma, title=f"EWMA volatility, half-life {half_life
                              y_title="volatility"), key="chart_ewma_vol")
 
 current = pd.DataFrame({
-    "last date": rolling.apply(pd.Series.last_valid_index).dt.strftime("%Y-%m-%d"),
+    "last date": rets.apply(pd.Series.last_valid_index).map(
+        lambda t: "–" if pd.isna(t) else f"{t:%Y-%m-%d}"),
     f"rolling {window}": rolling.ffill().iloc[-1],
     f"EWMA hl {half_life}": ewma.ffill().iloc[-1],
     "full history": rets.std() * ppy**0.5,

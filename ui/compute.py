@@ -110,9 +110,8 @@ def budget_key(asset: str) -> str:
 def budgets(assets: list[str]) -> pd.Series:
     """Risk budget per asset from the sliders (raw slider values, normalised to sum to 1)."""
     raw = pd.Series({a: float(st.session_state.get(budget_key(a), 1.0)) for a in assets})
-    if raw.sum() <= 0:
-        return pd.Series(1.0 / len(assets), index=assets)
-    return raw / raw.sum()
+    # all zero stays all zero: riskcore refuses it with a message instead of a silent default
+    return raw / raw.sum() if raw.sum() > 0 else raw
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -138,7 +137,7 @@ def allocate(cov: pd.DataFrame, method: str, budget: tuple[tuple[str, float], ..
     """Cache :func:`riskcore.build_portfolio` (``options``: its other keyword arguments)."""
     kwargs = dict(options)
     if kwargs.get("bounds"):
-        kwargs["bounds"] = dict(kwargs["bounds"])
+        kwargs["bounds"] = {asset: (low, high) for asset, low, high in kwargs["bounds"]}
     if kwargs.get("groups"):
         names, groups = zip(*[(n, (list(m), lo, hi)) for n, m, lo, hi in kwargs["groups"]],
                             strict=True)
@@ -147,15 +146,20 @@ def allocate(cov: pd.DataFrame, method: str, budget: tuple[tuple[str, float], ..
                                     **{k: v for k, v in kwargs.items() if v not in ((), None)})
 
 
-def settings_options(method: str, *, volatility_target: bool = True) -> tuple:
-    """Return the build_portfolio options of the shared settings as a hashable tuple."""
+def settings_options(method: str, n_inside: int, *, volatility_target: bool = True) -> tuple:
+    """Return the build_portfolio options of the shared settings as a hashable tuple.
+
+    ``n_inside`` is the number of assets inside the risk budget (the cluster count is kept
+    below it).
+    """
     state = st.session_state
     constrained = method in ("risk_budget", "minimum_variance")
     options = {
         "stablecoins": state["stablecoins"],
         "bounds": state["bounds_value"] if constrained else (),
         "groups": state["groups_value"] if method == "risk_budget" else (),
-        "n_clusters": int(state["n_clusters"]) if method == "cluster_risk_budget" else None,
+        "n_clusters": (max(1, min(int(state["n_clusters"]), n_inside - 1))
+                       if method == "cluster_risk_budget" else None),
     }
     if volatility_target and state["vol_target_on"]:
         options |= {"target_volatility": state["vol_target_pct"] / 100,
@@ -178,7 +182,14 @@ def target_allocation(dataset):
     method = st.session_state["method"]
     assets = list(est.matrix.columns)
     budget = tuple(budgets(assets).items()) if method == "risk_budget" else None
-    return est, allocate(est.matrix, method, budget, settings_options(method))
+    return est, allocate(est.matrix, method, budget, settings_options(method, n_inside(assets)))
+
+
+def n_inside(assets: list[str]) -> int:
+    """Count the assets inside the risk budget under the stablecoin policy."""
+    if st.session_state["stablecoins"] != "sleeve":
+        return len(assets)
+    return sum(not riskcore.assets.is_stablecoin(a) for a in assets)
 
 
 @st.cache_data(show_spinner="Comparing methods…", max_entries=16)

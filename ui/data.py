@@ -118,7 +118,11 @@ def sidebar() -> None:
             st.date_input(
                 "Date range", (today - dt.timedelta(days=4 * 365), today), key="yahoo_range"
             )
-            st.button("Fetch prices", on_click=_request_fetch, type="primary")
+            complete = len(st.session_state.get("yahoo_range") or ()) == 2
+            if not complete:
+                st.caption("Pick an end date too.")
+            st.button("Fetch prices", on_click=_request_fetch, type="primary",
+                      disabled=not complete)
 
 
 # ----------------------------------------------------------------------------- pipeline
@@ -135,8 +139,8 @@ class SourceData:
 
 QUALITY_DEFAULTS = {
     "q_missing": "keep", "q_nonpositive": "drop", "q_stale": "keep", "q_extreme": "keep",
-    "q_depeg": "keep", "q_ffill_limit": 5, "q_stale_periods": 5, "q_extreme_return": 0.5,
-    "q_depeg_tolerance": 0.02,
+    "q_depeg": "keep", "q_ffill_limit": 5, "q_stale_periods": 5, "q_extreme_return_pct": 50.0,
+    "q_depeg_tolerance_pct": 2.0,
 }
 
 
@@ -145,7 +149,10 @@ def quality_policy():
     from riskcore.quality import QualityPolicy
 
     state = {k: st.session_state.get(k, v) for k, v in QUALITY_DEFAULTS.items()}
-    return QualityPolicy(**{k.removeprefix("q_"): v for k, v in state.items()})
+    fields = {k.removeprefix("q_"): v for k, v in state.items() if not k.endswith("_pct")}
+    fields["extreme_return"] = state["q_extreme_return_pct"] / 100  # percent at the UI edge
+    fields["depeg_tolerance"] = state["q_depeg_tolerance_pct"] / 100
+    return QualityPolicy(**fields)
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -202,8 +209,12 @@ def asset_picker() -> None:
                        label_visibility="collapsed")
 
 
-def current_dataset() -> Dataset:
-    """Return the cleaned panel of the selected assets, or stop the page with guidance."""
+def current_dataset(*, min_assets: int = 2) -> Dataset:
+    """Return the cleaned panel of the selected assets, or stop the page with guidance.
+
+    Assets without any price (an empty column, or emptied by cleaning) are left out with a
+    warning naming them. Volume is converted to USD per day (the market-impact unit).
+    """
     with shown_errors():
         source = source_data()
     if source.load is not None:
@@ -215,18 +226,26 @@ def current_dataset() -> Dataset:
         st.stop()
     options = list(source.prices.columns)
     chosen = st.session_state.get(_selection_key(options), options)
-    if len(chosen) < 2:
-        st.warning("Select at least two assets in the sidebar.")
-        st.stop()
     with shown_errors("Cleaning: "):
         cleaned = clean(source.prices[chosen], quality_policy())
-    panel = cleaned.prices.dropna(how="all")
+    empty = [a for a in chosen if cleaned.prices[a].isna().all()]
+    if empty:
+        st.warning(f"No prices for {', '.join(empty)}: left out of the analysis.")
+    panel = cleaned.prices.drop(columns=empty).dropna(how="all")
+    if panel.shape[1] < min_assets:
+        st.warning(f"This page needs at least {min_assets} assets with prices: select more "
+                   "in the sidebar.")
+        st.stop()
+    with shown_errors():
+        periods_per_year = infer_periods_per_year(panel.index)
     volume = None
     if source.load is not None and not source.load.volume.empty:
-        known = [a for a in chosen if a in source.load.volume.columns]
-        volume = source.load.volume.reindex(index=panel.index, columns=known) if known else None
-    return Dataset(panel, infer_periods_per_year(panel.index), source.label, source.notes,
-                   cleaned.actions, volume)
+        known = [a for a in panel.columns if a in source.load.volume.columns]
+        if known:  # per-period volume -> USD per day, the unit of the impact cost
+            volume = (source.load.volume.reindex(index=panel.index, columns=known)
+                      * periods_per_year / 365)
+    return Dataset(panel, periods_per_year, source.label, source.notes, cleaned.actions,
+                   volume)
 
 
 def history_note(prices: pd.DataFrame) -> str:

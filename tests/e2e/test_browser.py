@@ -203,8 +203,13 @@ def test_simulator_threshold_sweep(server, page):
     page.screenshot(path=str(SHOTS / "rebalance_sweep.png"), full_page=True)
 
 
-def test_real_data_allocation_constraints_simulator_and_sweep(server, page, yahoo_daily_files):
-    """Issues 4 and 5 on real data: constraints, volatility target, simulator and sweep."""
+def test_real_data_volatility_target_comparison_simulator_and_sweep(
+        server, page, yahoo_daily_files):
+    """Issues 4 and 5 on real data: volatility target (constraints open), simulator, sweep.
+
+    Constraint values themselves are entered in AppTest (tests/ui), where the editor's
+    state can be set exactly.
+    """
     upload(page, server, yahoo_daily_files)
     page.get_by_text("Uploaded files:").wait_for(timeout=60_000)
     wait_idle(page)

@@ -65,3 +65,93 @@ def test_demo_has_no_volume_and_says_so():
     at.run()
     at.switch_page("pages/rebalance_check.py").run()
     assert any("no volume in this data" in c.value for c in at.caption)
+
+
+def demo_app() -> AppTest:
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    return at
+
+
+def test_weight_bound_from_the_editor_binds():
+    at = demo_app()
+    at.switch_page("pages/allocation.py").run()
+    at.session_state["bounds_value"] = (("BTC-USD", 0.0, 0.05),)
+    at.run()
+    assert not at.exception, at.exception
+    assert weights_table(at).loc["BTC-USD", "weight"] == pytest.approx(0.05, abs=1e-8)
+    for page in ("pages/compare.py", "pages/rebalance_check.py", "pages/stress.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+
+
+def _volatility_target(at: AppTest, leverage: float) -> None:
+    at.switch_page("pages/allocation.py").run()
+    at.toggle(key="vol_target_on").set_value(True).run()
+    at.slider(key="vol_target_pct").set_value(100.0).run()
+    at.number_input(key="max_leverage").set_value(leverage).run()
+
+
+def test_stress_page_with_a_riskless_cash_sleeve():
+    at = demo_app()
+    _volatility_target(at, 1.0)
+    at.switch_page("pages/stress.py").run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+
+
+def test_leveraged_target_is_explained_on_the_rebalance_check():
+    at = demo_app()
+    _volatility_target(at, 2.0)
+    at.switch_page("pages/rebalance_check.py").run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert any("borrows" in i.value for i in at.info)
+
+
+def test_all_zero_budgets_are_refused_with_a_message():
+    at = demo_app()
+    at.switch_page("pages/allocation.py").run()
+    at.radio(key="stablecoins").set_value("include").run()
+    for slider in at.slider:
+        if slider.key.startswith("budget_"):
+            slider.set_value(0.0)
+    at.run()
+    assert not at.exception, at.exception
+    assert any("budget" in e.value.lower() for e in at.error), [e.value for e in at.error]
+
+
+def test_short_and_single_files_keep_data_and_volatility_pages(tmp_path):
+    cmc = UPLOADS / "coinmarketcap_Bitcoin_2025.csv"  # 60 daily rows
+    at = uploaded([cmc])
+    assert not at.exception, at.exception
+    assert at.dataframe, "a single uploaded file gets its load and quality report"
+    at.switch_page("pages/volatility.py").run()
+    at.slider(key="vol_window").set_value(90).run()  # longer than the file
+    assert not at.exception, at.exception
+
+
+def test_empty_column_and_one_row_files_get_messages(tmp_path):
+    wide = tmp_path / "wide.csv"
+    wide.write_text("date,AAA,BBB,CCC\n2024-01-01,1,2,\n2024-01-02,1.1,2.1,\n2024-01-03,1.2,2.0,\n")
+    at = uploaded([wide])
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+    assert any("CCC" in w.value for w in at.warning)
+    one = tmp_path / "one.csv"
+    one.write_text("date,AAA,BBB\n2024-01-01,1,2\n")
+    at = uploaded([one])
+    for page in PAGES:
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
+
+
+def test_yahoo_fetch_waits_for_a_complete_date_range():
+    import datetime as dt
+
+    at = demo_app()
+    at.radio(key="source").set_value("Yahoo Finance").run()
+    at.date_input(key="yahoo_range").set_value((dt.date(2024, 1, 1),)).run()
+    assert not at.exception, at.exception
+    assert at.button[0].disabled
