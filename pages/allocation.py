@@ -106,7 +106,7 @@ table = pd.DataFrame({
     "relative risk contribution": portfolio.relative_risk_contributions,
     "risk budget": portfolio.budget if portfolio.budget is not None else float("nan"),
     "marginal risk contribution": portfolio.marginal_risk_contributions,
-    "volatility": pd.Series({a: estimate.matrix.loc[a, a] ** 0.5 for a in assets}),
+    "volatility": estimate.volatility,
 })
 shown = ["weight", "relative risk contribution"] + (
     ["risk budget"] if portfolio.budget is not None else [])

@@ -6,8 +6,16 @@ import pandas as pd
 import streamlit as st
 
 from riskcore.assets import is_stablecoin
+from riskcore.metrics import drawdown as riskcore_drawdown
 from ui import charts
-from ui.compute import STABLECOIN_POLICIES, band_slider, budgets, trading_inputs, volume_note
+from ui.compute import (
+    STABLECOIN_POLICIES,
+    band_slider,
+    budgets,
+    cost_args,
+    trading_inputs,
+    volume_note,
+)
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
 from ui.routing import require_router
@@ -57,18 +65,18 @@ initial = c3.number_input("Initial value (USD)", 100.0, 1e9, 100_000.0, step=100
                           key="bt_initial", persist_state="session")
 
 budget = tuple(budgets(list(prices.columns)).items()) if method == "risk_budget" else None
-cost_args = (state["fee_bps"], state["spread_bps"], state["min_trade_usd"], state["impact_bps"])
+costs = cost_args()
 stable_args = (("stablecoins", state["stablecoins"]),
                ("volatility_floor", state["volatility_floor_pct"] / 100 or None))
 with shown_errors():
     runs = backtests(prices, method, budget, tuple(triggers), mode, estimator, lookback,
-                     cost_args, initial, stable_args, data.volume)
+                     costs, initial, stable_args, data.volume)
 main = runs["policy"]
 curves = pd.DataFrame({name: r.equity for name, r in runs.items()}).loc[main.rebalance_dates[0]:]
 st.plotly_chart(charts.equity(curves, markers=main.rebalance_dates,
                               title=f"Equity ({len(main.rebalance_dates)} rebalances marked)"),
                 key="chart_equity")
-drawdowns = curves / curves.cummax() - 1
+drawdowns = curves.apply(riskcore_drawdown)
 st.plotly_chart(charts.lines(drawdowns, title="Drawdown", y_title="drawdown"),
                 key="chart_drawdown")
 st.subheader("Metrics")
@@ -96,7 +104,7 @@ top = s2.slider("Up to", 1.0, SCALE[kind], min(50.0, SCALE[kind]), 1.0, key="swe
 axis = s3.radio("Cost axis", ["costs_paid", "turnover"], horizontal=True, key="sweep_axis",
                 format_func={"costs_paid": "costs (USD)", "turnover": "turnover"}.get)
 grid = tuple(float(x) for x in np.linspace(0.0, top / 100, 51))
-request = (method, budget, mode, estimator, lookback, cost_args, initial, stable_args, kind,
+request = (method, budget, mode, estimator, lookback, costs, initial, stable_args, kind,
            grid)
 if st.button("Run threshold sweep (51 thresholds)", type="primary"):
     st.session_state["sweep_request"] = request

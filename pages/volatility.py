@@ -38,7 +38,8 @@ current = pd.DataFrame({
         lambda t: "–" if pd.isna(t) else f"{t:%Y-%m-%d}"),
     f"rolling {window}": rolling.ffill().iloc[-1],
     f"EWMA hl {half_life}": ewma.ffill().iloc[-1],
-    "full history": rets.std() * ppy**0.5,
+    "full history": rets.apply(lambda r: riskcore.annualized_volatility(
+        r.dropna(), periods_per_year=ppy)),
 })
 st.subheader("Current values")
 charts.table(current, percent=tuple(current.columns[1:]))

@@ -77,13 +77,17 @@ def trading_inputs(columns) -> None:
                         "costs impact × √(q/V) of its value; applied where the data has volume.")
 
 
-def cost_model():
-    """Build the CostModel of the shared cost inputs."""
+def cost_args() -> tuple[float, float, float, float]:
+    """Return the shared cost inputs as a tuple: fee, half-spread, minimum trade, impact."""
     state = st.session_state
-    return riskcore.CostModel.from_bps(fee_bps=state["fee_bps"],
-                                       half_spread_bps=state["spread_bps"],
-                                       impact_bps=state["impact_bps"],
-                                       min_trade_usd=state["min_trade_usd"])
+    return (state["fee_bps"], state["spread_bps"], state["min_trade_usd"], state["impact_bps"])
+
+
+def cost_model(args: tuple[float, float, float, float] | None = None):
+    """Build the CostModel of ``args`` (default: the shared cost inputs), basis points in."""
+    fee_bps, spread_bps, min_trade, impact_bps = cost_args() if args is None else args
+    return riskcore.CostModel.from_bps(fee_bps=fee_bps, half_spread_bps=spread_bps,
+                                       impact_bps=impact_bps, min_trade_usd=min_trade)
 
 
 def volume_note(dataset) -> str:

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 import riskcore
+from ui.compute import cost_model as build_cost_model
 
 TARGETS = {
     "erc": "Equal risk contribution, re-estimated",
@@ -42,12 +43,6 @@ def policy(method: str, budget: tuple[tuple[str, float], ...] | None, triggers: 
     )
 
 
-def costs(fee_bps: float, spread_bps: float, min_trade: float, impact_bps: float):
-    """Build the CostModel from the page's basis-point inputs."""
-    return riskcore.CostModel.from_bps(fee_bps=fee_bps, half_spread_bps=spread_bps,
-                                       impact_bps=impact_bps, min_trade_usd=min_trade)
-
-
 @st.cache_data(show_spinner="Simulating…", max_entries=16)
 def backtests(prices: pd.DataFrame, method: str, budget, triggers: tuple, mode: str,
               estimator: str, lookback: int, cost_args: tuple, initial_value: float,
@@ -57,7 +52,7 @@ def backtests(prices: pd.DataFrame, method: str, budget, triggers: tuple, mode: 
     Benchmarks start with the policy (after the estimation window): buy-and-hold of the
     policy's first target, equal weight rebalanced monthly, and BTC alone where present.
     """
-    cost_model = costs(*cost_args)
+    cost_model = build_cost_model(cost_args)
     main = riskcore.run_backtest(
         prices, policy(method, budget, triggers, mode, estimator, lookback, stablecoins),
         cost_model, initial_value=initial_value, volume=volume)
@@ -86,7 +81,7 @@ def sweep(prices: pd.DataFrame, method: str, budget, mode: str, estimator: str, 
           thresholds: tuple[float, ...], volume: pd.DataFrame | None = None, _progress=None):
     """Cache :func:`riskcore.threshold_sweep`; ``_progress`` (not hashed) moves a bar."""
     base = policy(method, budget, (), mode, estimator, lookback, stablecoins)
-    return riskcore.threshold_sweep(prices, base, list(thresholds), costs(*cost_args),
+    return riskcore.threshold_sweep(prices, base, list(thresholds), build_cost_model(cost_args),
                                     trigger=trigger, initial_value=initial_value, volume=volume,
                                     progress=_progress)
 
