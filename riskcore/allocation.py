@@ -54,6 +54,11 @@ __all__ = [
 # largest variance).
 _SYMMETRY_RTOL = 1e-8
 _PSD_RTOL = 1e-10
+# risk_budget_weights checks positive semi-definiteness up front (a Cholesky factorization,
+# O(n^3)) only below this many assets, where it costs microseconds; from this size on the
+# factorization would cost more than the O(n^2)-per-step solver, so the matrix is diagnosed
+# (eigenvalues) only when the solver fails.
+_PSD_PRECHECK_MAX_ASSETS = 150
 
 
 @dataclass(frozen=True, eq=False)
@@ -126,15 +131,22 @@ def _label(name: Any) -> str:
     return str(name)
 
 
-def _as_cov(cov: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, pd.Index]:
-    """Validate a covariance matrix; return it as a float array with its asset labels."""
+def _as_cov(
+    cov: pd.DataFrame | np.ndarray, *, check_psd: bool = True
+) -> tuple[np.ndarray, pd.Index]:
+    """Validate a covariance matrix; return it as a float array with its asset labels.
+
+    The checks for shape, labels, finiteness, symmetry and positive variances cost
+    O(n^2); the positive-semi-definiteness check (``check_psd``) costs a Cholesky
+    factorization, O(n^3), and can be left to the caller (see :func:`_psd_problem`).
+    """
     if isinstance(cov, pd.DataFrame):
         if not cov.index.equals(cov.columns):
             raise DataError(
                 "covariance matrix rows and columns must carry the same asset labels in the "
                 f"same order; rows are {list(cov.index)}, columns are {list(cov.columns)}"
             )
-        labels = pd.Index(cov.columns)
+        labels = cov.columns
         values = cov.to_numpy(dtype=float)
     else:
         values = np.asarray(cov, dtype=float)
@@ -150,17 +162,18 @@ def _as_cov(cov: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, pd.Index]:
         raise DataError(
             f"asset {dup!r} appears twice in the covariance matrix; labels must be unique"
         )
-    bad = ~np.isfinite(values)
-    if bad.any():
-        i, j = np.argwhere(bad)[0]
+    if not np.isfinite(values).all():
+        i, j = np.argwhere(~np.isfinite(values))[0]
         raise DataError(
             f"covariance entry ({_label(labels[i])}, {_label(labels[j])}) is {values[i, j]}; "
             "all entries must be finite (estimate on a window where every asset has data)"
         )
     var = np.diagonal(values)
     scale = float(np.max(np.abs(var)))
-    asym = np.abs(values - values.T)
-    if asym.max() > _SYMMETRY_RTOL * max(scale, np.finfo(float).tiny):
+    asym = values - values.T
+    np.abs(asym, out=asym)
+    largest_asym = float(asym.max())
+    if largest_asym > _SYMMETRY_RTOL * max(scale, np.finfo(float).tiny):
         i, j = np.unravel_index(np.argmax(asym), asym.shape)
         raise DataError(
             f"covariance matrix is not symmetric: entry ({_label(labels[i])}, "
@@ -173,18 +186,44 @@ def _as_cov(cov: pd.DataFrame | np.ndarray) -> tuple[np.ndarray, pd.Index]:
             f"({var[i]:.3g}); every asset needs a positive variance: drop it, estimate on a "
             "longer window, or apply a volatility floor (stablecoins)"
         )
-    values = 0.5 * (values + values.T)
+    if largest_asym > 0:
+        values = values + values.T
+        values *= 0.5
+    else:
+        # exactly symmetric (e.g. from DataFrame.cov): a private copy, never a view of the
+        # caller's data
+        values = values.copy()
+    if check_psd:
+        problem = _psd_problem_if_cholesky_fails(values)
+        if problem is not None:
+            raise DataError(problem)
+    return values, labels
+
+
+def _psd_problem(values: np.ndarray) -> str | None:
+    """Message saying why ``values`` is not positive semi-definite, or None if it is.
+
+    Costs an eigendecomposition, O(n^3): callers on a hot path run it only to explain a
+    failure.
+    """
+    scale = float(np.max(np.abs(np.diagonal(values))))
+    eig = np.linalg.eigvalsh(values)
+    if eig[0] < -_PSD_RTOL * scale:
+        return (
+            "covariance matrix is not positive semi-definite (smallest eigenvalue "
+            f"{eig[0]:.3g}, largest {eig[-1]:.3g}); repair it with nearest_correlation "
+            "or use a shrinkage estimator"
+        )
+    return None
+
+
+def _psd_problem_if_cholesky_fails(values: np.ndarray) -> str | None:
+    """Like :func:`_psd_problem`, with a Cholesky attempt first (cheap when it succeeds)."""
     try:
         np.linalg.cholesky(values)
     except np.linalg.LinAlgError:
-        eig = np.linalg.eigvalsh(values)
-        if eig[0] < -_PSD_RTOL * scale:
-            raise DataError(
-                "covariance matrix is not positive semi-definite (smallest eigenvalue "
-                f"{eig[0]:.3g}, largest {eig[-1]:.3g}); repair it with nearest_correlation "
-                "or use a shrinkage estimator"
-            ) from None
-    return values, labels
+        return _psd_problem(values)
+    return None
 
 
 def _as_budget(budget: Any, labels: pd.Index) -> np.ndarray:
@@ -534,8 +573,11 @@ def risk_budget_weights(
     Raises
     ------
     DataError
-        If the covariance matrix is not square, not symmetric, not finite, not positive
-        semi-definite, has an asset with zero variance, or its labels do not match the budget.
+        If the covariance matrix is not square, not symmetric, not finite, has an asset with
+        zero variance, or its labels do not match the budget; or if it is not positive
+        semi-definite (the message gives the smallest eigenvalue). Definiteness costs
+        O(n^3) to check, more than the solver itself, so it is checked up front only below
+        150 assets or with bounds/groups; otherwise it is diagnosed when the solver fails.
     InfeasibleError
         If a budget is negative or NaN, or all budgets are zero; if bounds and groups cannot
         hold together with full investment (the message names the conflicting constraints);
@@ -561,12 +603,20 @@ def risk_budget_weights(
     >>> risk_budget_weights(cov).weights.round(2).tolist()
     [0.48, 0.24, 0.16, 0.12]
     """
-    values, labels = _as_cov(cov)
+    constrained = bounds is not None or groups is not None
+    values, labels = _as_cov(cov, check_psd=False)
+    if constrained or len(labels) < _PSD_PRECHECK_MAX_ASSETS:
+        problem = _psd_problem_if_cholesky_fails(values)
+        if problem is not None:
+            raise DataError(problem)
     b = _as_budget(budget, labels)
-    if bounds is not None or groups is not None:
+    if constrained:
         return _constrained(values, labels, b, bounds, groups, tol, max_iter)
     sol = solve_risk_budget(values, b, tol=tol, max_iter=max_iter)
     if not sol.converged:
+        problem = _psd_problem(values)
+        if problem is not None:
+            raise DataError(f"risk budgeting did not converge: {problem}")
         raise ConvergenceError(
             "risk budgeting did not converge: largest relative risk-contribution error "
             f"{sol.max_relative_error:.3g} after {sol.iterations} iterations (tolerance "

@@ -302,6 +302,23 @@ def test_not_positive_semidefinite():
         risk_budget_weights(corr)
 
 
+def test_large_non_psd_matrix_is_diagnosed_when_the_solver_fails():
+    """From 150 assets on, definiteness is checked only to explain a solver failure.
+
+    Equal correlation -0.1 among 200 assets: the equal-weight portfolio has negative
+    variance, no risk-budgeting portfolio exists, and the eigenvalue is reported.
+    """
+    n = 200
+    corr = np.full((n, n), -0.1)
+    np.fill_diagonal(corr, 1.0)
+    with pytest.raises(
+        DataError,
+        match=r"did not converge: covariance matrix is not positive semi-definite "
+        r"\(smallest eigenvalue -18.9",
+    ):
+        risk_budget_weights(corr)
+
+
 def test_mismatched_labels():
     cov = labelled(np.eye(4), NAMES)
     other = cov.copy()
