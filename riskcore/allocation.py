@@ -834,7 +834,8 @@ def volatility_target(
     Raises
     ------
     DataError
-        If ``target`` or ``max_leverage`` is not positive, or weights and covariance differ.
+        If ``target`` or ``max_leverage`` is not positive, the weights do not sum to 1
+        (within 1e-6), or weights and covariance differ.
 
     References
     ----------
@@ -842,6 +843,12 @@ def volatility_target(
     """
     values, labels = _cov_for_weights(cov)
     w = _as_weights(weights, labels)
+    total = float(w.sum())
+    if abs(total - 1.0) > 1e-6:
+        raise DataError(
+            f"weights sum to {total:.6g}; volatility targeting scales a fully invested "
+            "portfolio, so the weights must sum to 1 (within 1e-6)"
+        )
     if not (np.isfinite(target) and target > 0):
         raise DataError(f"target volatility is {target}; it must be a positive decimal (0.4 = 40%)")
     if not (np.isfinite(max_leverage) and max_leverage > 0):

@@ -156,6 +156,10 @@ def test_volatility_target_scales_to_target_with_cash_sleeve():
         volatility_target(rb.weights, RR_COV, -0.1)
     with pytest.raises(DataError, match=r"max_leverage is 0; it must be positive"):
         volatility_target(rb.weights, RR_COV, 0.1, max_leverage=0)
+    with pytest.raises(DataError, match=r"weights sum to 0.5; .* must sum to 1 \(within 1e-6\)"):
+        volatility_target(rb.weights * 0.5, RR_COV, 0.1)
+    # rounding noise far below 1e-6 is accepted
+    volatility_target(rb.weights * (1 + 1e-9), RR_COV, 0.1)
 
 
 def test_volatility_target_into_a_stablecoin_accounts_for_its_risk():
