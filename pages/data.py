@@ -70,7 +70,14 @@ report = quality_report(
     depeg_tolerance=policy.depeg_tolerance,
     duplicates=None if load is None else load.duplicates,
     bad_values=None if load is None else load.bad_values)
-charts.table(report, percent=("largest_abs_return", "largest_depeg"))
+always = ["first", "last", "rows", "largest_abs_return"]
+found = [c for c in report.columns if c not in always and c != "stablecoin"
+         and (report[c].notna() & (report[c] != 0)).any()]
+clean_checks = [c for c in report.columns if c not in always + found + ["stablecoin"]]
+charts.table(report[always + found], percent=("largest_abs_return", "largest_depeg"))
+if clean_checks:
+    st.caption("No finding in any asset: " + ", ".join(c.replace("_", " ") for c in clean_checks)
+               + ".")
 
 st.markdown("**What to do with each issue** (applies to every page)")
 cols = st.columns(len(ACTIONS))
