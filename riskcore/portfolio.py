@@ -206,9 +206,15 @@ def build_portfolio(
         weights, leverage = target.weights, target.leverage
         cash_name, cash_weight = target.cash, target.cash_weight
         if not target.target_reached:
-            notes.append(f"The leverage cap {max_leverage:g} stops the scaling at "
-                         f"{target.portfolio_volatility:.1%} volatility, short of the "
-                         f"{target_volatility:.1%} target.")
+            if target.leverage >= max_leverage * (1 - 1e-12):
+                limit = f"The leverage cap {max_leverage:g}"
+            else:
+                # the sleeve is a risky stablecoin: mixing the portfolio with it cannot go
+                # below the lowest volatility of such a mix (about the stablecoin's own)
+                limit = (f"The {target.cash} sleeve's own volatility (the lowest a mix of the "
+                         f"portfolio and {target.cash} can reach; leverage {target.leverage:.2g})")
+            notes.append(f"{limit} stops the scaling at {target.portfolio_volatility:.1%} "
+                         f"volatility, short of the {target_volatility:.1%} target.")
     full_cov = cov.reindex(index=weights.index, columns=weights.index, fill_value=0.0)
 
     budget_all = None

@@ -56,7 +56,21 @@ def test_volatility_target_is_reached_and_the_rest_goes_to_the_sleeve(cov, cash)
 def test_leverage_cap_is_reported(cov):
     p = build_portfolio(cov, stablecoins="sleeve", target_volatility=2.0, max_leverage=1.0)
     assert p.leverage == pytest.approx(1.0)
-    assert any("leverage cap" in n for n in p.notes)
+    assert any(n.startswith("The leverage cap 1 stops the scaling at") for n in p.notes)
+    assert not any("sleeve's own volatility" in n for n in p.notes)
+
+
+def test_stablecoin_sleeve_floor_is_reported_instead_of_the_leverage_cap(cov):
+    # USDT-USD has 1% volatility here: a 0.5% target is below anything a mix of the
+    # portfolio and USDT can reach, whatever the leverage cap.
+    p = build_portfolio(cov, stablecoins="sleeve", target_volatility=0.005, cash="USDT-USD",
+                        max_leverage=3.0)
+    assert p.leverage < 0.1
+    assert p.portfolio_volatility > 0.005
+    notes = [n for n in p.notes if "short of the 0.5% target" in n]
+    assert len(notes) == 1
+    assert notes[0].startswith("The USDT-USD sleeve's own volatility")
+    assert "leverage cap" not in notes[0]
 
 
 def test_group_constraint_binds_and_is_named(cov):
