@@ -23,7 +23,7 @@ F. Spinu (2013), "An algorithm for computing risk parity weights", SSRN 2297383.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -98,6 +98,9 @@ class AllocationResult:
         ``"BTC-USD at its maximum weight 0.3"``; empty when none bind.
     asset_groups : pandas.Series of shape (n_assets,) or None
         Group of each asset for cluster risk budgeting; None otherwise.
+    covariance : numpy.ndarray of shape (n_assets, n_assets) or None
+        The validated (symmetrized) covariance matrix the weights were computed from, in the
+        order of ``weights``; it serves :attr:`marginal_risk_contributions`.
     """
 
     method: str
@@ -112,12 +115,27 @@ class AllocationResult:
     lagrange_multiplier: float = float("nan")
     binding_constraints: tuple[str, ...] = ()
     asset_groups: pd.Series | None = None
+    covariance: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def marginal_risk_contributions(self) -> pd.Series:
-        """Marginal risk contributions ``(Σw)_i / σ_p`` (pandas.Series of shape (n_assets,))."""
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return self.risk_contributions / self.weights
+        """Marginal risk contributions ``(Σw)_i / σ_p`` (pandas.Series of shape (n_assets,)).
+
+        The same quantity as :func:`marginal_risk_contributions` of the weights and the
+        covariance, defined also at a zero weight.
+
+        Raises
+        ------
+        DataError
+            If the result carries no covariance matrix.
+        """
+        if self.covariance is None:
+            raise DataError(
+                f"this {self.method} result carries no covariance matrix; call "
+                "marginal_risk_contributions(weights, cov)"
+            )
+        mrc = marginal_risk_contributions(self.weights.to_numpy(), self.covariance)
+        return pd.Series(mrc.to_numpy(), index=self.weights.index, name=mrc.name)
 
 
 # ---------------------------------------------------------------------------------------
@@ -460,6 +478,7 @@ def _result(
         max_relative_error=err,
         lagrange_multiplier=lagrange_multiplier,
         binding_constraints=binding,
+        covariance=cov,
     )
 
 

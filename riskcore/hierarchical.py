@@ -13,6 +13,7 @@ by asset class).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -240,17 +241,8 @@ def cluster_risk_budget_weights(
     res = risk_budget_weights(
         pd.DataFrame(values, index=labels, columns=labels), budget, tol=tol, max_iter=max_iter
     )
-    return AllocationResult(
-        method="cluster risk budgeting",
-        weights=res.weights,
-        risk_contributions=res.risk_contributions,
-        relative_risk_contributions=res.relative_risk_contributions,
-        budget=res.budget,
-        portfolio_volatility=res.portfolio_volatility,
-        converged=res.converged,
-        iterations=res.iterations,
-        max_relative_error=res.max_relative_error,
-        asset_groups=membership.rename("group"),
+    return dataclasses.replace(
+        res, method="cluster risk budgeting", asset_groups=membership.rename("group")
     )
 
 

@@ -226,6 +226,19 @@ def test_public_wrapper_raises_convergence_error_with_error_reached():
 # ----- other methods and risk decomposition -------------------------------------------------
 
 
+def test_marginal_risk_contribution_property_is_defined_at_a_zero_budget_asset():
+    rng = np.random.default_rng(42)
+    cov = labelled(random_cov(rng, 4), NAMES)
+    res = risk_budget_weights(cov, [0.5, 0.3, 0.2, 0.0])
+    assert res.weights["USDT-USD"] == 0.0
+    mrc = res.marginal_risk_contributions
+    assert np.isfinite(mrc).all()
+    pd.testing.assert_series_equal(mrc, marginal_risk_contributions(res.weights, cov))
+    # (Σw)_i / σ_p at the zero weight: what a first unit of USDT-USD would add to the risk
+    sw = cov.to_numpy() @ res.weights.to_numpy()
+    assert mrc["USDT-USD"] == pytest.approx(sw[3] / res.portfolio_volatility, rel=1e-12)
+
+
 def test_risk_decomposition_functions_agree_with_result():
     rng = np.random.default_rng(42)
     cov = labelled(random_cov(rng, 4), NAMES)
