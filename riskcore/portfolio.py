@@ -34,7 +34,7 @@ from riskcore.diagnostics import (
     effective_number_of_bets,
     group_risk_contributions,
 )
-from riskcore.errors import DataError
+from riskcore.errors import DataError, RiskcoreError
 from riskcore.hierarchical import cluster_risk_budget_weights, hrp_weights
 
 #: Allocation methods of :func:`build_portfolio` and what they accept.
@@ -255,6 +255,86 @@ def build_portfolio(
         groups=group_table,
         notes=tuple(notes),
     )
+
+
+# build_portfolio options that only some methods take
+_METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
+    "bounds": ("risk_budget", "minimum_variance"),
+    "groups": ("risk_budget",),
+    "group_names": ("risk_budget",),
+    "n_clusters": ("cluster_risk_budget",),
+}
+_SHARED_OPTIONS = ("stablecoins", "target_volatility", "max_leverage", "cash")
+
+
+def compare_portfolios(
+    cov: pd.DataFrame,
+    methods: Sequence[str] = tuple(METHODS),
+    *,
+    budget: Mapping[str, float] | pd.Series | None = None,
+    **options: Any,
+) -> dict[str, Portfolio | str]:
+    """Build the portfolio of each method with the same choices, for a side-by-side view.
+
+    Each method goes through :func:`build_portfolio` with the options it accepts: ``budget``
+    only for ``"risk_budget"``, ``n_clusters`` only for ``"cluster_risk_budget"``,
+    ``bounds`` only for ``"risk_budget"`` and ``"minimum_variance"``, ``groups`` and
+    ``group_names`` only for ``"risk_budget"``; ``stablecoins``, ``target_volatility``,
+    ``max_leverage`` and ``cash`` for every method. A method that fails with a
+    :class:`~riskcore.errors.RiskcoreError` (e.g. infeasible bounds) gives its message
+    instead of a portfolio, so one infeasible method does not hide the others.
+
+    Parameters
+    ----------
+    cov : pandas.DataFrame of shape (n_assets, n_assets)
+        Annualized covariance matrix labelled by asset.
+    methods : sequence of str, default every method of :data:`METHODS`
+        Methods to build, in the order of the result.
+    budget : mapping or pandas.Series, optional
+        Risk budget per asset for ``"risk_budget"``; None for equal risk contribution.
+    **options
+        Keyword options of :func:`build_portfolio`: ``bounds``, ``groups``,
+        ``group_names``, ``stablecoins``, ``n_clusters``, ``target_volatility``,
+        ``max_leverage``, ``cash``.
+
+    Returns
+    -------
+    dict of str to Portfolio or str
+        Method name -> its :class:`Portfolio`, or the error message of a method that
+        raised a :class:`~riskcore.errors.RiskcoreError`.
+
+    Raises
+    ------
+    DataError
+        If a method is unknown (the allowed ones are listed).
+    TypeError
+        If an option is not one of :func:`build_portfolio`'s.
+
+    References
+    ----------
+    T. Roncalli (2013), *Introduction to Risk Parity and Budgeting*, Chapman & Hall/CRC.
+    """
+    unknown = [m for m in methods if m not in METHODS]
+    if unknown:
+        raise DataError(f"method {unknown[0]!r} is unknown; allowed: {', '.join(METHODS)}")
+    allowed = (*_METHOD_OPTIONS, *_SHARED_OPTIONS)
+    extra = [k for k in options if k not in allowed]
+    if extra:
+        raise TypeError(
+            f"compare_portfolios got an unexpected option {extra[0]!r}; allowed: "
+            f"budget, {', '.join(allowed)}"
+        )
+    out: dict[str, Portfolio | str] = {}
+    for method in methods:
+        kwargs = {k: v for k, v in options.items()
+                  if k in _SHARED_OPTIONS or method in _METHOD_OPTIONS[k]}
+        if method == "risk_budget":
+            kwargs["budget"] = budget
+        try:
+            out[method] = build_portfolio(cov, method=method, **kwargs)
+        except RiskcoreError as exc:
+            out[method] = str(exc)
+    return out
 
 
 def _groups_inside(groups, names, inside: list[str], notes: list[str]):

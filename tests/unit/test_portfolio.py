@@ -4,7 +4,7 @@ import pytest
 
 import riskcore
 from riskcore.errors import DataError
-from riskcore.portfolio import build_portfolio
+from riskcore.portfolio import METHODS, Portfolio, build_portfolio, compare_portfolios
 
 L1 = ["BTC-USD", "ETH-USD", "SOL-USD", "ADA-USD"]
 
@@ -114,3 +114,61 @@ def test_on_the_demo_market(cov):
     p = build_portfolio(c, stablecoins="sleeve", target_volatility=0.3, cash="USDT-USD")
     assert p.portfolio_volatility == pytest.approx(0.3, rel=1e-8)
     assert p.weights.idxmax() == "USDT-USD"
+
+
+# ----- compare_portfolios -------------------------------------------------------------------
+
+
+def test_compare_portfolios_builds_every_method_on_the_same_choices(cov):
+    out = compare_portfolios(cov, stablecoins="sleeve", n_clusters=2)
+    assert list(out) == list(METHODS)
+    for method, p in out.items():
+        assert isinstance(p, Portfolio), f"{method}: {p}"
+        assert p.weights.sum() == pytest.approx(1.0)
+        assert p.relative_risk_contributions.sum() == pytest.approx(1.0)
+        assert p.sleeve == ("USDT-USD",)
+        assert p.diversification_ratio >= 1.0 - 1e-12
+        assert p.effective_number_of_bets >= 1.0 - 1e-12
+    vols = pd.Series({m: p.portfolio_volatility for m, p in out.items()})
+    # long-only minimum variance is the least risky; ERC lies between it and 1/n (MRT 2010)
+    assert vols["minimum_variance"] <= vols.min() + 1e-12
+    assert vols["minimum_variance"] <= vols["risk_budget"] <= vols["equal_weight"]
+    clusters = out["cluster_risk_budget"].groups.drop("other")  # "other": the sleeve
+    np.testing.assert_allclose(clusters["relative_risk_contribution"], 0.5, rtol=1e-8)
+    # the same volatility target reaches every method
+    targeted = compare_portfolios(cov, ["risk_budget", "hrp"], stablecoins="sleeve",
+                                  target_volatility=0.2)
+    for p in targeted.values():
+        assert p.portfolio_volatility == pytest.approx(0.2, rel=1e-9)
+
+
+def test_compare_portfolios_passes_budget_and_bounds_only_to_methods_that_take_them(cov):
+    budget = {"BTC-USD": 0.4, "ETH-USD": 0.2, "SOL-USD": 0.2, "ADA-USD": 0.1,
+              "DOGE-USD": 0.05, "USDT-USD": 0.05}
+    out = compare_portfolios(cov, budget=budget)
+    rb = out["risk_budget"]
+    # the budget is honoured where it applies (BTC-USD the largest contributor at 40%)
+    assert rb.relative_risk_contributions.idxmax() == "BTC-USD"
+    np.testing.assert_allclose(rb.relative_risk_contributions, pd.Series(budget), rtol=1e-8)
+    assert out["equal_weight"].budget is None
+    # the bound binds for risk budgeting and minimum variance only
+    out = compare_portfolios(cov, budget=budget, bounds={"USDT-USD": (0.0, 0.2)})
+    assert out["risk_budget"].weights["USDT-USD"] == pytest.approx(0.2, abs=1e-9)
+    assert out["minimum_variance"].weights["USDT-USD"] == pytest.approx(0.2, abs=1e-9)
+    assert out["inverse_volatility"].weights["USDT-USD"] > 0.5
+
+
+def test_an_infeasible_method_gives_its_message_and_hides_no_other(cov):
+    out = compare_portfolios(cov, bounds={"BTC-USD": (0.6, 1.0), "ETH-USD": (0.6, 1.0)})
+    for method in ("risk_budget", "minimum_variance"):
+        assert isinstance(out[method], str)
+        assert out[method].startswith("the minimum weights sum to 1.2 > 1")
+    for method in ("cluster_risk_budget", "inverse_volatility", "equal_weight", "hrp"):
+        assert isinstance(out[method], Portfolio)
+
+
+def test_compare_portfolios_refuses_unknown_methods_and_options(cov):
+    with pytest.raises(DataError, match="method 'magic' is unknown; allowed: risk_budget"):
+        compare_portfolios(cov, ["risk_budget", "magic"])
+    with pytest.raises(TypeError, match="unexpected option 'lookback'; allowed: budget, bounds"):
+        compare_portfolios(cov, lookback=365)
