@@ -1,4 +1,6 @@
-"""Diagnostics of an allocation and a side-by-side comparison of methods.
+"""Diagnostics of an allocation: diversification ratio, effective number of bets, group risk.
+
+Methods are compared side by side with :func:`riskcore.portfolio.compare_portfolios`.
 
 Definitions:
 
@@ -19,21 +21,15 @@ T. Roncalli (2013), *Introduction to Risk Parity and Budgeting*, Chapman & Hall/
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from riskcore.allocation import (
-    AllocationResult,
     _as_cov,
     _as_weights,
-    equal_weights,
-    inverse_volatility_weights,
-    minimum_variance_weights,
     relative_risk_contributions,
-    risk_budget_weights,
 )
 from riskcore.errors import DataError
 
@@ -41,10 +37,6 @@ __all__ = [
     "diversification_ratio",
     "effective_number_of_bets",
     "group_risk_contributions",
-    "AllocationDiagnostics",
-    "allocation_diagnostics",
-    "MethodComparison",
-    "compare_methods",
 ]
 
 
@@ -163,140 +155,3 @@ def group_risk_contributions(
     if group_budget is not None:
         table["risk_budget"] = pd.Series(dict(group_budget), dtype=float).reindex(table.index)
     return table
-
-
-@dataclass(frozen=True)
-class AllocationDiagnostics:
-    """Summary diagnostics of one allocation.
-
-    Attributes
-    ----------
-    portfolio_volatility : float
-        Annualized volatility (decimal).
-    diversification_ratio : float
-        ``Σ w_i σ_i / σ_p``.
-    effective_number_of_bets : float
-        ``exp`` of the entropy of relative risk contributions.
-    largest_contributor : str
-        Asset with the largest relative risk contribution.
-    largest_contribution : float
-        Its relative risk contribution (decimal share of risk).
-    max_budget_deviation : float
-        Largest ``|relative RC_i - b_i|`` in percentage points of risk as a decimal (NaN
-        without budgets).
-    """
-
-    portfolio_volatility: float
-    diversification_ratio: float
-    effective_number_of_bets: float
-    largest_contributor: str
-    largest_contribution: float
-    max_budget_deviation: float
-
-
-def allocation_diagnostics(
-    result: AllocationResult, cov: pd.DataFrame | np.ndarray
-) -> AllocationDiagnostics:
-    """Diagnostics of an :class:`~riskcore.allocation.AllocationResult`.
-
-    Parameters
-    ----------
-    result : AllocationResult
-        Output of any allocation method.
-    cov : pandas.DataFrame or numpy.ndarray of shape (n_assets, n_assets)
-        The covariance matrix it was computed with.
-
-    Returns
-    -------
-    AllocationDiagnostics
-    """
-    rrc = result.relative_risk_contributions
-    top = rrc.idxmax()
-    dev = float("nan") if result.budget is None else float((rrc - result.budget).abs().max())
-    return AllocationDiagnostics(
-        portfolio_volatility=result.portfolio_volatility,
-        diversification_ratio=diversification_ratio(result.weights, cov),
-        effective_number_of_bets=effective_number_of_bets(result.weights, cov),
-        largest_contributor=str(top),
-        largest_contribution=float(rrc[top]),
-        max_budget_deviation=dev,
-    )
-
-
-@dataclass(frozen=True, eq=False)
-class MethodComparison:
-    """Every allocation method on the same covariance matrix, side by side.
-
-    Attributes
-    ----------
-    weights : pandas.DataFrame
-        Index: asset; one column per method.
-    relative_risk_contributions : pandas.DataFrame
-        Index: asset; one column per method.
-    summary : pandas.DataFrame
-        Index: ``portfolio_volatility``, ``diversification_ratio``,
-        ``effective_number_of_bets``, ``largest_contribution``; one column per method.
-    results : dict
-        Method name -> :class:`~riskcore.allocation.AllocationResult`.
-    """
-
-    weights: pd.DataFrame
-    relative_risk_contributions: pd.DataFrame
-    summary: pd.DataFrame
-    results: dict[str, AllocationResult]
-
-
-def compare_methods(
-    cov: pd.DataFrame | np.ndarray,
-    *,
-    budget: Any = None,
-    bounds: Any = None,
-    groups: Any = None,
-) -> MethodComparison:
-    """Run every allocation method on one covariance matrix and tabulate the results.
-
-    Methods: equal weight, inverse volatility, risk budgeting (equal risk contribution
-    when ``budget`` is None), constrained risk budgeting (when ``bounds`` or ``groups`` are
-    given), hierarchical risk parity and minimum variance (long only).
-
-    Parameters
-    ----------
-    cov : pandas.DataFrame or numpy.ndarray of shape (n_assets, n_assets)
-        Covariance matrix, annualized.
-    budget, bounds, groups
-        As in :func:`riskcore.allocation.risk_budget_weights`.
-
-    Returns
-    -------
-    MethodComparison
-
-    Raises
-    ------
-    RiskcoreError
-        Whatever a method raises for unusable inputs (messages name the asset).
-    """
-    from riskcore.hierarchical import hrp_weights
-
-    runs = [
-        equal_weights(cov),
-        inverse_volatility_weights(cov),
-        risk_budget_weights(cov, budget),
-    ]
-    if bounds is not None or groups is not None:
-        runs.append(risk_budget_weights(cov, budget, bounds=bounds, groups=groups))
-    runs += [hrp_weights(cov), minimum_variance_weights(cov)]
-    results = {r.method: r for r in runs}
-    weights = pd.DataFrame({m: r.weights for m, r in results.items()})
-    rrc = pd.DataFrame({m: r.relative_risk_contributions for m, r in results.items()})
-    summary = pd.DataFrame(
-        {
-            m: {
-                "portfolio_volatility": r.portfolio_volatility,
-                "diversification_ratio": diversification_ratio(r.weights, cov),
-                "effective_number_of_bets": effective_number_of_bets(r.weights, cov),
-                "largest_contribution": float(r.relative_risk_contributions.max()),
-            }
-            for m, r in results.items()
-        }
-    )
-    return MethodComparison(weights, rrc, summary, results)
