@@ -405,6 +405,12 @@ def relative_risk_contributions(
     ------
     DataError
         If weights and covariance name different assets or weights are not finite.
+
+    References
+    ----------
+    T. Roncalli (2013), *Introduction to Risk Parity and Budgeting*, section 2.1.
+    S. Maillard, T. Roncalli, J. Teiletche (2010), "The properties of equally weighted risk
+    contribution portfolios", Journal of Portfolio Management 36(4), 60-70.
     """
     values, labels = _cov_for_weights(cov)
     w = _as_weights(weights, labels)

@@ -59,6 +59,11 @@ def diversification_ratio(weights: pd.Series | np.ndarray, cov: pd.DataFrame | n
     ------
     DataError
         If the inputs are unusable.
+
+    References
+    ----------
+    Y. Choueifaty, Y. Coignard (2008), "Toward maximum diversification", Journal of
+    Portfolio Management 35(1), 40-51.
     """
     values, labels = _as_cov(cov)
     w = _as_weights(weights, labels)

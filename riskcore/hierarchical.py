@@ -147,6 +147,13 @@ def cluster_assets(
     ------
     DataError
         If ``n_clusters`` is not between 1 and the number of assets.
+
+    References
+    ----------
+    M. Lopez de Prado (2016), "Building diversified portfolios that outperform out of
+    sample", Journal of Portfolio Management 42(4), 59-69 (correlation distance
+    ``sqrt((1 - ρ) / 2)``); R. N. Mantegna (1999), "Hierarchical structure in financial
+    markets", European Physical Journal B 11, 193-197.
     """
     values, labels = _as_cov(cov)
     n = len(labels)

@@ -111,6 +111,14 @@ def annualized_volatility(
     float
         Decimal, annualized; NaN with fewer than 2 returns.
 
+    Raises
+    ------
+    RiskcoreError
+        If ``periods_per_year`` is given but not a positive finite number.
+    DataError
+        If ``periods_per_year`` is omitted and cannot be inferred (no DatetimeIndex, fewer
+        than 2 timestamps, duplicate timestamps).
+
     References
     ----------
     empyrical ``annual_volatility``.
@@ -144,6 +152,14 @@ def sharpe_ratio(
     -------
     float
         NaN with fewer than 2 returns or zero dispersion.
+
+    Raises
+    ------
+    RiskcoreError
+        If ``periods_per_year`` is given but not a positive finite number.
+    DataError
+        If ``periods_per_year`` is omitted and cannot be inferred (no DatetimeIndex, fewer
+        than 2 timestamps, duplicate timestamps).
 
     References
     ----------
@@ -221,6 +237,14 @@ def sortino_ratio(
         ``inf`` when no return falls below ``mar`` and the mean excess is positive; NaN with
         fewer than 2 returns.
 
+    Raises
+    ------
+    RiskcoreError
+        If ``periods_per_year`` is given but not a positive finite number.
+    DataError
+        If ``periods_per_year`` is omitted and cannot be inferred (no DatetimeIndex, fewer
+        than 2 timestamps, duplicate timestamps).
+
     References
     ----------
     Sortino & Price (1994); empyrical ``sortino_ratio``.
@@ -262,6 +286,11 @@ def drawdown(equity: pd.Series) -> pd.Series:
     pandas.Series
         Same index; NaN equity values are carried forward.
 
+    Raises
+    ------
+    ValueError
+        If ``equity`` holds values that cannot be read as floats.
+
     References
     ----------
     Magdon-Ismail & Atiya (2004), "Maximum drawdown", Risk.
@@ -284,6 +313,11 @@ def max_drawdown(returns: pd.Series | np.ndarray) -> float:
     -------
     float
         NaN without returns.
+
+    Raises
+    ------
+    ValueError
+        If ``returns`` holds values that cannot be read as floats.
 
     References
     ----------
@@ -361,10 +395,26 @@ def calmar_ratio(
 ) -> float:
     """Calmar ratio: annualized return / |maximum drawdown|.
 
+    Parameters
+    ----------
+    returns : pandas.Series or numpy.ndarray of shape (n_periods,)
+        Simple returns, decimal per period.
+    periods_per_year : float, optional
+        Inferred from a DatetimeIndex when omitted.
+
     Returns
     -------
     float
-        NaN when there is no drawdown or no returns.
+        Unit-free; NaN when there is no drawdown or no returns.
+
+    Raises
+    ------
+    RiskcoreError
+        If ``periods_per_year`` is given but not a positive finite number (checked only
+        when there is a drawdown).
+    DataError
+        If ``periods_per_year`` is omitted and cannot be inferred (no DatetimeIndex, fewer
+        than 2 timestamps, duplicate timestamps), when there is a drawdown.
 
     References
     ----------
@@ -474,6 +524,12 @@ def risk_balance_error(
     -------
     float
         Decimal in [0, 1]; NaN if no date is defined.
+
+    Raises
+    ------
+    ValueError
+        If an input holds values that cannot be read as floats, or ``budget`` names an
+        asset twice.
 
     References
     ----------
