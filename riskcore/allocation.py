@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from riskcore._rb_solver import RiskBudgetSolution, solve_risk_budget
+from riskcore.assets import CASH
 from riskcore.errors import ConvergenceError, DataError, InfeasibleError
 
 __all__ = [
@@ -829,7 +830,7 @@ def volatility_target(
     target: float,
     *,
     max_leverage: float = 1.0,
-    cash: str = "cash",
+    cash: str = CASH,
 ) -> VolatilityTarget:
     """Scale a portfolio to a target annualized volatility, the rest in a cash sleeve.
 

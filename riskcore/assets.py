@@ -11,6 +11,9 @@ import re
 import numpy as np
 import pandas as pd
 
+#: Name of the riskless cash sleeve in weights (the remainder of a volatility target).
+CASH = "cash"
+
 #: Symbols of USD stablecoins recognized by name.
 STABLECOIN_SYMBOLS: frozenset[str] = frozenset(
     {"USDT", "USDC", "DAI", "BUSD", "TUSD", "USDP", "PAX", "GUSD", "FDUSD", "PYUSD", "USDD",

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from riskcore._rb_solver import solve_risk_budget
-from riskcore.assets import is_stablecoin
+from riskcore.assets import CASH, is_stablecoin
 from riskcore.errors import ConvergenceError, DataError, RiskcoreError
 from riskcore.estimators import floor_volatility
 from riskcore.metrics import PortfolioMetrics, portfolio_metrics
@@ -68,8 +68,6 @@ ESTIMATORS: tuple[str, ...] = ("sample", "ewma")
 SWEEP_TRIGGERS: tuple[str, ...] = ("band", "relative_band", "risk_band", "volatility_band")
 #: Stablecoin policies: inside the target like any coin, or outside the risk budget.
 STABLECOIN_POLICIES: tuple[str, ...] = ("include", "sleeve")
-#: Name of riskless cash as the volatility target's sleeve.
-CASH = "cash"
 _ESTIMATED = ("inverse_volatility", "erc", "risk_budget")
 _TOL = 1e-12
 

@@ -29,6 +29,7 @@ from riskcore.allocation import (
     stablecoin_policy,
     volatility_target,
 )
+from riskcore.assets import CASH
 from riskcore.diagnostics import (
     diversification_ratio,
     effective_number_of_bets,
@@ -46,7 +47,6 @@ METHODS: dict[str, str] = {
     "hrp": "hierarchical risk parity (Lopez de Prado 2016)",
     "minimum_variance": "long-only minimum variance; bounds",
 }
-CASH = "cash"
 
 
 @dataclass(frozen=True)

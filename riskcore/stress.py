@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from riskcore.assets import base_symbol, is_stablecoin
+from riskcore.assets import CASH, base_symbol, is_stablecoin
 from riskcore.errors import DataError
 from riskcore.estimators import correlation_from_covariance, nearest_correlation
 
@@ -55,9 +55,6 @@ __all__ = [
     "stress_test",
     "worst_periods",
 ]
-
-#: Name of the riskless sleeve in a weights Series (zero return, not in any price panel).
-CASH = "cash"
 
 #: Named crypto crash windows ``name -> (start, end)`` as ISO dates (UTC). APPROXIMATE: the
 #: dates bracket each episode as reported in the press; the return is measured from the
