@@ -19,9 +19,9 @@ with shown_errors():
     est = estimate(data)
     budget = tuple(budgets(list(est.matrix.columns)).items())
     inside = n_inside(list(est.matrix.columns))
-    results = compare(est.matrix, budget,
-                      tuple((m, settings_options(m, inside)) for m in METHODS))
-ok = {METHODS[m].split(" (")[0]: p for m, p in results.items() if not isinstance(p, str)}
+    results = compare(est.matrix, budget, settings_options(None, inside))
+ok = {METHODS[m].split(" (")[0]: results[m] for m in METHODS
+      if not isinstance(results[m], str)}
 for method, message in results.items():
     if isinstance(message, str):
         st.warning(f"{METHODS[method]}: {message}")

@@ -77,12 +77,9 @@ _EXPORTS: dict[str, str] = {
     "diversification_ratio": "diagnostics",
     "effective_number_of_bets": "diagnostics",
     "group_risk_contributions": "diagnostics",
-    "allocation_diagnostics": "diagnostics",
-    "AllocationDiagnostics": "diagnostics",
-    "compare_methods": "diagnostics",
-    "MethodComparison": "diagnostics",
     "Portfolio": "portfolio",
     "build_portfolio": "portfolio",
+    "compare_portfolios": "portfolio",
     # stress testing
     "CRASH_WINDOWS": "stress",
     "STRESS_SCENARIOS": "stress",

@@ -139,6 +139,12 @@ def covariance(prices: pd.DataFrame, method: str, lookback: int, half_life: int,
 def allocate(cov: pd.DataFrame, method: str, budget: tuple[tuple[str, float], ...] | None,
              options: tuple[tuple[str, object], ...]):
     """Cache :func:`riskcore.build_portfolio` (``options``: its other keyword arguments)."""
+    return riskcore.build_portfolio(cov, method=method, budget=dict(budget) if budget else None,
+                                    **_keywords(options))
+
+
+def _keywords(options: tuple) -> dict:
+    """Turn the hashable options tuple into build_portfolio keyword arguments."""
     kwargs = dict(options)
     if kwargs.get("bounds"):
         kwargs["bounds"] = {asset: (low, high) for asset, low, high in kwargs["bounds"]}
@@ -146,24 +152,25 @@ def allocate(cov: pd.DataFrame, method: str, budget: tuple[tuple[str, float], ..
         names, groups = zip(*[(n, (list(m), lo, hi)) for n, m, lo, hi in kwargs["groups"]],
                             strict=True)
         kwargs["groups"], kwargs["group_names"] = list(groups), list(names)
-    return riskcore.build_portfolio(cov, method=method, budget=dict(budget) if budget else None,
-                                    **{k: v for k, v in kwargs.items() if v not in ((), None)})
+    return {k: v for k, v in kwargs.items() if v not in ((), None)}
 
 
-def settings_options(method: str, n_inside: int, *, volatility_target: bool = True) -> tuple:
+def settings_options(method: str | None, n_inside: int, *,
+                     volatility_target: bool = True) -> tuple:
     """Return the build_portfolio options of the shared settings as a hashable tuple.
 
-    ``n_inside`` is the number of assets inside the risk budget (the cluster count is kept
-    below it).
+    ``method`` None gives the options of every method (for the comparison). ``n_inside`` is
+    the number of assets inside the risk budget (the cluster count is kept below it).
     """
     state = st.session_state
-    constrained = method in ("risk_budget", "minimum_variance")
+    every = method is None
     options = {
         "stablecoins": state["stablecoins"],
-        "bounds": state["bounds_value"] if constrained else (),
-        "groups": state["groups_value"] if method == "risk_budget" else (),
+        "bounds": state["bounds_value"] if every or method in ("risk_budget",
+                                                              "minimum_variance") else (),
+        "groups": state["groups_value"] if every or method == "risk_budget" else (),
         "n_clusters": (max(1, min(int(state["n_clusters"]), n_inside - 1))
-                       if method == "cluster_risk_budget" else None),
+                       if every or method == "cluster_risk_budget" else None),
     }
     if volatility_target and state["vol_target_on"]:
         options |= {"target_volatility": state["vol_target_pct"] / 100,
@@ -197,18 +204,11 @@ def n_inside(assets: list[str]) -> int:
 
 
 @st.cache_data(show_spinner="Comparing methods…", max_entries=16)
-def compare(cov: pd.DataFrame, budget: tuple[tuple[str, float], ...],
-            options_by_method: tuple[tuple[str, tuple], ...]):
-    """Build the portfolio of every method on one covariance matrix, with the same settings.
+def compare(cov: pd.DataFrame, budget: tuple[tuple[str, float], ...], options: tuple):
+    """Cache :func:`riskcore.compare_portfolios`: every method with the same settings.
 
-    Returns ``{method: Portfolio or error message}``: a method whose constraints cannot be
-    met says why instead of hiding the others.
+    Returns ``{method: Portfolio or error message}``, so a method whose constraints cannot
+    be met says why without hiding the others.
     """
-    results = {}
-    for method, options in options_by_method:
-        try:
-            results[method] = allocate(cov, method, budget if method == "risk_budget" else None,
-                                       options)
-        except riskcore.RiskcoreError as exc:
-            results[method] = str(exc)
-    return results
+    return riskcore.compare_portfolios(cov, budget=dict(budget) if budget else None,
+                                       **_keywords(options))
