@@ -12,7 +12,7 @@ from ui.compute import (
     budget_key,
     target_allocation,
 )
-from ui.constraints import bounds_editor, groups_editor
+from ui.constraints import bounds_editor, group_members, groups_editor
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
 from ui.export import decision_record
@@ -53,7 +53,12 @@ with settings:
                     help="Assets measured below this volatility are estimated at the floor "
                          "(correlations kept), so a calm stablecoin cannot absorb the portfolio.")
     if state["method"] == "cluster_risk_budget":
-        st.slider("Correlation clusters", 2, max(2, len(assets) - 1), key="n_clusters", **SESSION)
+        st.radio("Groups", ["correlation", "groups"], key="cluster_source", **SESSION,
+                 format_func={"correlation": "correlation clusters",
+                              "groups": "my groups (edited under Groups and constraints)"}.get)
+        if state["cluster_source"] == "correlation":
+            st.slider("Correlation clusters", 2, max(2, len(assets) - 1), key="n_clusters",
+                      **SESSION)
 with budget_col:
     in_budget = [a for a in assets if not (a in stables and state["stablecoins"] == "sleeve")]
     if state["method"] == "risk_budget":
@@ -62,6 +67,15 @@ with budget_col:
         for i, asset in enumerate(in_budget):
             cols[i % 2].slider(asset, 0.0, 100.0, step=0.5, key=budget_key(asset), **SESSION)
         st.button("Reset to equal budgets (equal risk contribution)", on_click=reset_budgets)
+    elif state["method"] == "cluster_risk_budget" and state["cluster_source"] == "groups":
+        groups = group_members(in_budget)
+        state["cluster_groups"] = groups
+        named = {m for members in groups.values() for m in members}
+        st.markdown("**Risk budget per group** (relative; split equally inside each group)")
+        cols = st.columns(2)
+        for i, group in enumerate([*groups, *(["other"] if set(in_budget) - named else [])]):
+            st.session_state.setdefault(f"cbudget_{group}", 1.0)
+            cols[i % 2].slider(group, 0.0, 5.0, step=0.05, key=f"cbudget_{group}", **SESSION)
     else:
         st.info(f"{METHODS[state['method']]} sets no per-coin risk budget; "
                 "choose risk budgeting to set one.")
@@ -71,9 +85,11 @@ with budget_col:
                   key="vol_target_pct", **SESSION)
         st.number_input("Maximum leverage", 1.0, 3.0, step=0.1, key="max_leverage", **SESSION)
         st.selectbox("Remainder held in", ["cash"] + stables, key="cash", **SESSION)
-    with st.expander("Constraints (risk budgeting and minimum variance)"):
-        st.caption("Weight bounds apply to the coins inside the risk budget, before any "
-                   "volatility target. Group limits apply to the members' total weight.")
+    with st.expander("Groups and constraints"):
+        st.caption("Weight bounds (risk budgeting, minimum variance) apply to the coins inside "
+                   "the risk budget, before any volatility target. Group limits (risk "
+                   "budgeting) apply to the members' total weight; the groups also serve "
+                   "cluster risk budgeting.")
         bounds_editor(in_budget)
         for problem in groups_editor(in_budget):
             st.warning(problem)

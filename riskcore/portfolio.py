@@ -117,6 +117,8 @@ def build_portfolio(
     group_names: Sequence[str] | None = None,
     stablecoins: str = "include",
     n_clusters: int | None = None,
+    clusters: Mapping[str, Sequence[str]] | None = None,
+    cluster_budget: Mapping[str, float] | None = None,
     target_volatility: float | None = None,
     max_leverage: float = 1.0,
     cash: str = CASH,
@@ -145,7 +147,16 @@ def build_portfolio(
         Stablecoins inside the risk budget like any coin, or outside it as the sleeve (weight 0
         unless a volatility target parks the remainder in one of them).
     n_clusters : int, optional
-        Number of correlation clusters for ``"cluster_risk_budget"``.
+        Number of correlation clusters for ``"cluster_risk_budget"`` when ``clusters`` is
+        not given.
+    clusters : mapping of str -> sequence of str, optional
+        User-defined groups for ``"cluster_risk_budget"`` (``{group: [members]}``) instead of
+        correlation clusters. Members outside the risk budget are left out; assets inside
+        the budget that no group names form the group ``"other"``. Both are said in
+        ``notes``.
+    cluster_budget : mapping of str -> float, optional
+        Risk budget per group for ``"cluster_risk_budget"`` (normalized to sum to 1;
+        default equal), split equally among the group's members.
     target_volatility : float, optional
         Annualized volatility (decimal) to scale the portfolio to; None leaves it unscaled.
     max_leverage : float, default 1.0
@@ -189,7 +200,12 @@ def build_portfolio(
     elif method == "minimum_variance":
         allocation = minimum_variance_weights(policy.cov, bounds=kept_bounds or None)
     elif method == "cluster_risk_budget":
-        allocation = cluster_risk_budget_weights(policy.cov, n_clusters=n_clusters)
+        user_groups = _clusters_inside(clusters, inside, notes)
+        budgets = None
+        if cluster_budget is not None and user_groups is not None:
+            budgets = {g: float(cluster_budget.get(g, 0.0)) for g in user_groups}
+        allocation = cluster_risk_budget_weights(policy.cov, groups=user_groups,
+                                                 group_budget=budgets, n_clusters=n_clusters)
     else:
         allocation = {"inverse_volatility": inverse_volatility_weights, "equal_weight":
                       equal_weights, "hrp": hrp_weights}[method](policy.cov)
@@ -263,6 +279,8 @@ _METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
     "groups": ("risk_budget",),
     "group_names": ("risk_budget",),
     "n_clusters": ("cluster_risk_budget",),
+    "clusters": ("cluster_risk_budget",),
+    "cluster_budget": ("cluster_risk_budget",),
 }
 _SHARED_OPTIONS = ("stablecoins", "target_volatility", "max_leverage", "cash")
 
@@ -335,6 +353,23 @@ def compare_portfolios(
         except RiskcoreError as exc:
             out[method] = str(exc)
     return out
+
+
+def _clusters_inside(clusters, inside: list[str], notes: list[str]):
+    """User groups restricted to the assets inside the budget; the rest form "other"."""
+    if not clusters:
+        return None
+    kept = {name: [m for m in members if m in inside] for name, members in clusters.items()}
+    dropped = sorted({m for members in clusters.values() for m in members} - set(inside))
+    if dropped:
+        notes.append(f"Outside the risk budget, left out of the groups: {', '.join(dropped)}.")
+    kept = {name: members for name, members in kept.items() if members}
+    named = {m for members in kept.values() for m in members}
+    rest = [a for a in inside if a not in named]
+    if rest:
+        kept["other"] = rest
+        notes.append(f"In no group, budgeted together as \"other\": {', '.join(rest)}.")
+    return kept
 
 
 def _groups_inside(groups, names, inside: list[str], notes: list[str]):

@@ -38,6 +38,7 @@ ALLOCATION_DEFAULTS = {
     "stablecoins": "sleeve",
     "volatility_floor_pct": 5.0,
     "n_clusters": 3,
+    "cluster_source": "correlation",
     "vol_target_on": False,
     "vol_target_pct": 40.0,
     "max_leverage": 1.0,
@@ -146,6 +147,9 @@ def allocate(cov: pd.DataFrame, method: str, budget: tuple[tuple[str, float], ..
 def _keywords(options: tuple) -> dict:
     """Turn the hashable options tuple into build_portfolio keyword arguments."""
     kwargs = dict(options)
+    for key in ("clusters", "cluster_budget"):
+        if kwargs.get(key):
+            kwargs[key] = dict(kwargs[key])
     if kwargs.get("bounds"):
         kwargs["bounds"] = {asset: (low, high) for asset, low, high in kwargs["bounds"]}
     if kwargs.get("groups"):
@@ -172,6 +176,11 @@ def settings_options(method: str | None, n_inside: int, *,
         "n_clusters": (max(1, min(int(state["n_clusters"]), n_inside - 1))
                        if every or method == "cluster_risk_budget" else None),
     }
+    if (every or method == "cluster_risk_budget") and state["cluster_source"] == "groups":
+        clusters = state.get("cluster_groups") or {}
+        options["clusters"] = tuple((g, tuple(m)) for g, m in clusters.items())
+        options["cluster_budget"] = tuple(
+            (g, float(state.get(f"cbudget_{g}", 1.0))) for g in (*clusters, "other"))
     if volatility_target and state["vol_target_on"]:
         options |= {"target_volatility": state["vol_target_pct"] / 100,
                     "max_leverage": float(state["max_leverage"]), "cash": state["cash"]}

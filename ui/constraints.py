@@ -80,3 +80,15 @@ def groups_editor(assets: list[str]) -> list[str]:
                            low / 100, high / 100))
     st.session_state["groups_value"] = tuple(groups)
     return problems
+
+
+def group_members(assets: list[str]) -> dict[str, list[str]]:
+    """Return the editor's groups (with or without limits) whose members are all known."""
+    groups: dict[str, list[str]] = {}
+    for name, members_text, _, _ in st.session_state.get("groups_rows") or default_groups(assets):
+        if not isinstance(members_text, str):
+            continue
+        members = [m.strip() for m in members_text.split(",") if m.strip()]
+        if members and all(m in assets for m in members):
+            groups[str(name or f"group {len(groups) + 1}")] = members
+    return groups

@@ -216,7 +216,7 @@ def test_real_data_volatility_target_comparison_simulator_and_sweep(
     open_page(page, "Allocation")
     page.get_by_text("Volatility target", exact=True).click()
     page.get_by_text("Scale the portfolio to a target volatility").click()
-    page.get_by_text("Constraints (risk budgeting").click()
+    page.get_by_text("Groups and constraints").click()
     page.wait_for_timeout(500)
     wait_idle(page)
     vol = page.get_by_test_id("stMetric").filter(has_text="Volatility (annualized)")

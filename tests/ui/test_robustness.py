@@ -155,3 +155,19 @@ def test_yahoo_fetch_waits_for_a_complete_date_range():
     at.date_input(key="yahoo_range").set_value((dt.date(2024, 1, 1),)).run()
     assert not at.exception, at.exception
     assert at.button[0].disabled
+
+
+def test_cluster_risk_budgeting_with_my_groups_and_group_budgets():
+    at = demo_app()
+    at.switch_page("pages/allocation.py").run()
+    at.selectbox(key="method").set_value("cluster_risk_budget").run()
+    at.session_state["groups_rows"] = [
+        ("majors", "BTC-USD, ETH-USD", 0.0, 100.0),
+        ("alts", "SOL-USD, ADA-USD, DOGE-USD", 0.0, 100.0)]
+    at.radio(key="cluster_source").set_value("groups").run()
+    at.slider(key="cbudget_majors").set_value(2.0).run()  # majors 2, alts 1, other 1
+    assert not at.exception, at.exception
+    groups = next(d.value for d in at.dataframe if "relative_risk_contribution" in d.value.columns)
+    assert groups.loc["majors", "relative_risk_contribution"] == pytest.approx(0.5, rel=1e-8)
+    assert groups.loc["alts", "relative_risk_contribution"] == pytest.approx(0.25, rel=1e-8)
+    assert groups.loc["other", "relative_risk_contribution"] == pytest.approx(0.25, rel=1e-8)

@@ -172,3 +172,18 @@ def test_compare_portfolios_refuses_unknown_methods_and_options(cov):
         compare_portfolios(cov, ["risk_budget", "magic"])
     with pytest.raises(TypeError, match="unexpected option 'lookback'; allowed: budget, bounds"):
         compare_portfolios(cov, lookback=365)
+
+
+def test_cluster_budgets_for_user_groups(cov):
+    clusters = {"majors": ["BTC-USD", "ETH-USD"], "alts": ["SOL-USD", "ADA-USD"],
+                "stables": ["USDT-USD"]}
+    p = build_portfolio(cov, method="cluster_risk_budget", stablecoins="sleeve",
+                        clusters=clusters, cluster_budget={"majors": 0.5, "alts": 0.3})
+    # DOGE is in no group: it forms "other" (budget 0 here, so it gets no risk and no weight)
+    assert any('"other"' in n and "DOGE-USD" in n for n in p.notes)
+    assert any("USDT-USD" in n and "left out of the groups" in n for n in p.notes)
+    shares = p.groups["relative_risk_contribution"]
+    assert shares["majors"] == pytest.approx(0.5 / 0.8, rel=1e-8)
+    assert shares["alts"] == pytest.approx(0.3 / 0.8, rel=1e-8)
+    rrc = p.relative_risk_contributions
+    assert rrc["BTC-USD"] == pytest.approx(rrc["ETH-USD"], rel=1e-8)  # equal inside a group
