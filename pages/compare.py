@@ -19,7 +19,7 @@ with shown_errors():
     est = estimate(data)
     budget = tuple(budgets(list(est.matrix.columns)).items())
     inside = n_inside(list(est.matrix.columns))
-    results = compare(est.matrix, budget, settings_options(None, inside))
+    results = compare(est.matrix, budget, settings_options(inside))
 ok = {METHODS[m].split(" (")[0]: results[m] for m in METHODS
       if not isinstance(results[m], str)}
 for method, message in results.items():

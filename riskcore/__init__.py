@@ -80,6 +80,7 @@ _EXPORTS: dict[str, str] = {
     "Portfolio": "portfolio",
     "build_portfolio": "portfolio",
     "compare_portfolios": "portfolio",
+    "options_for": "portfolio",
     # stress testing
     "CRASH_WINDOWS": "stress",
     "STRESS_SCENARIOS": "stress",

@@ -285,6 +285,31 @@ _METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
 _SHARED_OPTIONS = ("stablecoins", "target_volatility", "max_leverage", "cash")
 
 
+def options_for(method: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep the :func:`build_portfolio` options that ``method`` takes.
+
+    Shared options (stablecoin policy, volatility target) are kept for every method;
+    ``bounds`` only for ``"risk_budget"`` and ``"minimum_variance"``; ``groups`` and
+    ``group_names`` only for ``"risk_budget"``; ``n_clusters``, ``clusters`` and
+    ``cluster_budget`` only for ``"cluster_risk_budget"``. Unknown names are kept, so that
+    :func:`build_portfolio` rejects them.
+
+    Parameters
+    ----------
+    method : str
+        One of :data:`METHODS`.
+    options : mapping of str -> object
+        Keyword options of :func:`build_portfolio` (``budget`` excluded).
+
+    Returns
+    -------
+    dict
+        The options ``method`` uses.
+    """
+    return {k: v for k, v in options.items()
+            if k in _SHARED_OPTIONS or k not in _METHOD_OPTIONS or method in _METHOD_OPTIONS[k]}
+
+
 def compare_portfolios(
     cov: pd.DataFrame,
     methods: Sequence[str] = tuple(METHODS),
@@ -344,8 +369,7 @@ def compare_portfolios(
         )
     out: dict[str, Portfolio | str] = {}
     for method in methods:
-        kwargs = {k: v for k, v in options.items()
-                  if k in _SHARED_OPTIONS or method in _METHOD_OPTIONS[k]}
+        kwargs = options_for(method, options)
         if method == "risk_budget":
             kwargs["budget"] = budget
         try:

@@ -141,7 +141,7 @@ def allocate(cov: pd.DataFrame, method: str, budget: tuple[tuple[str, float], ..
              options: tuple[tuple[str, object], ...]):
     """Cache :func:`riskcore.build_portfolio` (``options``: its other keyword arguments)."""
     return riskcore.build_portfolio(cov, method=method, budget=dict(budget) if budget else None,
-                                    **_keywords(options))
+                                    **riskcore.options_for(method, _keywords(options)))
 
 
 def _keywords(options: tuple) -> dict:
@@ -159,29 +159,26 @@ def _keywords(options: tuple) -> dict:
     return {k: v for k, v in kwargs.items() if v not in ((), None)}
 
 
-def settings_options(method: str | None, n_inside: int, *,
-                     volatility_target: bool = True) -> tuple:
+def settings_options(n_inside: int) -> tuple:
     """Return the build_portfolio options of the shared settings as a hashable tuple.
 
-    ``method`` None gives the options of every method (for the comparison). ``n_inside`` is
-    the number of assets inside the risk budget (the cluster count is kept below it).
+    Options for every method; :func:`riskcore.portfolio.options_for` keeps those a method
+    takes. ``n_inside`` is the number of assets inside the risk budget (the cluster count is
+    kept below it).
     """
     state = st.session_state
-    every = method is None
     options = {
         "stablecoins": state["stablecoins"],
-        "bounds": state["bounds_value"] if every or method in ("risk_budget",
-                                                              "minimum_variance") else (),
-        "groups": state["groups_value"] if every or method == "risk_budget" else (),
-        "n_clusters": (max(1, min(int(state["n_clusters"]), n_inside - 1))
-                       if every or method == "cluster_risk_budget" else None),
+        "bounds": state["bounds_value"],
+        "groups": state["groups_value"],
+        "n_clusters": max(1, min(int(state["n_clusters"]), n_inside - 1)),
     }
-    if (every or method == "cluster_risk_budget") and state["cluster_source"] == "groups":
+    if state["cluster_source"] == "groups":
         clusters = state.get("cluster_groups") or {}
         options["clusters"] = tuple((g, tuple(m)) for g, m in clusters.items())
         options["cluster_budget"] = tuple(
             (g, float(state.get(f"cbudget_{g}", 1.0))) for g in (*clusters, "other"))
-    if volatility_target and state["vol_target_on"]:
+    if state["vol_target_on"]:
         options |= {"target_volatility": state["vol_target_pct"] / 100,
                     "max_leverage": float(state["max_leverage"]), "cash": state["cash"]}
     return tuple(options.items())
@@ -202,7 +199,7 @@ def target_allocation(dataset):
     method = st.session_state["method"]
     assets = list(est.matrix.columns)
     budget = tuple(budgets(assets).items()) if method == "risk_budget" else None
-    return est, allocate(est.matrix, method, budget, settings_options(method, n_inside(assets)))
+    return est, allocate(est.matrix, method, budget, settings_options(n_inside(assets)))
 
 
 def n_inside(assets: list[str]) -> int:

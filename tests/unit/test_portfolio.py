@@ -187,3 +187,16 @@ def test_cluster_budgets_for_user_groups(cov):
     assert shares["alts"] == pytest.approx(0.3 / 0.8, rel=1e-8)
     rrc = p.relative_risk_contributions
     assert rrc["BTC-USD"] == pytest.approx(rrc["ETH-USD"], rel=1e-8)  # equal inside a group
+
+
+def test_options_for_keeps_what_each_method_takes():
+    from riskcore.portfolio import options_for
+
+    options = {"stablecoins": "sleeve", "bounds": {"BTC-USD": (0, 0.3)}, "groups": [],
+               "n_clusters": 2, "target_volatility": 0.3}
+    assert options_for("hrp", options) == {"stablecoins": "sleeve", "target_volatility": 0.3}
+    assert set(options_for("minimum_variance", options)) == {"stablecoins", "bounds",
+                                                            "target_volatility"}
+    assert set(options_for("cluster_risk_budget", options)) == {"stablecoins", "n_clusters",
+                                                               "target_volatility"}
+    assert options_for("hrp", {"typo": 1}) == {"typo": 1}  # build_portfolio rejects it
