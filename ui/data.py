@@ -36,7 +36,7 @@ class Dataset:
     source: str
     notes: tuple[str, ...] = field(default_factory=tuple)
     actions: pd.DataFrame | None = None  # every change the cleaning choices made
-    volume: pd.DataFrame | None = None  # USD traded per period where the source has it
+    volume: pd.DataFrame | None = None  # USD traded per day where the source has it
 
 
 # ----------------------------------------------------------------------------- cached sources
@@ -55,7 +55,7 @@ def load_uploads(files: tuple[tuple[str, bytes], ...], frequency: str):
 
 
 @st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
-def fetch_yahoo(tickers: tuple[str, ...], start: dt.date, end: dt.date):
+def fetch_yahoo(tickers: str, start: dt.date, end: dt.date):
     """Fetch from Yahoo Finance (through riskcore's disk cache) with a progress bar.
 
     Cached for an hour per request, so reruns do not ask Yahoo again for the latest day.
@@ -66,7 +66,7 @@ def fetch_yahoo(tickers: tuple[str, ...], start: dt.date, end: dt.date):
         bar.progress(done / max(total, 1), text=f"Fetched {ticker} ({done}/{total})")
 
     try:
-        return riskcore.fetch_prices(list(tickers), start, end, progress=progress)
+        return riskcore.fetch_prices(tickers, start, end, progress=progress)
     finally:
         bar.empty()
 
@@ -78,9 +78,9 @@ def _remember_uploads() -> None:
 
 
 def _request_fetch() -> None:
-    tickers = tuple(t.strip().upper() for t in st.session_state["yahoo_tickers"].split() if t)
+    # riskcore parses the text (commas or spaces, case, duplicates) and says what it did
     start, end = st.session_state["yahoo_range"]
-    st.session_state["yahoo_request"] = (tickers, start, end)
+    st.session_state["yahoo_request"] = (st.session_state["yahoo_tickers"].strip(), start, end)
 
 
 def sidebar() -> None:
@@ -114,7 +114,7 @@ def sidebar() -> None:
             )
         elif source == YAHOO:
             today = dt.date.today()
-            st.text_area("Tickers (space separated)", DEFAULT_TICKERS, key="yahoo_tickers")
+            st.text_area("Tickers (spaces or commas)", DEFAULT_TICKERS, key="yahoo_tickers")
             st.date_input(
                 "Date range", (today - dt.timedelta(days=4 * 365), today), key="yahoo_range"
             )

@@ -24,11 +24,12 @@ def test_offline_fetch_fails_fast_with_a_clear_message(tmp_path, monkeypatch):
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=60)
     at.run()
     began = time.monotonic()
-    fetch(at, "BTC-USD ETH-USD", dt.date(2023, 1, 1), dt.date(2023, 6, 30))
+    fetch(at, "BTC-USD, eth-usd", dt.date(2023, 1, 1), dt.date(2023, 6, 30))
     assert time.monotonic() - began < 15
     assert not at.exception, at.exception
     messages = " ".join(e.value for e in at.error)
     assert "Yahoo Finance" in messages and "BTC-USD" in messages, messages
+    assert "ETH-USD" in messages and "BTC-USD," not in messages  # commas separate tickers
 
 
 def test_offline_fetch_uses_the_disk_cache_and_says_from_when(tmp_path, monkeypatch):
