@@ -20,7 +20,7 @@ ESTIMATORS = {
 }
 METHODS = {
     "risk_budget": "Risk budgeting (equal budgets = equal risk contribution)",
-    "cluster_risk_budget": "Cluster risk budgeting (equal risk per correlation cluster)",
+    "cluster_risk_budget": "Cluster risk budgeting (a risk budget per group or cluster)",
     "inverse_volatility": "Inverse volatility",
     "hrp": "Hierarchical risk parity",
     "minimum_variance": "Minimum variance",
