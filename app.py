@@ -4,24 +4,23 @@ import streamlit as st
 
 from ui.compute import init_state
 from ui.data import asset_picker, sidebar
-from ui.routing import mark_routed
 
 st.set_page_config(page_title="Crypto risk budgeting", page_icon=":material/balance:",
                    layout="wide")
 
 pages = [
-    st.Page("pages/data.py", title="Data", icon=":material/database:", default=True),
-    st.Page("pages/volatility.py", title="Volatility", icon=":material/show_chart:"),
-    st.Page("pages/correlation.py", title="Correlation", icon=":material/grid_on:"),
-    st.Page("pages/allocation.py", title="Allocation", icon=":material/balance:"),
-    st.Page("pages/compare.py", title="Method comparison", icon=":material/compare_arrows:"),
-    st.Page("pages/rebalance_check.py", title="Rebalance check", icon=":material/receipt_long:"),
-    st.Page("pages/rebalance.py", title="Rebalancing simulator", icon=":material/replay:"),
-    st.Page("pages/stress.py", title="Stress", icon=":material/bolt:"),
+    st.Page("app_pages/data.py", title="Data", icon=":material/database:", default=True),
+    st.Page("app_pages/volatility.py", title="Volatility", icon=":material/show_chart:"),
+    st.Page("app_pages/correlation.py", title="Correlation", icon=":material/grid_on:"),
+    st.Page("app_pages/allocation.py", title="Allocation", icon=":material/balance:"),
+    st.Page("app_pages/compare.py", title="Method comparison", icon=":material/compare_arrows:"),
+    st.Page("app_pages/rebalance_check.py", title="Rebalance check",
+            icon=":material/receipt_long:"),
+    st.Page("app_pages/rebalance.py", title="Rebalancing simulator", icon=":material/replay:"),
+    st.Page("app_pages/stress.py", title="Stress", icon=":material/bolt:"),
 ]
 navigation = st.navigation(pages)
 init_state()
 sidebar()
 asset_picker()
-mark_routed()
 navigation.run()

@@ -7,9 +7,9 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO, UPLOADS
 
-PAGES = ["pages/data.py", "pages/volatility.py", "pages/correlation.py",
-         "pages/allocation.py", "pages/compare.py", "pages/rebalance_check.py",
-         "pages/rebalance.py", "pages/stress.py"]
+PAGES = ["app_pages/data.py", "app_pages/volatility.py", "app_pages/correlation.py",
+         "app_pages/allocation.py", "app_pages/compare.py", "app_pages/rebalance_check.py",
+         "app_pages/rebalance.py", "app_pages/stress.py"]
 
 
 def app() -> AppTest:
@@ -41,7 +41,7 @@ def test_demo_is_labelled_simulated():
 
 def test_raising_a_budget_raises_that_coins_weight_and_risk_share():
     at = app()
-    at.switch_page("pages/allocation.py").run()
+    at.switch_page("app_pages/allocation.py").run()
     before = weights_table(at)
     asset = before.index[0]
     at.slider(key=f"budget_{asset}").set_value(60.0).run()
@@ -62,7 +62,7 @@ def test_raising_a_budget_raises_that_coins_weight_and_risk_share():
 
 def test_reset_restores_equal_budgets():
     at = app()
-    at.switch_page("pages/allocation.py").run()
+    at.switch_page("app_pages/allocation.py").run()
     asset = weights_table(at).index[0]
     at.slider(key=f"budget_{asset}").set_value(80.0).run()
     at.button[0].click().run()
@@ -81,7 +81,7 @@ def test_upload_of_a_real_file_is_analysed():
         [("yahoo-classic_ETH-USD.csv", raw, "text/csv"),
          ("kaggle_coin_Bitcoin.csv", other, "text/csv")]).run()
     assert not at.exception, at.exception
-    at.switch_page("pages/allocation.py").run()
+    at.switch_page("app_pages/allocation.py").run()
     assert not at.exception, at.exception
     table = weights_table(at)
     assert len(table) == 2
@@ -101,7 +101,7 @@ def test_fourteen_real_files_uploaded_at_once_give_equal_risk_contributions(yaho
     at.radio(key="source").set_value("Upload files").run()
     at.file_uploader(key="upload").set_value(
         [(f.name, f.read_bytes(), "text/csv") for f in yahoo_daily_files]).run()
-    at.switch_page("pages/allocation.py").run()
+    at.switch_page("app_pages/allocation.py").run()
     assert not at.exception, at.exception
     table = weights_table(at)
     assert len(table) == 14
@@ -116,10 +116,10 @@ def test_fourteen_real_files_uploaded_at_once_give_equal_risk_contributions(yaho
 
 def test_rebalance_check_and_simulator_share_band_and_costs():
     at = app()
-    at.switch_page("pages/rebalance_check.py").run()
+    at.switch_page("app_pages/rebalance_check.py").run()
     at.slider(key="band_pp").set_value(12.0).run()
     at.number_input(key="fee_bps").set_value(25.0).run()
-    at.switch_page("pages/rebalance.py").run()
+    at.switch_page("app_pages/rebalance.py").run()
     assert not at.exception, at.exception
     assert at.slider(key="band_pp").value == 12.0
     assert at.number_input(key="fee_bps").value == 25.0
@@ -129,7 +129,7 @@ def test_rebalance_check_and_simulator_share_band_and_costs():
 
 def test_group_limit_from_the_constraints_editor_binds():
     at = app()
-    at.switch_page("pages/allocation.py").run()
+    at.switch_page("app_pages/allocation.py").run()
     at.session_state["groups_rows"] = [("majors", "BTC-USD, ETH-USD, SOL-USD", 0.0, 20.0)]
     at.run()
     assert not at.exception, at.exception
@@ -140,7 +140,7 @@ def test_group_limit_from_the_constraints_editor_binds():
 
 def test_unknown_group_member_is_named_and_ignored():
     at = app()
-    at.switch_page("pages/allocation.py").run()
+    at.switch_page("app_pages/allocation.py").run()
     at.session_state["groups_rows"] = [("oops", "BTC-USD, NOPE-USD", 0.0, 20.0)]
     at.run()
     assert not at.exception, at.exception
@@ -149,7 +149,7 @@ def test_unknown_group_member_is_named_and_ignored():
 
 def test_volatility_target_scales_into_the_stablecoin_sleeve():
     at = app()
-    at.switch_page("pages/allocation.py").run()
+    at.switch_page("app_pages/allocation.py").run()
     at.toggle(key="vol_target_on").set_value(True).run()
     at.slider(key="vol_target_pct").set_value(20.0).run()
     at.selectbox(key="cash").set_value("USDT-USD").run()
@@ -163,7 +163,7 @@ def test_volatility_target_scales_into_the_stablecoin_sleeve():
 
 def test_method_comparison_lists_every_method():
     at = app()
-    at.switch_page("pages/compare.py").run()
+    at.switch_page("app_pages/compare.py").run()
     assert not at.exception, at.exception
     summary = at.dataframe[0].value
     assert list(summary.columns) == ["Risk budgeting", "Cluster risk budgeting",
@@ -205,7 +205,7 @@ def _figure(at: AppTest, title_start: str) -> dict:
 
 def test_simulator_keeps_the_stablecoin_sleeve_out_of_the_risk_budget():
     at = app()
-    at.switch_page("pages/rebalance.py").run()
+    at.switch_page("app_pages/rebalance.py").run()
     assert not at.exception, at.exception
     usdt = next(t for t in _figure(at, "Weights over time")["data"] if t["name"] == "USDT-USD")
     assert max(usdt["y"]) == 0.0

@@ -36,7 +36,7 @@ def test_a_stablecoin_alone_inside_the_sleeve_gets_a_message(yahoo_daily_files):
     at = uploaded(yahoo_daily_files)
     key = next(m.key for m in at.multiselect if m.key.startswith("assets_"))
     at.multiselect(key=key).set_value(["BTC-USD", "USDT-USD"]).run()
-    at.switch_page("pages/allocation.py").run()
+    at.switch_page("app_pages/allocation.py").run()
     assert not at.exception, at.exception
     weights = weights_table(at)["weight"]
     assert weights["BTC-USD"] == pytest.approx(1.0)  # USDT in the sleeve, BTC alone inside
@@ -52,7 +52,7 @@ def _policy_costs(at: AppTest) -> float:
 
 def test_market_impact_uses_the_uploaded_volume(yahoo_daily_files):
     at = uploaded(yahoo_daily_files)
-    at.switch_page("pages/rebalance.py").run()
+    at.switch_page("app_pages/rebalance.py").run()
     assert not at.exception, at.exception
     assert any("Market impact applies to" in c.value for c in at.caption)
     with_impact = _policy_costs(at)
@@ -63,7 +63,7 @@ def test_market_impact_uses_the_uploaded_volume(yahoo_daily_files):
 def test_demo_has_no_volume_and_says_so():
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.run()
-    at.switch_page("pages/rebalance_check.py").run()
+    at.switch_page("app_pages/rebalance_check.py").run()
     assert any("no volume in this data" in c.value for c in at.caption)
 
 
@@ -75,18 +75,18 @@ def demo_app() -> AppTest:
 
 def test_weight_bound_from_the_editor_binds():
     at = demo_app()
-    at.switch_page("pages/allocation.py").run()
+    at.switch_page("app_pages/allocation.py").run()
     at.session_state["bounds_value"] = (("BTC-USD", 0.0, 0.05),)
     at.run()
     assert not at.exception, at.exception
     assert weights_table(at).loc["BTC-USD", "weight"] == pytest.approx(0.05, abs=1e-8)
-    for page in ("pages/compare.py", "pages/rebalance_check.py", "pages/stress.py"):
+    for page in ("app_pages/compare.py", "app_pages/rebalance_check.py", "app_pages/stress.py"):
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
 
 
 def _volatility_target(at: AppTest, leverage: float) -> None:
-    at.switch_page("pages/allocation.py").run()
+    at.switch_page("app_pages/allocation.py").run()
     at.toggle(key="vol_target_on").set_value(True).run()
     at.slider(key="vol_target_pct").set_value(100.0).run()
     at.number_input(key="max_leverage").set_value(leverage).run()
@@ -95,7 +95,7 @@ def _volatility_target(at: AppTest, leverage: float) -> None:
 def test_stress_page_with_a_riskless_cash_sleeve():
     at = demo_app()
     _volatility_target(at, 1.0)
-    at.switch_page("pages/stress.py").run()
+    at.switch_page("app_pages/stress.py").run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
 
@@ -103,7 +103,7 @@ def test_stress_page_with_a_riskless_cash_sleeve():
 def test_leveraged_target_is_explained_on_the_rebalance_check():
     at = demo_app()
     _volatility_target(at, 2.0)
-    at.switch_page("pages/rebalance_check.py").run()
+    at.switch_page("app_pages/rebalance_check.py").run()
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
     assert any("borrows" in i.value for i in at.info)
@@ -111,7 +111,7 @@ def test_leveraged_target_is_explained_on_the_rebalance_check():
 
 def test_all_zero_budgets_are_refused_with_a_message():
     at = demo_app()
-    at.switch_page("pages/allocation.py").run()
+    at.switch_page("app_pages/allocation.py").run()
     at.radio(key="stablecoins").set_value("include").run()
     for slider in at.slider:
         if slider.key.startswith("budget_"):
@@ -126,7 +126,7 @@ def test_short_and_single_files_keep_data_and_volatility_pages(tmp_path):
     at = uploaded([cmc])
     assert not at.exception, at.exception
     assert at.dataframe, "a single uploaded file gets its load and quality report"
-    at.switch_page("pages/volatility.py").run()
+    at.switch_page("app_pages/volatility.py").run()
     at.slider(key="vol_window").set_value(90).run()  # longer than the file
     assert not at.exception, at.exception
 
@@ -159,7 +159,7 @@ def test_yahoo_fetch_waits_for_a_complete_date_range():
 
 def test_cluster_risk_budgeting_with_my_groups_and_group_budgets():
     at = demo_app()
-    at.switch_page("pages/allocation.py").run()
+    at.switch_page("app_pages/allocation.py").run()
     at.selectbox(key="method").set_value("cluster_risk_budget").run()
     at.session_state["groups_rows"] = [
         ("majors", "BTC-USD, ETH-USD", 0.0, 100.0),

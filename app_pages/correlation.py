@@ -7,9 +7,7 @@ from ui import charts
 from ui.compute import returns
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
-from ui.routing import require_router
 
-require_router()
 st.title("Correlation")
 data = current_dataset()
 rets = returns(data.prices)

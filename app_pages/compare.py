@@ -7,9 +7,7 @@ from ui import charts
 from ui.compute import METHODS, budgets, compare, estimate, n_inside, settings_options
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
-from ui.routing import require_router
 
-require_router()
 st.title("Method comparison")
 data = current_dataset()
 st.caption(history_note(data.prices) + " Same covariance estimate, stablecoin policy, "

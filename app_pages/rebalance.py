@@ -18,12 +18,10 @@ from ui.compute import (
 )
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
-from ui.routing import require_router
 from ui.simulate import FREQUENCIES, TARGETS, TRIGGERS, backtests, metrics_table, sweep
 
 SCALE = {"band": 50.0, "relative_band": 200.0, "risk_band": 50.0, "volatility_band": 100.0}
 
-require_router()
 st.title("Rebalancing simulator")
 data = current_dataset()
 prices = data.prices

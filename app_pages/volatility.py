@@ -8,9 +8,7 @@ from ui import charts
 from ui.compute import returns
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
-from ui.routing import require_router
 
-require_router()
 st.title("Volatility")
 data = current_dataset(min_assets=1)
 ppy = data.periods_per_year

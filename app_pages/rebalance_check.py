@@ -8,9 +8,7 @@ from ui import charts
 from ui.compute import band_slider, cost_model, target_allocation, trading_inputs, volume_note
 from ui.data import current_dataset
 from ui.errors import shown_errors
-from ui.routing import require_router
 
-require_router()
 st.title("Rebalance check")
 data = current_dataset()
 with shown_errors():

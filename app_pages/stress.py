@@ -8,10 +8,8 @@ from ui import charts
 from ui.compute import target_allocation
 from ui.data import DEMO, current_dataset
 from ui.errors import shown_errors
-from ui.routing import require_router
 
 SESSION = {"persist_state": "session"}
-require_router()
 st.title("Stress")
 data = current_dataset()
 with shown_errors():

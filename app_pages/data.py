@@ -12,7 +12,6 @@ from ui.data import (
     quality_policy,
     source_data,
 )
-from ui.routing import require_router
 
 ACTIONS = {"missing": ["keep", "ffill"], "nonpositive": ["keep", "drop", "ffill"],
            "stale": ["keep", "drop"], "extreme": ["keep", "drop", "ffill"],
@@ -22,7 +21,6 @@ LABELS = {"missing": "Missing periods", "nonpositive": "Zero / negative prices",
 for key, value in QUALITY_DEFAULTS.items():
     st.session_state.setdefault(key, value)
 
-require_router()
 st.title("Data")
 data = current_dataset(min_assets=1)
 source = source_data()

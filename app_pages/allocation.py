@@ -16,10 +16,8 @@ from ui.constraints import bounds_editor, group_members, groups_editor
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
 from ui.export import decision_record
-from ui.routing import require_router
 
 SESSION = {"persist_state": "session"}
-require_router()
 st.title("Allocation")
 data = current_dataset()
 assets = list(data.prices.columns)
