@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from ui import charts
-from ui.compute import METHODS, budgets, compare, estimate, n_inside, settings_options
+from ui.compute import METHODS, budgets, compare, estimate, inside_budget, settings_options
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
 
@@ -15,9 +15,9 @@ st.caption(history_note(data.prices) + " Same covariance estimate, stablecoin po
            "budgets.")
 with shown_errors():
     est = estimate(data)
-    budget = tuple(budgets(list(est.matrix.columns)).items())
-    inside = n_inside(list(est.matrix.columns))
-    results = compare(est.matrix, budget, settings_options(inside))
+    inside = inside_budget(list(est.matrix.columns))
+    budget = tuple(budgets(inside).items())
+    results = compare(est.matrix, budget, settings_options(len(inside)))
 ok = {METHODS[m].split(" (")[0]: results[m] for m in METHODS
       if not isinstance(results[m], str)}
 for method, message in results.items():

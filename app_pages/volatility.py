@@ -21,10 +21,12 @@ window = left.slider("Rolling window (periods)", 7, 365, 30, key="vol_window",
 half_life = right.slider("EWMA half-life (periods)", 2, 180, 20, key="vol_half_life",
                          persist_state="session")
 
-with shown_errors():
-    rets = returns(data.prices)
-    rolling = riskcore.rolling_volatility(rets, window, periods_per_year=ppy)
-    ewma = riskcore.ewma_volatility(rets, half_life, periods_per_year=ppy)
+with shown_errors():  # estimated on the history, shown inside the analysis window
+    history = returns(data.history)
+    start = data.window.start
+    rolling = riskcore.rolling_volatility(history, window, periods_per_year=ppy).loc[start:]
+    ewma = riskcore.ewma_volatility(history, half_life, periods_per_year=ppy).loc[start:]
+    rets = history.loc[start:]
 
 st.plotly_chart(charts.lines(rolling, title=f"Rolling {window}-period volatility (annualized)",
                              y_title="volatility"), key="chart_rolling_vol")
@@ -36,8 +38,8 @@ current = pd.DataFrame({
         lambda t: "–" if pd.isna(t) else f"{t:%Y-%m-%d}"),
     f"rolling {window}": rolling.ffill().iloc[-1],
     f"EWMA hl {half_life}": ewma.ffill().iloc[-1],
-    "full history": rets.apply(lambda r: riskcore.annualized_volatility(
+    "whole window": rets.apply(lambda r: riskcore.annualized_volatility(
         r.dropna(), periods_per_year=ppy)),
 })
-st.subheader("Current values")
+st.subheader(f"Values at the as-of date {data.window.as_of:%Y-%m-%d}")
 charts.table(current, percent=tuple(current.columns[1:]))
