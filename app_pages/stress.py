@@ -59,10 +59,10 @@ if st.session_state.get("source", DEMO) == DEMO:
     st.warning("The demo market is simulated: the dated crash windows below did not happen in "
                "it. Load real prices to replay them.", icon=":material/science:")
 with shown_errors():
-    history = stress.historical_scenarios(data.prices, weights)
+    history = stress.historical_scenarios(data.history, weights)
 missing = [name for name in stress.CRASH_WINDOWS if name not in history.index]
 if missing:
-    st.caption("Not covered by the loaded prices: " + ", ".join(missing) + ".")
+    st.caption("Not covered by the prices up to the as-of date: " + ", ".join(missing) + ".")
 if not history.empty:
     charts.table(history, percent=("portfolio_return", "covered_weight",
                                    *[c for c in history.columns if c in weights.index]))

@@ -86,7 +86,7 @@ def window_correlation(returns: pd.DataFrame, *,
     if constant:
         notes.append("Constant price in this window, so no correlation is defined (left out): "
                      + ", ".join(constant) + ".")
-    unmeasured = matrix.isna().to_numpy() & ~np.eye(len(matrix), dtype=bool)
+    unmeasured = matrix.isna().to_numpy(dtype=bool) & ~np.eye(len(matrix), dtype=bool)
     if unmeasured.any():
         i, j = np.argwhere(unmeasured)[0]
         notes.append(f"Some pairs share fewer than {min_periods} returns (e.g. "

@@ -122,13 +122,26 @@ def hold_key(asset: str) -> str:
 def budgets(assets: list[str]) -> pd.Series:
     """Risk budget per asset from the typed percentages and held coins (sums to 1).
 
-    Coins not yet edited start at 1 (equal budgets); see
+    Coins not yet edited start like the others (:func:`default_budget_entry`); see
     :func:`riskcore.budgets.risk_budget_from_entries` for the held-coin rule.
     """
     state = st.session_state
-    entries = {a: float(state.get(budget_key(a), 1.0)) for a in assets}
+    default = default_budget_entry(assets)
+    entries = {a: float(state.get(budget_key(a), default)) for a in assets}
     held = [a for a in assets if state.get(hold_key(a), False)]
     return risk_budget_from_entries(entries, held)
+
+
+def default_budget_entry(assets: list[str]) -> float:
+    """Typed budget (percent) a coin starts with: like the other free coins, else equal.
+
+    A coin that enters later (a stablecoin moved inside the budget, a new selection) starts
+    at the median of the typed values of the coins not held, so equal budgets stay equal.
+    """
+    state = st.session_state
+    typed = [float(state[budget_key(a)]) for a in assets
+             if budget_key(a) in state and not state.get(hold_key(a), False)]
+    return float(pd.Series(typed).median()) if typed else round(100 / max(len(assets), 1), 2)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

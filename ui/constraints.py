@@ -11,7 +11,7 @@ import streamlit as st
 
 from riskcore.assets import base_symbol, is_stablecoin
 from riskcore.errors import RiskcoreError
-from ui.compute import budget_key, budgets, hold_key
+from ui.compute import budget_key, budgets, default_budget_entry, hold_key
 
 LAYER_1 = {"BTC", "ETH", "SOL", "ADA", "AVAX", "DOT", "BNB", "TRX", "NEAR", "ATOM", "ALGO"}
 
@@ -106,8 +106,9 @@ def budget_editor(assets: list[str]) -> None:
     """
     state = st.session_state
     equal = round(100 / max(len(assets), 1), 2)
+    start = default_budget_entry(assets)
     for asset in assets:
-        state.setdefault(budget_key(asset), equal)
+        state.setdefault(budget_key(asset), start)
 
     def reset() -> None:
         for asset in assets:

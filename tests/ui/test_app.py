@@ -44,7 +44,7 @@ def test_raising_a_budget_raises_that_coins_weight_and_risk_share():
     at.switch_page("app_pages/allocation.py").run()
     before = weights_table(at)
     asset = before.index[0]
-    at.slider(key=f"budget_{asset}").set_value(60.0).run()
+    at.number_input(key=f"budget_{asset}").set_value(60.0).run()
     assert not at.exception, at.exception
     after = weights_table(at)
     assert after.loc[asset, "weight"] > 1.4 * before.loc[asset, "weight"]
@@ -64,12 +64,30 @@ def test_reset_restores_equal_budgets():
     at = app()
     at.switch_page("app_pages/allocation.py").run()
     asset = weights_table(at).index[0]
-    at.slider(key=f"budget_{asset}").set_value(80.0).run()
-    at.button[0].click().run()
+    at.number_input(key=f"budget_{asset}").set_value(80.0).run()
+    at.checkbox(key=f"hold_{asset}").check().run()
+    next(b for b in at.button if b.label.startswith("Reset")).click().run()
     budgets = weights_table(at)["risk budget"]
     inside = budgets[budgets > 0]  # the stablecoin sleeve is outside the budget by default
     assert len(inside) == len(budgets) - 1
     assert inside.max() - inside.min() < 1e-12
+
+
+def test_one_coin_held_at_40_percent_while_the_others_share_the_rest():
+    at = app()
+    at.switch_page("app_pages/allocation.py").run()
+    table = weights_table(at)
+    inside = table.index[table["risk budget"] > 0]
+    asset = inside[0]
+    at.number_input(key=f"budget_{asset}").set_value(40.0).run()
+    at.checkbox(key=f"hold_{asset}").check().run()
+    assert not at.exception, at.exception
+    budget = weights_table(at)["risk budget"]
+    assert budget[asset] == pytest.approx(0.40, abs=1e-12)
+    others = budget[inside.drop(asset)]
+    assert others.tolist() == pytest.approx([0.60 / len(others)] * len(others), abs=1e-12)
+    rrc = weights_table(at)["relative risk contribution"]
+    assert (rrc - budget).abs().max() < 1e-8
 
 
 def test_upload_of_a_real_file_is_analysed():

@@ -113,9 +113,9 @@ def test_all_zero_budgets_are_refused_with_a_message():
     at = demo_app()
     at.switch_page("app_pages/allocation.py").run()
     at.radio(key="stablecoins").set_value("include").run()
-    for slider in at.slider:
-        if slider.key.startswith("budget_"):
-            slider.set_value(0.0)
+    for box in at.number_input:
+        if box.key.startswith("budget_"):
+            box.set_value(0.0)
     at.run()
     assert not at.exception, at.exception
     assert any("budget" in e.value.lower() for e in at.error), [e.value for e in at.error]
