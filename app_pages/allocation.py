@@ -54,7 +54,7 @@ if state["method"] == "cluster_risk_budget":
         settings[1].slider("Correlation clusters", 2, len(in_budget) - 1, key="n_clusters",
                            **SESSION)
 
-budget_col, result_col = st.columns([2, 3], gap="medium")
+budget_col, result_col = st.columns(2, gap="medium")
 with budget_col:
     if state["method"] == "risk_budget":
         budget_editor(in_budget)

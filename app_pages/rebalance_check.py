@@ -32,7 +32,7 @@ edited = st.data_editor(default, hide_index=True, disabled=["asset"], key="holdi
                         column_config={"amount": st.column_config.NumberColumn(min_value=0.0)})
 amounts = edited.set_index("asset")["amount"].astype(float).fillna(0.0)
 
-columns = st.columns(6)
+columns = [*st.columns(3), *st.columns(3)]  # two rows: readable from 800 px wide
 band = band_slider(columns[0])
 trading_inputs(columns[1:])
 st.caption(volume_note(data))

@@ -274,7 +274,7 @@ def test_mixed_real_upload_every_page_and_crash_window(server, page):
     page.get_by_text("2022-10-01 → 2022-12-31", exact=False).first.wait_for(timeout=60_000)
     page.screenshot(path=str(SHOTS / "mixed_correlation_ftx.png"), full_page=True)
     page.get_by_role("tab", name="Calm vs stress days").click()
-    page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+    page.locator('[role="tabpanel"]:not([hidden]) .main-svg').first.wait_for(timeout=60_000)
     wait_idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(SHOTS / "mixed_correlation_calm_stress.png"), full_page=True)
