@@ -18,6 +18,7 @@ from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
 from ui.export import decision_record
 from ui.layout import metric_row
+from ui.text import plain
 
 SESSION = {"persist_state": "session"}
 st.title("Allocation")
@@ -43,7 +44,7 @@ settings[3].number_input("Volatility floor (annualized %)", 0.0, 50.0, step=1.0,
 if state["estimator"] == "ewma":
     settings[2].slider("EWMA half-life (periods)", 5, 365, key="half_life", **SESSION)
 if stables:
-    settings[0].radio(f"Stablecoins ({', '.join(stables)})", list(STABLECOIN_POLICIES),
+    settings[0].radio(plain(f"Stablecoins ({', '.join(stables)})"), list(STABLECOIN_POLICIES),
                       format_func=STABLECOIN_POLICIES.get, key="stablecoins", **SESSION)
 in_budget = inside_budget(assets)
 if state["method"] == "cluster_risk_budget":
@@ -65,7 +66,7 @@ with budget_col:
         st.markdown("**Risk budget per group** (relative; split equally inside each group)")
         for group in [*groups, *(["other"] if set(in_budget) - named else [])]:
             st.session_state.setdefault(f"cbudget_{group}", 1.0)
-            st.slider(group, 0.0, 5.0, step=0.05, key=f"cbudget_{group}", **SESSION)
+            st.slider(plain(group), 0.0, 5.0, step=0.05, key=f"cbudget_{group}", **SESSION)
     else:
         st.info(f"{METHODS[state['method']]} sets no per-coin risk budget; "
                 "choose risk budgeting to set one.")
@@ -82,20 +83,20 @@ with budget_col:
                    "cluster risk budgeting.")
         bounds_editor(in_budget)
         for problem in groups_editor(in_budget):
-            st.warning(problem)
+            st.warning(plain(problem))
 
 with result_col:
     with shown_errors():
         portfolio = target_portfolio(est)
     observations = est.n_observations
-    st.caption(history_note(data.prices) + f" Covariance: {ESTIMATORS[est.method]}, "
+    st.caption(plain(history_note(data.prices)) + f" Covariance: {ESTIMATORS[est.method]}, "
                f"{observations if isinstance(observations, int) else 'pairwise'} observations "
                f"{est.start:%Y-%m-%d} → {est.end:%Y-%m-%d}, annualized.")
     if state.get("alignment") == "pairwise" and state["estimator"] != "sample":
         st.info("Pairwise alignment (Data page) works with the sample estimator only: "
                 f"{ESTIMATORS[state['estimator']]} uses the common window.")
     for message in (*est.warnings, *portfolio.notes):
-        st.info(message)
+        st.info(plain(message))
     top = portfolio.relative_risk_contributions.idxmax()
     metric_row([
         ("Volatility (annualized)", f"{portfolio.portfolio_volatility:.1%}"),
@@ -103,7 +104,7 @@ with result_col:
          "Σ wᵢσᵢ / σₚ (Choueifaty & Coignard 2008)"),
         ("Effective number of bets", f"{portfolio.effective_number_of_bets:.1f}",
          "exp(entropy of relative risk contributions), Meucci (2009)"),
-        (f"Largest risk share: {top}", f"{portfolio.relative_risk_contributions[top]:.1%}"),
+        ("Largest risk share: " + plain(top), f"{portfolio.relative_risk_contributions[top]:.1%}"),
         ("Leverage / sleeve", f"{portfolio.leverage:.2f}× / {portfolio.cash_weight:.0%}",
          f"Sleeve held in {portfolio.cash or '—'}"),
     ])

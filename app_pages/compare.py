@@ -7,10 +7,11 @@ from ui import charts
 from ui.compute import METHODS, budgets, compare, estimate, inside_budget, settings_options
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
+from ui.text import plain
 
 st.title("Method comparison")
 data = current_dataset()
-st.caption(history_note(data.prices) + " Same covariance estimate, stablecoin policy, "
+st.caption(plain(history_note(data.prices)) + " Same covariance estimate, stablecoin policy, "
            "constraints and volatility target as the Allocation page; risk budgeting uses its "
            "budgets.")
 with shown_errors():
@@ -22,7 +23,7 @@ ok = {METHODS[m].split(" (")[0]: results[m] for m in METHODS
       if not isinstance(results[m], str)}
 for method, message in results.items():
     if isinstance(message, str):
-        st.warning(f"{METHODS[method]}: {message}")
+        st.warning(plain(f"{METHODS[method]}: {message}"))
 
 weights = pd.DataFrame({name: p.weights for name, p in ok.items()}).fillna(0.0)
 risk = pd.DataFrame({name: p.relative_risk_contributions for name, p in ok.items()}).fillna(0.0)

@@ -8,13 +8,14 @@ from ui import charts
 from ui.compute import returns
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
+from ui.text import plain
 
 SESSION = {"persist_state": "session"}
 st.title("Correlation")
 data = current_dataset()
 rets = returns(data.history).loc[data.window.start:]
-st.caption(history_note(data.prices) + " Pick a crash or calm period under *Analysis window* "
-           "in the sidebar to see how the coins moved together then.")
+st.caption(plain(history_note(data.prices)) + " Pick a crash or calm period under *Analysis "
+           "window* in the sidebar to see how the coins moved together then.")
 
 span = st.radio("Heatmap over", ["window", "last"], horizontal=True, key="corr_span", **SESSION,
                 format_func={"window": "the whole analysis window",
@@ -30,7 +31,7 @@ with shown_errors():
     corr = window_correlation(shown)
     order = riskcore.cluster_order(corr.matrix) if len(corr.matrix) > 1 else list(corr.matrix)
 for note in corr.notes:
-    st.info(note)
+    st.info(plain(note))
 tab_all, tab_regime = st.tabs(["Heatmap", "Calm vs stress days"])
 with tab_all:
     st.plotly_chart(charts.heatmap(corr.matrix.loc[order, order],
@@ -46,7 +47,7 @@ with tab_regime:
     with shown_errors():
         regime = calm_stress_correlation(shown, quantile=quantile / 100)
     for note in regime.notes:
-        st.info(note)
+        st.info(plain(note))
     keep = [a for a in order if a in regime.calm.columns]
     st.caption(f"{len(regime.stress_days)} stress days (equal-weight return ≤ "
                f"{regime.threshold:.1%}) against {len(regime.market) - len(regime.stress_days)} "

@@ -8,6 +8,7 @@ from ui import charts
 from ui.compute import target_allocation
 from ui.data import DEMO, current_dataset
 from ui.errors import shown_errors
+from ui.text import plain
 
 SESSION = {"persist_state": "session"}
 st.title("Stress")
@@ -16,7 +17,7 @@ with shown_errors():
     estimate, portfolio = target_allocation(data)
 weights = portfolio.weights[portfolio.weights.abs() > 0]
 st.caption("Portfolio: the Allocation page's weights "
-           + ", ".join(f"{a} {w:.0%}" for a, w in weights.nlargest(6).items())
+           + plain(", ".join(f"{a} {w:.0%}" for a, w in weights.nlargest(6).items()))
            + (" …" if len(weights) > 6 else "") + ".")
 
 st.subheader("Crash scenarios on the covariance")

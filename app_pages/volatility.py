@@ -8,12 +8,14 @@ from ui import charts
 from ui.compute import returns
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
+from ui.text import plain
 
 st.title("Volatility")
 data = current_dataset(min_assets=1)
 ppy = data.periods_per_year
 calendar = "24/7 market" if ppy == 365 else "inferred from the data calendar"
-st.caption(f"Annualized with {ppy} periods a year ({calendar}). {history_note(data.prices)}")
+st.caption(f"Annualized with {ppy} periods a year ({calendar}). "
+           + plain(history_note(data.prices)))
 
 left, right = st.columns(2)
 window = left.slider("Rolling window (periods)", 7, 365, 30, key="vol_window",

@@ -13,6 +13,7 @@ import streamlit as st
 import riskcore
 from riskcore.budgets import risk_budget_from_entries
 from riskcore.window import MIN_COVERAGE, PAIRWISE_COVERAGE, usable_assets
+from ui.text import plain
 
 ESTIMATORS = {
     "sample": "Sample",
@@ -223,7 +224,7 @@ def estimate(dataset):
     universe = usable_assets(returns(dataset.prices), lookback,
                              min_coverage=PAIRWISE_COVERAGE if pairwise else MIN_COVERAGE)
     for note in universe.notes:
-        st.info(note)
+        st.info(plain(note))
     if len(universe.assets) < 2:
         st.warning("Fewer than two coins have enough data in the lookback ending "
                    f"{dataset.prices.index[-1]:%Y-%m-%d}: shorten the lookback or move the "

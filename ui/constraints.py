@@ -12,6 +12,7 @@ import streamlit as st
 from riskcore.assets import base_symbol, is_stablecoin
 from riskcore.errors import RiskcoreError
 from ui.compute import budget_key, budgets, default_budget_entry, hold_key
+from ui.text import plain
 
 LAYER_1 = {"BTC", "ETH", "SOL", "ADA", "AVAX", "DOT", "BNB", "TRX", "NEAR", "ATOM", "ALGO"}
 
@@ -122,11 +123,11 @@ def budget_editor(assets: list[str]) -> None:
         used = budgets(assets)
     except RiskcoreError as exc:
         used = None
-        st.error(str(exc))
+        st.error(plain(exc))
     for asset in assets:
         name, value, hold, share = st.columns([3, 3, 2, 2], vertical_alignment="center")
         name.text(asset)
-        value.number_input(f"Risk budget of {asset} (%)", 0.0, 100.0, step=0.5,
+        value.number_input(plain(f"Risk budget of {asset} (%)"), 0.0, 100.0, step=0.5,
                            key=budget_key(asset), label_visibility="collapsed",
                            persist_state="session")
         hold.checkbox("hold", key=hold_key(asset), persist_state="session")

@@ -19,6 +19,7 @@ from riskcore.errors import RiskcoreError
 from riskcore.periods import infer_periods_per_year, periods_per_day
 from riskcore.window import WINDOW_PRESETS, AnalysisWindow, analysis_window, preset_window
 from ui.errors import shown_errors
+from ui.text import plain
 
 DEMO, UPLOAD, YAHOO = "Demo (simulated)", "Upload files", "Yahoo Finance"
 SOURCES = (DEMO, UPLOAD, YAHOO)
@@ -116,7 +117,7 @@ def sidebar() -> None:
             st.caption(f"Up to {limit} MB per file; several files at once.")
             held = st.session_state["uploads"]
             if held:
-                st.caption("In use: " + ", ".join(sorted(held)))
+                st.caption("In use: " + plain(", ".join(sorted(held))))
             st.radio(
                 "Intraday files",
                 ["native", "daily"],
@@ -193,7 +194,7 @@ def source_data() -> SourceData:
     request = st.session_state.get("yahoo_request")
     if request is None:
         return SourceData(None, "Yahoo Finance",
-                          ("Enter tickers and press **Fetch prices** in the sidebar.",))
+                          ("Enter tickers and press Fetch prices in the sidebar.",))
     tickers, start, end = request
     result = fetch_yahoo(tickers, start, end)
     return SourceData(result.prices, f"Yahoo Finance {start} → {end}", tuple(result.messages),
@@ -308,10 +309,10 @@ def current_dataset(*, min_assets: int = 2) -> Dataset:
         source = source_data()
     if source.load is not None:
         for _, message in source.load.errors:
-            st.error(message)
+            st.error(plain(message))
     if source.prices is None:
         for note in source.notes:
-            st.info(note)
+            st.info(plain(note))
         st.stop()
     options = list(source.prices.columns)
     chosen = st.session_state.get(_selection_key(options), options)
@@ -319,7 +320,7 @@ def current_dataset(*, min_assets: int = 2) -> Dataset:
         cleaned = clean(source.prices[chosen], quality_policy())
     empty = [a for a in chosen if cleaned.prices[a].isna().all()]
     if empty:
-        st.warning(f"No prices for {', '.join(empty)}: left out of the analysis.")
+        st.warning(plain(f"No prices for {', '.join(empty)}: left out of the analysis."))
     panel = cleaned.prices.drop(columns=empty).dropna(how="all")
     if panel.shape[1] < min_assets:
         st.warning(f"This page needs at least {min_assets} assets with prices: select more "
@@ -338,7 +339,7 @@ def current_dataset(*, min_assets: int = 2) -> Dataset:
     st.caption(f"Analysis window {window.start:%Y-%m-%d} → {window.as_of:%Y-%m-%d} "
                f"({len(prices):,} periods, as-of = decision date; change it in the sidebar).")
     if notes:
-        st.info(" ".join(notes))
+        st.info(plain(" ".join(notes)))
     if prices.shape[1] < min_assets or len(prices) < 2:
         st.warning(f"This page needs at least {min_assets} assets with prices inside the "
                    f"analysis window {window.start:%Y-%m-%d} → {window.as_of:%Y-%m-%d}: move "
