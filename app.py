@@ -5,7 +5,7 @@ import streamlit as st
 from ui.compute import init_state
 from ui.data import asset_picker, sidebar, window_picker
 
-st.set_page_config(page_title="Crypto risk budgeting", page_icon=":material/balance:",
+st.set_page_config(page_title="Crypto risk budgeting", page_icon="⚖️",
                    layout="wide")
 
 pages = [
