@@ -75,7 +75,7 @@ st.plotly_chart(charts.equity(curves, markers=main.rebalance_dates,
                               title=f"Equity ({len(main.rebalance_dates)} rebalances marked)"),
                 key="chart_equity")
 drawdowns = curves.apply(riskcore_drawdown)
-st.plotly_chart(charts.lines(drawdowns, title="Drawdown", y_title="drawdown"),
+st.plotly_chart(charts.lines(drawdowns, title="Drawdown", y_title="drawdown", coins=False),
                 key="chart_drawdown")
 st.subheader("Metrics")
 charts.table(metrics_table(runs))

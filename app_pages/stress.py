@@ -36,7 +36,7 @@ table = table.rename(columns={"value_at_risk": "normal VaR 99%",
                               "expected_shortfall": "normal expected shortfall 99%"})
 risk = table[["normal VaR 99%", "normal expected shortfall 99%"]]
 st.plotly_chart(charts.grouped_bars(risk, title="One-period loss at 99% under each scenario "
-                                    "(normal assumption)"), key="chart_stress")
+                                    "(normal assumption)", coins=False), key="chart_stress")
 charts.table(table, percent=("volatility", "period_volatility", "normal VaR 99%",
                              "normal expected shortfall 99%",
                              "largest_relative_risk_contribution"))
