@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from riskcore.assets import is_stablecoin
+from riskcore.export import to_csv_safe
 from riskcore.metrics import drawdown as riskcore_drawdown
 from ui import charts
 from ui.compute import (
@@ -90,7 +91,7 @@ right.plotly_chart(charts.lines(risk, title="Realized relative risk contribution
 with st.expander(f"Trades ({len(main.trades):,})"):
     charts.table(main.trades, max_rows=20, value=st.column_config.NumberColumn(format="dollar"),
                  cost=st.column_config.NumberColumn(format="dollar"))
-    st.download_button("Download trades (CSV)", main.trades.to_csv(index=False),
+    st.download_button("Download trades (CSV)", to_csv_safe(main.trades, index=False),
                        file_name="backtest_trades.csv", mime="text/csv")
 
 st.subheader("Threshold trade-off")

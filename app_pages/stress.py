@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from riskcore import stress
+from riskcore.export import to_csv_safe
 from ui import charts
 from ui.compute import target_allocation
 from ui.data import DEMO, current_dataset
@@ -73,6 +74,7 @@ with shown_errors():
 charts.table(worst, percent=("portfolio_return", "worst_asset_return", "best_asset_return",
                              *[c for c in worst.columns if c in weights.index]))
 st.download_button("Download the stress report (CSV)",
-                   pd.concat({"scenarios": table.astype(str), "worst periods": worst.astype(str)},
-                             names=["section"]).to_csv(), file_name="stress_report.csv",
+                   to_csv_safe(pd.concat({"scenarios": table.astype(str),
+                                          "worst periods": worst.astype(str)}, names=["section"])),
+                   file_name="stress_report.csv",
                    mime="text/csv")
