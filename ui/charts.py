@@ -71,7 +71,7 @@ def downsample_positions(values: np.ndarray, max_points: int = MAX_POINTS) -> np
     values : ndarray of shape (n_periods,)
         The series (NaN where the coin has no value).
     max_points : int, default MAX_POINTS
-        Upper bound on the number of positions returned (gap markers excluded).
+        Points to keep (plus each run's maximum and minimum, when LTTB did not keep them).
 
     Returns
     -------
@@ -79,7 +79,8 @@ def downsample_positions(values: np.ndarray, max_points: int = MAX_POINTS) -> np
         Sorted positions of finite values. Each run of finite values keeps its first and last
         point and a share of ``max_points`` proportional to its length; inside a run the points
         are chosen by MinMaxLTTB (Van Der Donckt et al. 2023, "MinMaxLTTB: Leveraging MinMax-
-        Preselection to Scale LTTB"), which keeps the visual shape, extremes included.
+        Preselection to Scale LTTB"), which keeps the visual shape; each run's maximum and
+        minimum are always kept.
     """
     finite = np.isfinite(values)
     total = int(finite.sum())
@@ -93,8 +94,11 @@ def downsample_positions(values: np.ndarray, max_points: int = MAX_POINTS) -> np
             picked.append(np.arange(start, stop))
             continue
         x = np.arange(length, dtype=np.int64)
-        chosen = MinMaxLTTBDownsampler().downsample(x, values[start:stop], n_out=n_out)
-        picked.append(start + np.asarray(chosen, dtype=np.int64))
+        run = values[start:stop]
+        chosen = MinMaxLTTBDownsampler().downsample(x, run, n_out=n_out)
+        # LTTB may skip a run's highest or lowest point by a bin: the spike is always drawn
+        extremes = [int(np.argmax(run)), int(np.argmin(run))]
+        picked.append(start + np.concatenate((np.asarray(chosen, dtype=np.int64), extremes)))
     return np.unique(np.concatenate(picked))
 
 
