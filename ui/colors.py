@@ -2,9 +2,9 @@
 
 Colours are handed out in order of first appearance and remembered in ``st.session_state``, so
 BTC keeps its colour when the user switches pages or deselects other coins. The palette is
-plotly's Dark24 followed by the members of Light24 and Alphabet that stay far from it (CIE76
-ΔE ≥ 20 between any two of the first 38 colours, and from the neutral grey); beyond 38 coins the
-colours repeat. Riskless cash gets a neutral grey.
+plotly's Dark24 with the members of Light24 and Alphabet that stay far from it (CIE76 ΔE ≥ 20
+between any two of the 38 colours and from the neutral grey), ordered so that the first coins
+are the most different; beyond 38 coins the colours repeat. Riskless cash is grey.
 """
 
 from __future__ import annotations
@@ -16,13 +16,15 @@ from riskcore.assets import CASH
 #: Colour of riskless cash (and of any name passed as ``neutral``).
 NEUTRAL = "#9E9E9E"
 
-#: Plotly's Dark24, then the Light24 and Alphabet colours farthest from it (greedy max-min ΔE).
+#: Plotly's Dark24 plus the Light24 and Alphabet colours farthest from it (38 colours, CIE76
+#: ΔE >= 20 between any two), in greedy max-min order: each colour is the one farthest from all
+#: before it, so the first 12 coins are >= 42 ΔE apart, the first 24 >= 28.
 PALETTE = (
-    "#2E91E5", "#E15F99", "#1CA71C", "#FB0D0D", "#DA16FF", "#222A2A", "#B68100", "#750D86",
-    "#EB663B", "#511CFB", "#00A08B", "#FB00D1", "#FC0080", "#B2828D", "#6C7C32", "#778AAE",
-    "#862A16", "#A777F1", "#620042", "#1616A7", "#DA60CA", "#6C4516", "#0D2A63", "#AF0038",
-    "#2ED9FF", "#90AD1C", "#E48F72", "#EEA6FB", "#FF9616", "#479B55", "#3283FE", "#86CE00",
-    "#B00068", "#C075A6", "#7E7DCD", "#325A9B", "#00B5F7", "#85660D",
+    "#2E91E5", "#FB0D0D", "#86CE00", "#DA16FF", "#6C4516", "#B00068", "#00A08B", "#1616A7",
+    "#FF9616", "#EEA6FB", "#0D2A63", "#B2828D", "#2ED9FF", "#222A2A", "#511CFB", "#6C7C32",
+    "#750D86", "#EB663B", "#FB00D1", "#A777F1", "#778AAE", "#E48F72", "#AF0038", "#620042",
+    "#1CA71C", "#DA60CA", "#B68100", "#FC0080", "#479B55", "#862A16", "#3283FE", "#90AD1C",
+    "#E15F99", "#C075A6", "#7E7DCD", "#325A9B", "#00B5F7", "#85660D",
 )
 
 _STATE_KEY = "coin_colors"

@@ -45,6 +45,8 @@ def test_at_least_24_coins_get_clearly_distinct_colours():
     np.fill_diagonal(distance, np.inf)
     assert len(PALETTE) >= 24
     assert distance.min() >= 20  # CIE76 ΔE: clearly different side by side
+    first_12 = distance[:12, :12]
+    assert first_12.min() >= 40  # the usual dozen coins are as different as possible
 
 
 def test_a_coin_keeps_its_colour_and_cash_is_grey():
