@@ -63,7 +63,8 @@ def _runs(valid: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
 
 
-def downsample_positions(values: np.ndarray, max_points: int = MAX_POINTS) -> np.ndarray:
+def downsample_positions(values: np.ndarray, max_points: int = MAX_POINTS, *,
+                         recent: int = 0) -> np.ndarray:
     """Row positions to draw for one series: every finite point, or MinMaxLTTB's choice.
 
     Parameters
@@ -72,21 +73,36 @@ def downsample_positions(values: np.ndarray, max_points: int = MAX_POINTS) -> np
         The series (NaN where the coin has no value).
     max_points : int, default MAX_POINTS
         Points to keep (plus each run's maximum and minimum, when LTTB did not keep them).
+    recent : int, default 0
+        The last ``recent`` periods are kept at full resolution (at most ``max_points // 2``),
+        so that zooming on the latest month shows every day; the earlier history shares the
+        rest of the budget.
 
     Returns
     -------
     ndarray of int
         Sorted positions of finite values. Each run of finite values keeps its first and last
-        point and a share of ``max_points`` proportional to its length; inside a run the points
+        point and a share of the budget proportional to its length; inside a run the points
         are chosen by MinMaxLTTB (Van Der Donckt et al. 2023, "MinMaxLTTB: Leveraging MinMax-
         Preselection to Scale LTTB"), which keeps the visual shape; each run's maximum and
         minimum are always kept.
     """
     finite = np.isfinite(values)
+    if int(finite.sum()) <= max_points:
+        return np.flatnonzero(finite)
+    cut = len(values) - min(max(recent, 0), max_points // 2)
+    tail = np.flatnonzero(finite[cut:]) + cut
+    head = _reduce(values[:cut], max_points - tail.size)
+    return np.union1d(head, tail)
+
+
+def _reduce(values: np.ndarray, max_points: int) -> np.ndarray:
+    """MinMaxLTTB positions of each finite run of ``values``, ``max_points`` shared out."""
+    finite = np.isfinite(values)
     total = int(finite.sum())
     if total <= max_points:
         return np.flatnonzero(finite)
-    picked = []
+    picked = [np.zeros(0, dtype=np.int64)]
     for start, stop in _runs(finite):
         length = stop - start
         n_out = max(3, int(max_points * length / total))
@@ -104,8 +120,12 @@ def downsample_positions(values: np.ndarray, max_points: int = MAX_POINTS) -> np
 
 def _trace_xy(dates: np.ndarray, values: np.ndarray,
               max_points: int) -> tuple[np.ndarray, np.ndarray]:
-    """Downsampled x and y of one trace, with a NaN at the first missing date of each gap."""
-    keep = downsample_positions(values, max_points)
+    """Downsampled x and y of one trace, with a NaN at the first missing date of each gap.
+
+    The last quarter of the budget goes to the latest periods at full resolution (about six
+    months of daily data): the 1M and 6M range buttons then show every day.
+    """
+    keep = downsample_positions(values, max_points, recent=max_points // 4)
     if keep.size == 0:
         return dates[:0], values[:0]
     gaps = keep[:-1][np.diff(keep) > 1]

@@ -79,6 +79,9 @@ def test_volatility_of_the_14_real_files_fits_the_screen(yahoo_volatility):
         assert np.nanmin(tr.y) == pytest.approx(series.min())
         # a coin that lists late starts at its first value, not at the panel's start
         assert tr.x[0] == f"{series.index[0]:%Y-%m-%d}"
+        # the latest periods are drawn day by day (the 1M and 6M buttons show every day)
+        recent = series.index[-charts.points_per_trace(14) // 4:]
+        assert list(tr.x[-len(recent):]) == list(recent.strftime("%Y-%m-%d"))
 
 
 def test_every_time_series_builder_stays_under_the_size_limit(yahoo_panel):
