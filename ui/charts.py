@@ -171,7 +171,7 @@ def _clip_note(fig: go.Figure, values: np.ndarray, quantile: float, log: bool) -
     fig.add_annotation(
         text=(f"y-axis capped at the {quantile:.0%} quantile: {above:,} of {finite.size:,} "
               "points above (double-click the chart to see all)"),
-        xref="paper", yref="paper", x=0, y=1.0, xanchor="left", yanchor="bottom",
+        xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right", yanchor="bottom",
         showarrow=False, font={"size": 11, "color": "#666"})
 
 
@@ -221,7 +221,8 @@ def lines(frame: pd.DataFrame, *, title: str, y_title: str, percent: bool = True
                                  hovertemplate=_hover(percent)))
     fig.update_layout(title=title, height=HEIGHT, hovermode="x unified", legend=LEGEND,
                       margin={"t": 50, "b": 10})
-    fig.update_yaxes(title=y_title, tickformat=".0%" if percent else None,
+    percent_ticks = ".2~%" if log else ".0%"  # a log axis reaches 0.1% (stablecoins)
+    fig.update_yaxes(title=y_title, tickformat=percent_ticks if percent else None,
                      type="log" if log else "linear", dtick=1 if log and not percent else None)
     _time_axis(fig)
     if clip_quantile is not None and clip_quantile < 1:
