@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from riskcore.assets import is_stablecoin
+from riskcore.export import to_csv_safe
 from ui import charts
 from ui.compute import (
     ESTIMATORS,
@@ -131,7 +132,7 @@ error_kind = ("optimality-condition error" if result.binding_constraints or
 st.caption(f"Solver: {result.method}, {'converged' if result.converged else 'NOT converged'} in "
            f"{result.iterations} iterations, {error_kind} {result.max_relative_error:.1e}.")
 d1, d2 = st.columns(2)
-d1.download_button("Download weights (CSV)", table.to_csv(index_label="asset"),
+d1.download_button("Download weights (CSV)", to_csv_safe(table, index_label="asset"),
                    file_name="allocation.csv", mime="text/csv")
 d2.download_button("Download the decision (JSON: data, settings, constraints, weights)",
                    decision_record(data, est, portfolio, st.session_state),

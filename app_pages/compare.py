@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from riskcore.export import to_csv_safe
 from ui import charts
 from ui.compute import METHODS, budgets, compare, estimate, inside_budget, settings_options
 from ui.data import current_dataset, history_note
@@ -46,6 +47,6 @@ charts.table(weights, percent=tuple(weights.columns))
 st.markdown("**Relative risk contributions**")
 charts.table(risk, percent=tuple(risk.columns))
 st.download_button("Download comparison (CSV)",
-                   pd.concat({"weight": weights, "relative risk contribution": risk},
-                             axis=1).to_csv(index_label="asset"),
+                   to_csv_safe(pd.concat({"weight": weights, "relative risk contribution": risk},
+                                         axis=1), index_label="asset"),
                    file_name="method_comparison.csv", mime="text/csv")

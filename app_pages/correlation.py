@@ -74,8 +74,10 @@ with shown_errors():
     pair = riskcore.rolling_correlation(history, a, b, window).loc[data.window.start:]
     average = riskcore.average_correlation(history, window).loc[data.window.start:]
 st.plotly_chart(charts.lines(pair.to_frame(f"{a} / {b}"), title=f"{window}-period correlation",
-                             y_title="correlation", percent=False), key="chart_pair_corr")
+                             y_title="correlation", percent=False, coins=False),
+                key="chart_pair_corr")
 st.plotly_chart(charts.lines(average.to_frame("average pairwise correlation"),
                              title=f"Average pairwise correlation, {window}-period window",
-                             y_title="correlation", percent=False), key="chart_avg_corr")
+                             y_title="correlation", percent=False, coins=False),
+                key="chart_avg_corr")
 st.caption("Correlations rise in crashes: diversification is weakest when it is needed most.")

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 import riskcore
+from riskcore.export import to_csv_safe
 from ui import charts
 from ui.compute import band_slider, cost_model, target_allocation, trading_inputs, volume_note
 from ui.data import current_dataset
@@ -71,5 +72,5 @@ charts.table(
     trade_value=st.column_config.NumberColumn("USD to trade", format="dollar"),
     cost=st.column_config.NumberColumn("cost (USD)", format="dollar"),
 )
-st.download_button("Download trade list (CSV)", shown.to_csv(index_label="asset"),
+st.download_button("Download trade list (CSV)", to_csv_safe(shown, index_label="asset"),
                    file_name="trade_list.csv", mime="text/csv")

@@ -4,6 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from riskcore import stress
+from riskcore.export import to_csv_safe
 from ui import charts
 from ui.compute import target_allocation
 from ui.data import DEMO, current_dataset
@@ -37,7 +38,7 @@ table = table.rename(columns={"value_at_risk": "normal VaR 99%",
                               "expected_shortfall": "normal expected shortfall 99%"})
 risk = table[["normal VaR 99%", "normal expected shortfall 99%"]]
 st.plotly_chart(charts.grouped_bars(risk, title="One-period loss at 99% under each scenario "
-                                    "(normal assumption)"), key="chart_stress")
+                                    "(normal assumption)", coins=False), key="chart_stress")
 charts.table(table, percent=("volatility", "period_volatility", "normal VaR 99%",
                              "normal expected shortfall 99%",
                              "largest_relative_risk_contribution"))
@@ -74,6 +75,7 @@ with shown_errors():
 charts.table(worst, percent=("portfolio_return", "worst_asset_return", "best_asset_return",
                              *[c for c in worst.columns if c in weights.index]))
 st.download_button("Download the stress report (CSV)",
-                   pd.concat({"scenarios": table.astype(str), "worst periods": worst.astype(str)},
-                             names=["section"]).to_csv(), file_name="stress_report.csv",
+                   to_csv_safe(pd.concat({"scenarios": table.astype(str),
+                                          "worst periods": worst.astype(str)}, names=["section"])),
+                   file_name="stress_report.csv",
                    mime="text/csv")

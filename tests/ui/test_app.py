@@ -6,6 +6,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import REPO, UPLOADS
+from tests.ui.figures import y_values
 
 PAGES = ["app_pages/data.py", "app_pages/volatility.py", "app_pages/correlation.py",
          "app_pages/allocation.py", "app_pages/compare.py", "app_pages/rebalance_check.py",
@@ -56,8 +57,7 @@ def test_raising_a_budget_raises_that_coins_weight_and_risk_share():
     assert (rrc - budget).abs().max() < 1e-8
     # the chart follows the table
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
-    weights_trace = next(t for t in fig["data"] if t["name"] == "weight")
-    assert weights_trace["y"][0] == pytest.approx(after.loc[asset, "weight"])
+    assert y_values(fig, "weight")[0] == pytest.approx(after.loc[asset, "weight"])
 
 
 def test_reset_restores_equal_budgets():
@@ -225,8 +225,8 @@ def test_simulator_keeps_the_stablecoin_sleeve_out_of_the_risk_budget():
     at = app()
     at.switch_page("app_pages/rebalance.py").run()
     assert not at.exception, at.exception
-    usdt = next(t for t in _figure(at, "Weights over time")["data"] if t["name"] == "USDT-USD")
-    assert max(usdt["y"]) == 0.0
+    usdt = y_values(_figure(at, "Weights over time"), "USDT-USD")
+    assert max(usdt) == 0.0
     at.radio(key="stablecoins").set_value("include").run()
-    usdt = next(t for t in _figure(at, "Weights over time")["data"] if t["name"] == "USDT-USD")
-    assert max(usdt["y"]) > 0.2  # with a 5% floor it still takes a large share
+    usdt = y_values(_figure(at, "Weights over time"), "USDT-USD")
+    assert max(usdt) > 0.2  # with a 5% floor it still takes a large share
