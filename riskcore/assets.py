@@ -46,6 +46,7 @@ __all__ = [
     "CASH",
     "COIN_NAMES",
     "CONCATENATED_QUOTES",
+    "KNOWN_SYMBOLS",
     "QUOTE_CURRENCIES",
     "STABLECOIN_SYMBOLS",
     "CoinIdentity",
@@ -101,8 +102,11 @@ CONCATENATED_QUOTES: tuple[str, ...] = (
     "FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USDP", "USD", "EUR", "GBP", "TRY",
 )
 
+#: Every symbol the identity rule knows by name (values of :data:`COIN_NAMES` and stablecoins).
+KNOWN_SYMBOLS: frozenset[str] = frozenset(COIN_NAMES.values()) | STABLECOIN_SYMBOLS
+
 _SEPARATED = re.compile(r"^(.+?)\s*[-/_: ]\s*([A-Za-z]{3,5})$")
-_KNOWN_SYMBOLS = frozenset(COIN_NAMES.values()) | STABLECOIN_SYMBOLS
+_KNOWN_SYMBOLS = KNOWN_SYMBOLS
 
 
 @dataclass(frozen=True)
