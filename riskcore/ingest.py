@@ -804,27 +804,31 @@ _CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7})(?:[ \t].*)?$", re.MULTILINE)
 def _unwrap_quoted_lines(lines: list[str], sample: list[str]) -> list[str] | None:
     """Undo an export that wrapped each whole line in quotes (``"a;b;c"``), if it did.
 
-    A line is wrapped when it starts and ends with ``"``, splits into one field under every
-    separator, and its inside holds a separator. Inner quotes may be doubled (``""``, as a
-    spreadsheet writes them) or not. Returns the unwrapped lines, or None for a normal file.
+    The file is wrapped when its first line starts and ends with ``"``, splits into one field
+    under every separator and holds a separator inside, and at least 80% of the first lines
+    start and end with ``"`` around a separator. Inner quotes may be doubled (``""``, as a
+    spreadsheet writes them: undone) or left as they were. Returns the unwrapped lines, or
+    None for a normal file (a normal quoted header ``"Date","Close"`` splits into fields).
     """
-    def wrapped(line: str) -> bool:
+    def quoted(line: str) -> bool:
         s = line.strip()
-        if len(s) < 3 or s[0] != '"' or s[-1] != '"':
-            return False
-        return any(sep in s[1:-1] for sep in _SEPARATORS) and all(
-            len(next(csv.reader([s], delimiter=sep), [])) == 1 for sep in _SEPARATORS
-        )
+        return len(s) >= 3 and s[0] == '"' == s[-1] and any(sep in s for sep in _SEPARATORS)
 
-    if not sample or not wrapped(sample[0]) or sum(map(wrapped, sample)) < 0.8 * len(sample):
+    header = sample[0].strip() if sample else ""
+    if not quoted(header) or any(
+        len(next(csv.reader([header], delimiter=sep), [])) != 1 for sep in _SEPARATORS
+    ):
+        return None
+    if sum(map(quoted, sample)) < 0.8 * len(sample):
         return None
 
     def unwrap(line: str) -> str:
         s = line.strip()
-        if len(s) < 2 or s[0] != '"' or s[-1] != '"':
+        if not quoted(s):
             return line
         inner = s[1:-1]
-        return inner.replace('""', '"') if '""' in inner else inner
+        doubled = '""' in inner and '"' not in inner.replace('""', "")
+        return inner.replace('""', '"') if doubled else inner
 
     return [unwrap(ln) for ln in lines]
 
