@@ -9,7 +9,9 @@ symbol (``BTC``) and keeps the quote currency as metadata; :func:`base_symbol` a
 
 The rule, in order (the name is stripped first; case never matters):
 
-1. A leading ``coin_`` (Kaggle's file names) is dropped.
+1. A leading ``coin_`` (Kaggle's file names) and a trailing `` (2)``, `` (3)``... (the
+   counter :func:`riskcore.ingest.load_files` gives a second asset holding the same coin) are
+   dropped, so ``"USDC (2)"`` is still a stablecoin.
 2. A known symbol (a value of :data:`COIN_NAMES` or a member of
    :data:`STABLECOIN_SYMBOLS`) is itself: ``usdc`` -> ``USDC``.
 3. A known coin name or CoinGecko id (:data:`COIN_NAMES`, compared without case, spaces,
@@ -105,6 +107,7 @@ CONCATENATED_QUOTES: tuple[str, ...] = (
 #: Every symbol the identity rule knows by name (values of :data:`COIN_NAMES` and stablecoins).
 KNOWN_SYMBOLS: frozenset[str] = frozenset(COIN_NAMES.values()) | STABLECOIN_SYMBOLS
 
+_COUNTER = re.compile(r"(?<=\S)\s+\(\d+\)$")
 _SEPARATED = re.compile(r"^(.+?)\s*[-/_: ]\s*([A-Za-z]{3,5})$")
 _KNOWN_SYMBOLS = KNOWN_SYMBOLS
 
@@ -160,7 +163,7 @@ def coin_identity(name: str) -> CoinIdentity:
     >>> coin_identity("avalanche-2")
     CoinIdentity(symbol='AVAX', quote=None)
     """
-    text = str(name).strip()
+    text = _COUNTER.sub("", str(name).strip())
     if text.lower().startswith("coin_"):
         text = text[5:].strip()
     known = _known(text)

@@ -18,7 +18,9 @@ from riskcore.assets import (
      ("DAI", "DAI", True), ("ETHUSDT", "ETH", False), ("SOL1-USD", "SOL", False),
      ("USD Coin", "USDC", True), ("tether", "USDT", True), ("usd-coin", "USDC", True),
      ("USDCoin", "USDC", True), ("TUSD", "TUSD", True), ("FDUSD", "FDUSD", True),
-     ("USDTUSD", "USDT", True), ("WBTC", "WBTC", False)],
+     ("USDTUSD", "USDT", True), ("WBTC", "WBTC", False),
+     # the counter load_files gives a second asset of the same coin keeps its identity
+     ("USDC (2)", "USDC", True), ("BTC (3)", "BTC", False), ("(2)", "(2)", False)],
 )
 def test_names(name, symbol, stable):
     assert base_symbol(name) == symbol
