@@ -223,6 +223,7 @@ def _check_time(label: str, step: str) -> None:
     if budget is not None:
         budget.check(label, step)
 
+
 _SEPARATORS = (",", ";", "\t", "|")
 _NULL_TOKENS = frozenset({"", "null", "nan", "none", "na", "n/a", "#n/a", "-", "--", "nil"})
 _DATE_NAMES = (
@@ -283,8 +284,9 @@ class LoadResult:
         a file had no price). Columns are the final asset names: the default names (base
         symbols, ``"BTC (2)"`` for a second BTC) after the ``names`` renames.
     files : pandas.DataFrame
-        One row per file read: ``file``, ``layout``, ``assets`` (final names, comma
-        separated), ``default_assets`` (default names), ``source_assets`` (names as written in
+        One row per file read, for display (names joined by ``", "``; a name may itself hold
+        a comma, so use ``assets`` below for exact names): ``file``, ``layout``, ``assets``
+        (final names), ``default_assets`` (default names), ``source_assets`` (names as written in
         the file or taken from its name), ``quote`` (quote currencies named by the source
         names, e.g. ``"USDT"``; empty when not named), ``columns_used``, ``volume`` (the
         volume column and its unit, e.g. ``"total_volume (USD)"``,
@@ -559,6 +561,12 @@ def _read_all(
                                   "files before it"))
             continue
         try:
+            if isinstance(raw, str):
+                raw = raw.encode("utf-8")
+            if not isinstance(raw, (bytes, bytearray, memoryview)):
+                raise DataError(
+                    f"{label}: the upload holds a {type(raw).__name__}, not the file's bytes"
+                )
             parsed = _read_guarded(bytes(raw), label)
         except RiskcoreError as exc:
             errors.append((label, str(exc)))

@@ -301,6 +301,12 @@ def test_only_riskcore_errors_leave_the_reader(name):
     assert len(result.errors) + result.prices.shape[1] >= 1
 
 
+def test_an_upload_that_is_not_bytes_is_refused_and_text_is_read():
+    result = load_files([("a.csv", 5), ("b.csv", "Date,Close\n2024-01-01,1\n2024-01-02,2\n")])
+    assert result.errors == (("a.csv", "a.csv: the upload holds a int, not the file's bytes"),)
+    assert list(result.prices.columns) == ["B"]
+
+
 # ----------------------------------------------------------------------------- mixed real upload
 
 
