@@ -111,6 +111,7 @@ import csv
 import io
 import re
 import time
+import warnings
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -1546,18 +1547,17 @@ def _parse_dates(column: pd.Series, col_name: str, label: str) -> pd.DatetimeInd
         rows = cleaned[year_first]
         first = pd.to_datetime(rows, utc=True, format="ISO8601", errors="coerce")
         if first.isna().any():
-            retry = pd.to_datetime(rows[first.isna()], utc=True, format="mixed",
-                                   yearfirst=True, dayfirst=False, errors="coerce")
+            retry = _mixed_dates(rows[first.isna()], label, col_name, yearfirst=True,
+                                 dayfirst=False)
             first = first.where(first.notna(), retry)
         out[year_first] = first.dt.as_unit("ns")
     dayfirst = False
     if numeric.any():
         dayfirst = _dayfirst(cleaned[numeric], parts[numeric], col_name, label)
-        out[numeric] = _parse_day_month(cleaned[numeric], dayfirst=dayfirst)
+        out[numeric] = _parse_day_month(cleaned[numeric], label, col_name, dayfirst=dayfirst)
     other = ~year_first & ~numeric
     if other.any():
-        out[other] = pd.to_datetime(cleaned[other], utc=True, format="mixed",
-                                    dayfirst=dayfirst, errors="coerce").dt.as_unit("ns")
+        out[other] = _mixed_dates(cleaned[other], label, col_name, dayfirst=dayfirst)
     if out.isna().any():
         line = int(column.index[out.isna().to_numpy()][0])
         raw = text.loc[line]
@@ -1567,7 +1567,32 @@ def _parse_dates(column: pd.Series, col_name: str, label: str) -> pd.DatetimeInd
     return _check_range(pd.DatetimeIndex(out), text, col_name, label)
 
 
-def _parse_day_month(rows: pd.Series, *, dayfirst: bool) -> pd.Series:
+def _mixed_dates(rows: pd.Series, label: str, col_name: str, **kwargs: Any) -> pd.Series:
+    """Parse dates of any form in chunks, checking the parsing time budget between them.
+
+    :func:`pandas.to_datetime` with ``format="mixed"`` makes one dateutil call per row (slow
+    on large files); unreadable rows become NaT.
+    """
+    try:  # one format inferred from the first row and applied to all: fast when it fits
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
+            return pd.to_datetime(rows, utc=True, **kwargs).dt.as_unit("ns")
+    except (ValueError, TypeError, OverflowError):
+        pass
+    chunk = 20_000
+    parts = []
+    for start in range(0, len(rows), chunk):
+        if start:
+            _check_time(label, f"reading the dates of column {col_name!r} (row {start:,})")
+        parts.append(pd.to_datetime(rows.iloc[start:start + chunk], utc=True, format="mixed",
+                                    errors="coerce", **kwargs).dt.as_unit("ns"))
+    if not parts:
+        return pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns, UTC]")
+    return pd.concat(parts)
+
+
+def _parse_day_month(rows: pd.Series, label: str, col_name: str, *, dayfirst: bool
+                     ) -> pd.Series:
     """Parse ``dd/mm/yyyy`` or ``mm/dd/yyyy`` rows (one explicit format when they share it)."""
     shape = rows.str.extract(r"^\d{1,2}([/.\-])\d{1,2}([/.\-])\d{4}$")
     if shape.notna().all(axis=None) and shape.nunique().max() == 1:
@@ -1575,8 +1600,7 @@ def _parse_day_month(rows: pd.Series, *, dayfirst: bool) -> pd.Series:
         fmt = f"%d{sep}%m{sep}%Y" if dayfirst else f"%m{sep}%d{sep}%Y"
         parsed = pd.to_datetime(rows, utc=True, format=fmt, errors="coerce")
     else:
-        parsed = pd.to_datetime(rows, utc=True, format="mixed", dayfirst=dayfirst,
-                                errors="coerce")
+        return _mixed_dates(rows, label, col_name, dayfirst=dayfirst)
     return parsed.dt.as_unit("ns")
 
 
