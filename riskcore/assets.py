@@ -163,22 +163,24 @@ def coin_identity(name: str) -> CoinIdentity:
     >>> coin_identity("avalanche-2")
     CoinIdentity(symbol='AVAX', quote=None)
     """
-    text = _COUNTER.sub("", str(name).strip())
-    if text.lower().startswith("coin_"):
-        text = text[5:].strip()
+    text, previous = str(name).strip(), None
+    while text != previous:  # "coin_X (2)", "X (2) (3)": strip until nothing changes
+        previous = text
+        text = _COUNTER.sub("", text).strip()
+        if text.lower().startswith("coin_") and text[5:].strip():
+            text = text[5:].strip()
     known = _known(text)
     if known is not None:
         return CoinIdentity(known)
     match = _SEPARATED.match(text)
     if match and match.group(2).upper() in QUOTE_CURRENCIES:
-        left = match.group(1).strip()
-        return CoinIdentity(_known(left) or left.upper(), match.group(2).upper())
+        return CoinIdentity(coin_identity(match.group(1)).symbol, match.group(2).upper())
     upper = text.upper()
     splits = [(upper[: -len(q)], q) for q in CONCATENATED_QUOTES
               if upper.endswith(q) and len(upper) - len(q) >= 2 and upper[: -len(q)].isalnum()]
     if splits:  # a known base wins (USDTUSD is USDT/USD, not USD/TUSD), else the longest quote
         rest, quote = next(((r, q) for r, q in splits if r in _KNOWN_SYMBOLS), splits[0])
-        return CoinIdentity(rest, quote)
+        return CoinIdentity(coin_identity(rest).symbol, quote)
     return CoinIdentity(upper)
 
 

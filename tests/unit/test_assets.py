@@ -1,6 +1,8 @@
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from riskcore.assets import (
     STABLECOIN_SYMBOLS,
@@ -64,3 +66,13 @@ def test_stablecoin_recognised_by_behaviour():
         "USDT-USD": np.nan,
     }, index=index)
     assert stablecoins(prices) == ["PEGGED", "USDT-USD"]
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st.text(alphabet=st.sampled_from("btcusdBTCUSDTETH-/_ ()2coin_xß"), max_size=16)
+       | st.text(max_size=12))
+def test_identity_of_a_symbol_is_that_symbol(name):
+    # default names are symbols: reading one back must give the same coin
+    symbol = coin_identity(name).symbol
+    assert coin_identity(symbol).symbol == symbol
+    assert base_symbol(symbol) == symbol
