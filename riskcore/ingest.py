@@ -342,6 +342,18 @@ class LoadResult:
     assets: pd.DataFrame = field(default_factory=pd.DataFrame)
     same_coin: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
+    def merge_same_coin(self) -> dict[str, str]:
+        """Return the ``names`` of :func:`load_files` that merges every same-coin group.
+
+        Returns
+        -------
+        dict of str to str
+            Every default name of each :attr:`same_coin` group -> the group's symbol, e.g.
+            ``{"BTC": "BTC", "BTC (2)": "BTC", "USDC (2)": "USDC", ...}``; pass it (or the
+            user's edit of it) back with the same files to merge them.
+        """
+        return {name: symbol for symbol, group in self.same_coin.items() for name in group}
+
 
 _FILE_COLUMNS = ["file", "layout", "assets", "default_assets", "source_assets", "quote",
                  "columns_used", "volume", "rows_read", "first", "last", "frequency", "notes"]

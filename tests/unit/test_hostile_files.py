@@ -332,6 +332,10 @@ def test_every_daily_upload_and_the_yahoo_set_in_one_call():
     assert result.periods_per_year == 365
     # the user merges the five BTC series: one column, first file wins, overlaps reported
     merged = load_files(files, names={name: "BTC" for name in btc})
+    everything = load_files(files, names=result.merge_same_coin())
+    assert sorted(everything.prices.columns) == ["ADA", "ALGO", "AVAX", "BNB", "BTC", "DOGE",
+                                                 "DOT", "ETH", "LINK", "LTC", "LUNA", "MATIC",
+                                                 "SHIB", "SOL", "TRX", "USDC", "USDT", "XRP"]
     assert merged.errors == ()
     assert [c for c in merged.prices.columns if c.startswith("BTC")] == ["BTC"]
     assert merged.prices.shape[1] == result.prices.shape[1] - 4
