@@ -90,7 +90,7 @@ def test_every_time_series_builder_stays_under_the_size_limit(yahoo_panel):
     built = {
         "growth": charts.lines(growth, title="g", y_title="x", percent=False, log=True),
         "weights": charts.stacked_area(held, title="w"),
-        "equity": charts.equity(growth[["BTC-USD", "ETH-USD"]].dropna(),
+        "equity": charts.equity(growth[["BTC", "ETH"]].dropna(),
                                 markers=growth.index[::7], title="e"),
     }
     for name, fig in built.items():
@@ -183,9 +183,9 @@ def test_volatility_page_on_the_14_real_files_sends_small_figures(yahoo_daily_fi
         assert len(chart.proto.spec) < FIGURE_LIMIT
         fig = json.loads(chart.proto.spec)
         assert len(fig["data"]) == 14
-        btc = y_values(fig, "BTC-USD")
+        btc = y_values(fig, "BTC")
         assert btc.dtype == np.float64 and 100 < len(btc) <= charts.MAX_POINTS + 5
-        assert decode(trace(fig, "BTC-USD")["x"]).size == btc.size
+        assert decode(trace(fig, "BTC")["x"]).size == btc.size
 
 
 # ---- downloads: formula injection (issue 14 item 3) -----------------------------------------
