@@ -82,6 +82,8 @@ TAIL_MEASURES: tuple[str, ...] = ("historical", "cornish-fisher")
 _MU_START = 5e-2
 _MU_FACTOR = 0.1
 _MU_END = 1e-9
+# Objective changes below this (relative) are rounding noise.
+_FLAT = 1e-13
 # Budget error each intermediate stage must reach before the width shrinks.
 _STAGE_TOL = 1e-4
 _ARMIJO = 1e-4
@@ -558,7 +560,12 @@ def _solve_historical(
                 if np.all(y_new > 0):
                     t_new = t + s * step[-1]
                     new = _smoothed(loss, y_new, t_new, mu, k, b)
-                    if new[0] <= obj - _ARMIJO * s * dec or dec < 1e-24:
+                    if new[0] <= obj - _ARMIJO * s * dec:
+                        break
+                    # near the solution at a small width the objective changes below its
+                    # rounding error: accept a step that shrinks the gradient instead
+                    flat = abs(new[0] - obj) <= _FLAT * max(1.0, abs(obj))
+                    if flat and float(new[1] @ new[1]) < float(grad @ grad):
                         break
                 s *= 0.5
             else:
