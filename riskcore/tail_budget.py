@@ -769,10 +769,16 @@ def tail_risk_budget_weights(
         y, converged, it, solver_err = _solve_cornish_fisher(sub, b[pos], lvl, tol, max_iter)
         w_sub = y / y.sum()
     if not converged and strict:
+        advice = (
+            "raise max_iter, loosen tol, or use a longer window"
+            if measure == "historical"
+            else "the Cornish-Fisher expansion is probably outside its domain of validity "
+            "for some of these portfolios (extreme skewness or kurtosis); use the "
+            "historical measure"
+        )
         raise ConvergenceError(
             f"{measure} expected-shortfall risk budgeting did not converge: budget error "
-            f"{solver_err:.3g} after {it} iterations (tolerance {tol:g}); raise max_iter, "
-            "loosen tol, or use a longer window"
+            f"{solver_err:.3g} after {it} iterations (tolerance {tol:g}); {advice}"
         )
     w = np.zeros(len(labels))
     w[pos] = w_sub
