@@ -6,15 +6,21 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from riskcore.allocation import relative_risk_contributions, risk_budget_weights
+from riskcore.allocation import (
+    AllocationResult,
+    relative_risk_contributions,
+    risk_budget_weights,
+)
 from riskcore.errors import ConvergenceError, DataError, InfeasibleError, RiskcoreError
 from riskcore.estimators import to_returns
 from riskcore.ingest import read_prices
 from riskcore.metrics import expected_shortfall
 from riskcore.tail import cornish_fisher_var_es
 from riskcore.tail_budget import (
+    as_allocation_result,
     contribution_comparison,
     es_contributions,
+    es_contributions_over_time,
     tail_risk_budget_weights,
 )
 
@@ -237,3 +243,31 @@ def test_errors_name_the_problem():
         tail_risk_budget_weights(hedge)
     with pytest.raises(DataError, match="only in weights \\['X'\\]"):
         es_contributions(R, pd.Series(0.2, index=["C0", "C1", "C2", "C3", "X"]))
+
+
+def test_contributions_over_time_match_one_date_decompositions(yahoo_returns):
+    R = yahoo_returns[BIG]
+    dates = R.index[[100, 400, 900, 1602]]
+    weights = pd.DataFrame([[0.2] * 5, [0.4, 0.3, 0.1, 0.1, 0.1], [0.2] * 5,
+                            [0.5, 0.5, 0, 0, 0]], index=dates, columns=BIG)
+    out = es_contributions_over_time(R, weights, window=365)
+    assert out.iloc[0].isna().all()  # 101 returns < 365
+    for i in (1, 2):
+        pos = R.index.get_loc(dates[i])
+        one = es_contributions(R.iloc[pos - 364 : pos + 1], weights.iloc[i])
+        np.testing.assert_allclose(out.iloc[i], one.relative_risk_contributions, rtol=1e-12)
+    assert out.iloc[3, 2:].eq(0).all() and out.iloc[3].sum() == pytest.approx(1.0)
+    with pytest.raises(DataError, match="weights name assets without returns: XRP"):
+        es_contributions_over_time(R, weights.assign(XRP=0.0))
+
+
+def test_as_allocation_result_keeps_weights_and_gives_volatility_fields(yahoo_returns):
+    R = yahoo_returns[BIG]
+    res = tail_risk_budget_weights(R)
+    cov = R.cov() * 365
+    alloc = as_allocation_result(res, cov)
+    assert isinstance(alloc, AllocationResult)
+    assert alloc.method == "ES risk budgeting (historical, 95%)"
+    pd.testing.assert_series_equal(alloc.weights, res.weights)
+    assert alloc.risk_contributions.sum() == pytest.approx(alloc.portfolio_volatility)
+    assert alloc.max_relative_error == res.max_relative_error
