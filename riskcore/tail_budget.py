@@ -90,6 +90,8 @@ _MU_FACTOR = 0.1
 _MU_END = 1e-9
 # Objective changes below this (relative) are rounding noise.
 _FLAT = 1e-13
+# A weight within this of a bound is at the bound.
+_BOUND_TOL = 1e-12
 # Budget error each intermediate stage must reach before the width shrinks.
 _STAGE_TOL = 1e-4
 _ARMIJO = 1e-4
@@ -468,6 +470,11 @@ class TailAllocationResult:
         Scenarios in the tail, ``floor((n - 1)(1 - level)) + 1``.
     warnings : tuple of str
         Too few tail scenarios, Cornish-Fisher outside its domain; empty when none applies.
+    binding_constraints : tuple of str
+        With bounds, the bounds that bind (``"USDT-USD at its maximum weight 0.1"``); then
+        ``max_relative_error`` is the largest violation of the constrained optimality
+        conditions (``|RC_i / (lam b_i) - 1|`` off the bounds, one-sided at a bound, with
+        ``lam`` the ratio shared by the assets off their bounds).
     """
 
     method: str
@@ -486,6 +493,7 @@ class TailAllocationResult:
     n_observations: int
     n_tail_scenarios: int
     warnings: tuple[str, ...] = ()
+    binding_constraints: tuple[str, ...] = ()
 
 
 def _budget_error(y: np.ndarray, grad: np.ndarray, b: np.ndarray) -> float:
@@ -582,6 +590,121 @@ def _solve_historical(
             return y, False, it, err
         if final:
             return y, err <= tol, it, err
+        mu = max(mu * _MU_FACTOR, _MU_END)
+
+
+def _kkt_error(
+    y: np.ndarray, rc: np.ndarray, b: np.ndarray, lam: float, lo: np.ndarray, hi: np.ndarray
+) -> float:
+    """Largest violation of the bounded budget conditions, relative to the budget.
+
+    With ``r_i = RC_i / (lam b_i) - 1``: ``|r_i|`` for an asset between its bounds, ``-r_i``
+    (if positive) at its minimum, ``r_i`` (if positive) at its maximum (Richard & Roncalli
+    2019, section 2.3).
+    """
+    r = rc / (lam * b) - 1.0
+    at_lo = y <= lo + _BOUND_TOL
+    at_hi = y >= hi - _BOUND_TOL
+    viol = np.where(at_lo & ~at_hi, np.maximum(-r, 0.0),
+                    np.where(at_hi & ~at_lo, np.maximum(r, 0.0), np.abs(r)))
+    viol[at_lo & at_hi] = 0.0  # pinned
+    return float(np.max(viol))
+
+
+def _solve_historical_bounded(
+    scen: np.ndarray,
+    b: np.ndarray,
+    k: int,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    tol: float,
+    max_iter: int,
+) -> tuple[np.ndarray, bool, int, float, float]:
+    """Constrained ES risk budgeting (Richard & Roncalli 2019) on the smoothed CVaR.
+
+    For a multiplier ``lam``, ``y(lam)`` minimizes ``ES_mu(y) - lam sum_i b_i ln y_i`` over
+    the box ``lo <= y <= hi`` (projected Newton, active set from the gradient's sign); ``lam``
+    is then moved (fixed point ``lam / sum y``, then secant) until ``sum y = 1``. Losses are
+    scaled so that the start portfolio has ES 1. Returns (weights, converged, iterations,
+    error, lam).
+    """
+    # start inside the box (the multiplier search restores the sum to 1)
+    y = np.clip(_start(scen, b), lo, hi)
+    es0, _ = _historical(scen, y / y.sum(), k)
+    if not es0 > 0:
+        return y, False, 0, float("inf"), float("nan")
+    loss = -scen / es0
+    v = loss @ y
+    t = float(np.partition(v, v.size - k)[v.size - k])
+    lam = 1.0
+    mu = _MU_START
+    it = 0
+    n = y.size
+    err = float("inf")
+
+    def inner(y, t, lam, mu, stage_tol):
+        nonlocal it
+        lb = lam * b
+        obj, grad, hess, m, p = _smoothed(loss, y, t, mu, k, lb)
+        while True:
+            e = max(_kkt_error(y, y * m, b, lam, lo, hi), abs(1.0 - p.sum() / k))
+            if e <= stage_tol or it >= max_iter:
+                return y, t, e
+            it += 1
+            gy = grad[:n]
+            active = ((y <= lo + _BOUND_TOL) & (gy > 0)) | ((y >= hi - _BOUND_TOL) & (gy < 0))
+            free = np.concatenate([~active, [True]])
+            sub = hess[np.ix_(free, free)]
+            reg = 1e-12 * max(float(np.trace(sub)) / sub.shape[0], 1e-300)
+            step = np.zeros(n + 1)
+            try:
+                step[free] = np.linalg.solve(sub + reg * np.eye(sub.shape[0]), -grad[free])
+            except np.linalg.LinAlgError:
+                return y, t, e
+            s = 1.0
+            for _ in range(_MAX_BACKTRACK):
+                y_try = y + s * step[:n]
+                if np.all(y_try > 0):
+                    y_new = np.clip(y_try, lo, hi)
+                    y_new = np.maximum(y_new, np.minimum(y, 1e-300))
+                    t_new = t + s * step[n]
+                    new = _smoothed(loss, y_new, t_new, mu, k, lb)
+                    moved = np.concatenate([y_new - y, [t_new - t]])
+                    if new[0] <= obj + _ARMIJO * float(grad @ moved):
+                        break
+                    flat = abs(new[0] - obj) <= _FLAT * max(1.0, abs(obj))
+                    if flat and float(new[1] @ new[1]) < float(grad @ grad):
+                        break
+                s *= 0.5
+            else:
+                return y, t, e
+            y, t = y_new, t_new
+            obj, grad, hess, m, p = new
+
+    while True:
+        final = mu <= _MU_END
+        stage_tol = tol if final else _STAGE_TOL
+        prev = None
+        for _ in range(60):
+            y, t, err = inner(y, t, lam, mu, stage_tol)
+            total = float(y.sum())
+            gap = total - 1.0
+            if abs(gap) <= stage_tol or it >= max_iter:
+                break
+            if prev is None or prev[1] == gap:
+                new_lam = lam / total
+            else:
+                new_lam = lam - gap * (lam - prev[0]) / (gap - prev[1])
+                if not (new_lam > 0 and np.isfinite(new_lam)):
+                    new_lam = lam / total
+            prev = (lam, gap)
+            y = np.clip(y * new_lam / lam, lo, hi)
+            lam = new_lam
+        err = max(err, abs(float(y.sum()) - 1.0))
+        if err > stage_tol:
+            return y, False, it, err, lam
+        if final:
+            return y, err <= tol, it, err, lam
         mu = max(mu * _MU_FACTOR, _MU_END)
 
 
@@ -683,6 +806,7 @@ def tail_risk_budget_weights(
     level: float = 0.95,
     tol: float = 1e-8,
     max_iter: int = 500,
+    bounds: Any = None,
     min_tail_scenarios: int = 20,
     strict: bool = True,
 ) -> TailAllocationResult:
@@ -696,9 +820,13 @@ def tail_risk_budget_weights(
     tail region if it balances better. Cornish-Fisher ES: Newton's method on the budget
     equations in log-weights (central-difference Jacobian, exact residuals). Both start at
     the volatility risk-budget weights of the sample covariance. Assets with a zero budget
-    get a zero weight. Bounds are not offered: the log-barrier formulation fixes the weights
-    up to scale, and bounded ES budgeting needs the constrained formulation of Richard &
-    Roncalli (2019) with a tail measure, not yet in :mod:`riskcore.constrained`.
+    get a zero weight.
+
+    With ``bounds`` (historical measure only), the constrained risk budgeting of Richard &
+    Roncalli (2019): ``y(lam)`` minimizes the smoothed ``ES(y) - lam sum_i b_i ln y_i`` over
+    the box of weight bounds (projected Newton), and ``lam`` is moved until the weights sum
+    to 1. Assets off their bounds share ``RC_i / b_i``; an asset at its maximum has
+    ``RC_i / b_i`` at most that, one at its minimum at least that.
 
     Parameters
     ----------
@@ -715,6 +843,10 @@ def tail_risk_budget_weights(
         Tolerance on the budget error of the solved formulation (``solver_error``).
     max_iter : int, default 500
         Maximum number of Newton iterations in total.
+    bounds : tuple, mapping, pandas.Series or sequence of pairs, optional
+        Per-asset ``(minimum, maximum)`` weights (decimals), in the forms of
+        :func:`riskcore.allocation.risk_budget_weights` (e.g. ``{"USDT-USD": (0, 0.1)}``);
+        historical measure only. Assets with a zero budget keep a zero weight.
     min_tail_scenarios : int, default 20
         Fewer tail scenarios than this adds a warning to the result.
     strict : bool, default True
@@ -740,7 +872,9 @@ def tail_risk_budget_weights(
         budget has a non-positive expected shortfall on its own (a hedge cannot carry a
         positive share of a long-only portfolio's tail).
     InfeasibleError
-        If a budget is negative or all budgets are zero.
+        If a budget is negative or all budgets are zero; or the bounds cannot hold with
+        weights summing to 1 (over the assets with a positive budget), or give a zero-budget
+        asset a positive minimum.
     ConvergenceError
         If ``strict`` and the solver does not reach ``tol`` within ``max_iter`` (the
         message gives the error reached).
@@ -769,7 +903,27 @@ def tail_risk_budget_weights(
                 f"{_label(labels[i])} has a non-positive expected shortfall on its own "
                 f"({alone:.3g}) over the window; give it a zero budget"
             )
-    if measure == "historical":
+    binding: tuple[str, ...] = ()
+    lam = float("nan")
+    if bounds is not None:
+        if measure != "historical":
+            raise RiskcoreError(
+                "bounds are supported for the historical measure only; use "
+                "measure='historical' or drop the bounds"
+            )
+        lo, hi = _parse_bounds(bounds, labels, b)
+        y, converged, it, solver_err, lam = _solve_historical_bounded(
+            sub, b[pos], k, lo[pos], hi[pos], tol, max_iter)
+        w_sub = y / y.sum()
+        at_hi = w_sub >= hi[pos] - 1e-9
+        at_lo = (w_sub <= lo[pos] + 1e-9) & ~at_hi
+        binding = tuple(
+            [f"{_label(labels[pos[j]])} at its maximum weight {hi[pos[j]]:g}"
+             for j in np.flatnonzero(at_hi)]
+            + [f"{_label(labels[pos[j]])} at its minimum weight {lo[pos[j]]:g}"
+               for j in np.flatnonzero(at_lo)]
+        )
+    elif measure == "historical":
         y, converged, it, solver_err = _solve_historical(sub, b[pos], k, tol, max_iter)
         w_sub = _polish(sub, y, b[pos], k)
     else:
@@ -793,7 +947,14 @@ def tail_risk_budget_weights(
                            min_tail_scenarios=min_tail_scenarios)
     rc = dec.risk_contributions.to_numpy()
     es = dec.expected_shortfall
-    exact_err = float(np.max(np.abs(rc[pos] / (es * b[pos]) - 1.0)))
+    if bounds is None:
+        exact_err = float(np.max(np.abs(rc[pos] / (es * b[pos]) - 1.0)))
+    else:
+        free = (w_sub > lo[pos] + 1e-9) & (w_sub < hi[pos] - 1e-9)
+        share = free if free.any() else np.ones(pos.size, dtype=bool)
+        lam_exact = rc[pos][share].sum() / b[pos][share].sum()
+        exact_err = _kkt_error(w_sub, rc[pos], b[pos], lam_exact, lo[pos] + 1e-9 - _BOUND_TOL,
+                               hi[pos] - 1e-9 + _BOUND_TOL)
     if measure == "historical":
         resolution = _resolution(sub, w_sub, b[pos], k, es)
     else:
@@ -818,7 +979,26 @@ def tail_risk_budget_weights(
         n_observations=n,
         n_tail_scenarios=k,
         warnings=dec.warnings,
+        binding_constraints=binding,
     )
+
+
+def _parse_bounds(bounds: Any, labels: pd.Index, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    from riskcore.constrained import check_feasible, parse_bounds
+
+    lo, hi = parse_bounds(bounds, labels)
+    check_feasible(lo, hi, [], labels)
+    for i in np.flatnonzero((b == 0) & (lo > 0)):
+        raise InfeasibleError(
+            f"{_label(labels[i])} has a zero risk budget but a minimum weight {lo[i]:g}; give "
+            "it a positive budget or drop its minimum"
+        )
+    if hi[b > 0].sum() < 1.0 - 1e-12:
+        raise InfeasibleError(
+            f"the maximum weights of the assets with a positive budget sum to "
+            f"{hi[b > 0].sum():.4g} < 1; raise some maximums or give more assets a budget"
+        )
+    return lo, hi
 
 
 # --------------------------------------------------------------------------- for pages

@@ -271,3 +271,49 @@ def test_as_allocation_result_keeps_weights_and_gives_volatility_fields(yahoo_re
     pd.testing.assert_series_equal(alloc.weights, res.weights)
     assert alloc.risk_contributions.sum() == pytest.approx(alloc.portfolio_volatility)
     assert alloc.max_relative_error == res.max_relative_error
+
+
+# ----------------------------------------------------------------------------- bounds
+
+
+def test_loose_bounds_give_the_unbounded_solution(yahoo_returns):
+    free = tail_risk_budget_weights(yahoo_returns[BIG])
+    boxed = tail_risk_budget_weights(yahoo_returns[BIG], bounds=(0, 1))
+    np.testing.assert_allclose(boxed.weights, free.weights, atol=1e-8)
+    assert boxed.binding_constraints == ()
+
+
+def test_stablecoin_caps_bind_and_the_rest_share_es_equally(yahoo_returns):
+    caps = {"USDT-USD": (0, 0.1), "USDC-USD": (0, 0.1)}
+    res = tail_risk_budget_weights(yahoo_returns, bounds=caps)
+    assert res.converged and res.solver_error <= 1e-8
+    assert res.weights.sum() == pytest.approx(1.0, abs=1e-12)
+    assert res.weights[["USDT-USD", "USDC-USD"]].max() <= 0.1 + 1e-12
+    assert set(res.binding_constraints) == {"USDT-USD at its maximum weight 0.1",
+                                            "USDC-USD at its maximum weight 0.1"}
+    coins = res.relative_risk_contributions.drop(["USDT-USD", "USDC-USD"])
+    # the 12 uncapped coins share the tail equally, to the measure's resolution
+    assert np.max(np.abs(coins / coins.mean() - 1)) <= max(1e-8, 14 * res.resolution)
+    assert res.max_relative_error <= max(1e-8, 14 * res.resolution)
+    # capped coins carry less than their share (one-sided condition at a maximum)
+    assert (res.relative_risk_contributions[["USDT-USD", "USDC-USD"]] < coins.mean()).all()
+
+
+def test_minimum_weight_binds_with_more_than_its_share(yahoo_returns):
+    res = tail_risk_budget_weights(yahoo_returns, bounds={"BTC-USD": (0.3, 0.5)})
+    assert res.weights["BTC-USD"] == pytest.approx(0.3, abs=1e-9)
+    assert res.binding_constraints == ("BTC-USD at its minimum weight 0.3",)
+    others = res.relative_risk_contributions.drop("BTC-USD")
+    assert res.relative_risk_contributions["BTC-USD"] > others.max()
+
+
+def test_bounds_errors():
+    R = student_scenarios(n=300)
+    with pytest.raises(RiskcoreError, match="bounds are supported for the historical measure"):
+        tail_risk_budget_weights(R, measure="cornish-fisher", bounds=(0, 0.5))
+    with pytest.raises(InfeasibleError, match="sum to"):
+        tail_risk_budget_weights(R, bounds=(0, 0.1))
+    with pytest.raises(InfeasibleError, match="C1 has a zero risk budget but a minimum weight"):
+        tail_risk_budget_weights(R, [0.5, 0, 0.5, 0, 0], bounds={"C1": (0.1, 0.5)})
+    with pytest.raises(InfeasibleError, match="positive budget sum to 0.6 < 1"):
+        tail_risk_budget_weights(R, [0.5, 0.5, 0, 0, 0], bounds=(0, 0.3))
