@@ -32,11 +32,11 @@ smoothing of the Rockafellar-Uryasev formulation) with Newton's method and a con
 the smoothing width down to ``1e-9`` of ES, where it meets ``tol``; it then tries the exact
 region's own fixed point ``w_i ∝ b_i / m_i`` (``m`` the mean tail loss of the region) and
 keeps whichever exact Euler error is smaller. When that fixed point stays in its own region
-the exact contributions match the budgets to rounding (``max_relative_error`` ~1e-16, the
-usual case in ``benchmarks/bench_tail.py``: 11 of 12 real and bootstrapped universes);
-otherwise the error is of the order of ``resolution`` (1.2% against a resolution of 3.5%
-for the 14 real coins on the last 1,600 days). Cornish-Fisher ES is smooth, and Newton's
-method on the budget equations reaches ``tol`` on the exact contributions.
+the exact contributions match the budgets to rounding (``max_relative_error`` ~1e-16, as
+in every historical row of ``benchmarks/bench_tail.py``); otherwise the error is of the
+order of ``resolution`` (1.2% against a resolution of 3.5% for the 14 real coins on the
+last 1,600 days, the window of the Riskfolio-Lib comparison). Cornish-Fisher ES is smooth,
+and Newton's method on the budget equations reaches ``tol`` on the exact contributions.
 
 References
 ----------
