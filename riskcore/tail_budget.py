@@ -389,8 +389,9 @@ def contribution_comparison(
     pandas.DataFrame of shape (n_assets, 4)
         Indexed by asset, columns ``weight``, ``volatility``, ``historical_es``,
         ``cornish_fisher_es``: weights and relative risk contributions (each column of
-        contributions sums to 1). ``attrs["warnings"]`` holds the warnings of both ES
-        decompositions.
+        contributions sums to 1). The Cornish-Fisher column is NaN when the expansion is not
+        valid for the portfolio (the usual case for crypto daily returns; the reason is in
+        the warnings). ``attrs["warnings"]`` holds the warnings of both ES decompositions.
 
     Raises
     ------
@@ -407,12 +408,14 @@ def contribution_comparison(
     w = pd.Series(_as_vector(weights, cols, "weights"), index=cols)
     hist = es_contributions(returns, w, measure="historical", level=level)
     cf = es_contributions(returns, w, measure="cornish-fisher", level=level)
+    valid = cornish_fisher_var_es(returns.to_numpy(dtype=float) @ w.to_numpy(),
+                                  level=level).valid
     table = pd.DataFrame(
         {
             "weight": w,
             "volatility": vol.reindex(cols),
             "historical_es": hist.relative_risk_contributions,
-            "cornish_fisher_es": cf.relative_risk_contributions,
+            "cornish_fisher_es": cf.relative_risk_contributions if valid else np.nan,
         }
     )
     table.attrs["warnings"] = hist.warnings + tuple(x for x in cf.warnings

@@ -193,6 +193,15 @@ def test_side_by_side_table(yahoo_returns):
                                    "cornish_fisher_es"]
     np.testing.assert_allclose(table.drop(columns="weight").sum(), 1.0, rtol=1e-12)
     np.testing.assert_allclose(table["volatility"], 0.2, rtol=1e-8)  # ERC on volatility
+    assert table.attrs["warnings"] == ()
+    # equal weights in BTC and DOGE: skewness 14.7, excess kurtosis 400 (DOGE's 2021 squeezes)
+    # put Cornish-Fisher out of its domain; the column is blanked, the reason given
+    pair = yahoo_returns[["BTC-USD", "DOGE-USD"]]
+    table2 = contribution_comparison(pair, pd.Series(0.5, index=pair.columns),
+                                     pair.cov() * 365)
+    assert table2["cornish_fisher_es"].isna().all()
+    assert any("Cornish-Fisher domain" in x for x in table2.attrs["warnings"])
+    assert table2["historical_es"].sum() == pytest.approx(1.0)
 
 
 def test_agrees_with_riskfolio_cvar_risk_parity(yahoo_returns):
