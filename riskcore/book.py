@@ -74,7 +74,8 @@ from riskcore.errors import DataError, InfeasibleError
 from riskcore.pricing import black76, black_scholes
 
 __all__ = [
-    "BOOK_COLUMNS", "DEFAULT_MARGIN_RATES", "INSTRUMENTS", "Book", "BookRisk", "BookTarget",
+    "BOOK_COLUMNS", "DEFAULT_MARGIN_RATES", "INSTRUMENTS", "SPOT_MOVES", "VOL_MOVES", "Book",
+    "BookRisk", "BookTarget",
     "FundingRates", "Market", "Position", "StressGrid", "book_frame", "book_pnl", "book_risk",
     "delta_approximation", "delta_matching_quantity", "funding_carry", "liquidation_distance",
     "maintenance_margin", "market_from_prices", "read_book", "read_funding_history",
@@ -102,6 +103,9 @@ DEFAULT_MARGIN_RATES: Mapping[str, float] = {
 }
 DAYS_PER_YEAR = 365.0
 HOURS_PER_YEAR = 24 * 365.0
+#: Default stress grid: spot -50% … +50% by 10%, implied volatility -50% … +100% relative.
+SPOT_MOVES = (-0.5, -0.4, -0.3, -0.2, -0.1, 0.0, 0.1, 0.2, 0.3, 0.4, 0.5)
+VOL_MOVES = (-0.5, -0.25, 0.0, 0.25, 0.5, 1.0)
 #: Most negative spot move searched for liquidation (-99%) and the largest positive (+1000%).
 _MOVE_RANGE = (-0.99, 10.0)
 
@@ -731,8 +735,7 @@ class StressGrid:
 
 
 def stress_grid(book: Book, market: Market, *,
-                spot_moves=tuple(np.round(np.linspace(-0.5, 0.5, 11), 10)),
-                vol_moves=(-0.5, -0.25, 0.0, 0.25, 0.5, 1.0),
+                spot_moves=SPOT_MOVES, vol_moves=VOL_MOVES,
                 margin_rates: Mapping[str, float] | None = None) -> StressGrid:
     """Revalue the book on every (spot move, IV move) pair, moving all non-stable coins.
 
