@@ -76,12 +76,21 @@ with g2:
     charts.table(distance, percent=("down", "up", "nearest"))
     st.caption("Per coin: only that coin moves. None within −99% … +1000%: blank.")
 
+st.subheader("Funding carry of perpetuals")
+carry = ui.funding(book, market)
+if carry.empty:
+    st.caption("No perpetual in the book.")
+else:
+    charts.table(carry.to_frame("USD a year (+ received)"),
+                 **{"USD a year (+ received)": ui.USD})
+
 st.subheader("Reach the budget")
 t1, t2, t3 = st.columns(3)
 cap = t1.number_input("Leverage cap (gross, ×)", 0.1, 20.0, 2.0, 0.1, key="pos_cap")
 aim = t2.number_input("Target volatility (annualized %)", 1.0, 300.0,
                       round(100 * risk.volatility, 1), 1.0, key="pos_target") / 100
-perp = t3.multiselect("Trade through the perpetual", inside, key="pos_perp",
+perp = t3.multiselect("Trade through the perpetual", inside,
+                      key=f"pos_perp_{st.session_state.get('book_version', 0)}",
                       default=[a for a in inside if base_symbol(a) in
                                {p.underlying for p in book.positions
                                 if p.instrument == "linear_perpetual"}])
@@ -109,11 +118,3 @@ if matched:
     st.markdown("**Options with the spot holding's risk** (same cash delta, hence the same "
                 "volatility contribution)")
     charts.table(pd.DataFrame(matched))
-
-st.subheader("Funding carry of perpetuals")
-carry = ui.funding(book, market)
-if carry.empty:
-    st.caption("No perpetual in the book.")
-else:
-    charts.table(carry.to_frame("USD a year (+ received)"),
-                 **{"USD a year (+ received)": ui.USD})

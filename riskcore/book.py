@@ -964,7 +964,8 @@ def target_trades(book: Book, market: Market, cov: pd.DataFrame,
     DataError
         On a bad instrument choice, an unknown coin or non-positive equity.
     InfeasibleError
-        If the budget is invalid or ``leverage_cap`` is not positive.
+        If the budget is invalid, ``leverage_cap`` is not positive, or the positions the
+        trades cannot reduce already exceed it.
     """
     if not (math.isfinite(leverage_cap) and leverage_cap > 0):
         raise InfeasibleError(f"leverage cap is {leverage_cap}; it must be > 0")
@@ -989,6 +990,13 @@ def target_trades(book: Book, market: Market, cov: pd.DataFrame,
     after, trades, gross = trial(s_vol)
     scale, capped = s_vol, gross > leverage_cap + 1e-12
     if capped:
+        floor = trial(0.0)[2]
+        if floor > leverage_cap + 1e-12:
+            raise InfeasibleError(
+                f"leverage cap {leverage_cap:.2f}× is below the {floor:.2f}× gross leverage the "
+                "book keeps with every budgeted coin's exposure at zero (hedges, collateral, "
+                "options, coins outside the budget): raise the cap or unwind those positions")
+        # gross leverage is convex in the scale (a sum of |linear|): bisect its feasible interval
         low, high = 0.0, s_vol
         for _ in range(60):
             mid = 0.5 * (low + high)

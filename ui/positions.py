@@ -33,13 +33,6 @@ MARGIN_LABELS = {"linear_perpetual": "Linear perpetual", "linear_future": "Linea
 USD = st.column_config.NumberColumn(format="dollar")
 
 
-def _load_upload() -> None:
-    upload = st.session_state.get("book_upload")
-    if upload is not None:
-        st.session_state["book_table"] = rb.book_frame(rb.read_book(upload.getvalue()))
-        st.session_state["book_version"] = st.session_state.get("book_version", 0) + 1
-
-
 def book_editor() -> rb.Book:
     """Render upload, example download and the editable table; return the validated book."""
     state = st.session_state
@@ -47,8 +40,13 @@ def book_editor() -> rb.Book:
         state["book_table"] = rb.book_frame(rb.read_book(EXAMPLE.read_bytes()))
     left, right = st.columns([3, 2])
     with right, shown_errors("Book upload: "):
-        st.file_uploader("Upload a book (CSV)", type=["csv"], key="book_upload",
-                         on_change=_load_upload)
+        upload = st.file_uploader("Upload a book (CSV)", type=["csv"], key="book_upload",
+                                  help="Replaces the table; errors name the row and field.")
+        if upload is not None and state.get("book_loaded") != upload.file_id:
+            # an unreadable file keeps showing its error until it is replaced or removed
+            state["book_table"] = rb.book_frame(rb.read_book(upload.getvalue()))
+            state["book_loaded"] = upload.file_id
+            state["book_version"] = state.get("book_version", 0) + 1
         st.download_button("Download the example book (CSV)", EXAMPLE.read_bytes(),
                            file_name="example_book.csv", mime="text/csv")
     with left.expander("CSV layout"):

@@ -359,3 +359,10 @@ def test_expired_options_and_unknown_coins_are_named(market, cov):
         book_risk(Book((Position("d", "spot", "DOGE", 1.0),)), market, cov)
     with pytest.raises(DataError, match="equity is -1,000.00 USD"):
         book_risk(Book((Position("k", "cash", "USD", -1000.0),)), market, cov)
+
+
+def test_a_cap_below_the_hedges_own_leverage_is_infeasible(market, cov):
+    book = Book((Position("hedge", "inverse_perpetual", "BTC", -120_000.0, collateral=2.0),))
+    with pytest.raises(InfeasibleError, match=r"leverage cap 1.50× is below the 2.00× gross"):
+        target_trades(book, market, cov, {"ETH-USD": 1.0}, leverage_cap=1.5,
+                      target_volatility=0.5, instruments={})
