@@ -41,11 +41,12 @@ nearest = distance.loc["market-wide", "nearest"]
 metric_row([
     ("Equity", f"${risk.equity:,.0f}", "Spot, cash, collateral and option values"),
     ("Volatility (annualized)", f"{risk.volatility:.1%}", f"√(xᵀΣx) = ${risk.volatility_usd:,.0f}"),
-    ("Gross / net leverage", f"{risk.gross_leverage:.2f}× / {risk.net_leverage:.2f}×"),
+    ("Gross leverage", f"{risk.gross_leverage:.2f}×", "Σ |cash delta| of every leg / equity"),
+    ("Net leverage", f"{risk.net_leverage:.2f}×", "Σ cash delta / equity"),
     ("Maintenance margin", f"${risk.maintenance_margin:,.0f}"),
     ("Margin excess", f"${risk.margin_excess:,.0f}", "Equity minus maintenance margin"),
-    ("Liquidation (market-wide)", "none" if pd.isna(nearest) else f"{nearest:+.1%}",
-     "Smallest move of every coin that exhausts the margin"),
+    ("Liquidation move", "none" if pd.isna(nearest) else f"{nearest:+.1%}",
+     "Smallest market-wide move (every coin together) that exhausts the margin"),
 ])
 
 st.subheader("Exposures and risk against the budget")
@@ -56,12 +57,10 @@ left.plotly_chart(charts.grouped_bars(
         columns={"relative_risk_contribution": "share of risk", "risk_budget": "risk budget"}),
     title="Share of the book's risk per coin vs risk budget"), key="pos_rc_chart")
 with right:
-    charts.table(assets, percent=("weight", "risk_contribution", "relative_risk_contribution",
-                                  "risk_budget"), cash_delta=ui.USD, vega=ui.USD)
+    charts.table(ui.readable(assets), percent=ui.PERCENT, **ui.MONEY)
     st.caption("cash_delta: USD per 100% move; weight: cash delta / equity; vega: USD per "
                "1.00 of implied volatility (÷100 per point).")
-charts.table(risk.positions, percent=("risk_contribution", "relative_risk_contribution"),
-             value=ui.USD, cash_delta=ui.USD, vega=ui.USD, maintenance_margin=ui.USD)
+charts.table(ui.readable(risk.positions), percent=ui.PERCENT, **ui.MONEY)
 
 st.subheader("Stress: every coin × implied volatility")
 h1, h2 = st.columns(2)
@@ -74,7 +73,8 @@ g1.plotly_chart(ui.delta_gap_figure(gap), key="pos_gap")
 with g2:
     st.markdown("**Distance to liquidation** (spot move exhausting the margin)")
     charts.table(distance, percent=("down", "up", "nearest"))
-    st.caption("Per coin: only that coin moves. None within −99% … +1000%: blank.")
+    st.caption("Per coin: only that coin moves; market-wide: every coin together. None: no "
+               "liquidation between −99% and +1000%.")
 
 st.subheader("Funding carry of perpetuals")
 carry = ui.funding(book, market)
@@ -103,15 +103,14 @@ with shown_errors():
 for message in target.notes:
     ui.note(message)
 trades = target.trades.join(after.assets[["relative_risk_contribution", "risk_budget"]])
-charts.table(trades, percent=("relative_risk_contribution", "risk_budget"), usd=ui.USD,
-             target_cash_delta=ui.USD)
+charts.table(ui.readable(trades), percent=ui.PERCENT, **ui.MONEY)
 st.caption(f"After the trades: volatility {after.volatility:.1%}, gross leverage "
            f"{after.gross_leverage:.2f}× (cap {cap:.2f}×), margin excess "
            f"${after.margin_excess:,.0f}.")
 options = [p for p in book.positions if p.instrument == "option"]
 spots = {p.underlying: p.quantity for p in book.positions if p.instrument == "spot"}
 matched = [{"option": p.name, "spot holding": f"{spots[p.underlying]:g} {p.underlying}",
-            "option quantity with the same delta":
+            "long options with the same cash delta":
                 rb.delta_matching_quantity(p, market, spots[p.underlying])}
            for p in options if p.underlying in spots]
 if matched:

@@ -31,6 +31,23 @@ MARGIN_LABELS = {"linear_perpetual": "Linear perpetual", "linear_future": "Linea
                  "inverse_perpetual": "Inverse perpetual", "inverse_future": "Inverse future",
                  "option": "Short option (of spot notional)", "spot": "Spot"}
 USD = st.column_config.NumberColumn(format="dollar")
+#: Display names of riskcore's result columns (riskcore keeps its one-meaning field names).
+LABELS = {"cash_delta": "cash delta", "risk_contribution": "risk contribution",
+          "relative_risk_contribution": "share of risk", "risk_budget": "risk budget",
+          "maintenance_margin": "maintenance margin", "premium_coin": "premium (coin)",
+          "target_cash_delta": "target cash delta", "usd": "traded (USD)",
+          "quantity": "quantity (coins or USD face)"}
+PERCENT = ("weight", "risk contribution", "share of risk", "risk budget")
+MONEY = {name: USD for name in ("cash delta", "value", "vega", "maintenance margin", "price",
+                                "target cash delta", "traded (USD)")}
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rename result columns for display and show a missing covariance column as "—"."""
+    shown = frame.rename(columns=LABELS)
+    if "asset" in shown.columns:
+        shown["asset"] = shown["asset"].fillna("— (riskless)")
+    return shown
 
 
 def book_editor() -> rb.Book:
@@ -93,10 +110,12 @@ def stress_heatmap(frame: pd.DataFrame, *, title: str) -> go.Figure:
     y = np.array([f"{v:+.0%}" for v in frame.index])
     fig = go.Figure(go.Heatmap(
         z=z, x=x, y=y, zmin=-bound, zmax=bound, zmid=0, colorscale="RdYlGn",
-        texttemplate="%{z:,.3s}", colorbar={"tickformat": ",.2s", "title": "USD"},
+        texttemplate="%{z:,.3s}", textfont={"size": 11},
+        colorbar={"tickformat": ",.2s", "title": "USD"},
         hovertemplate="spot %{x}, implied vol %{y}: %{z:,.0f} USD<extra></extra>"))
     fig.update_layout(title=title, height=HEIGHT, margin={"t": 50},
-                      xaxis_title="spot move (every coin)", yaxis_title="implied volatility move")
+                      xaxis={"title": "spot move (every coin)", "type": "category"},
+                      yaxis={"title": "implied volatility move (relative)", "type": "category"})
     return fig
 
 
@@ -107,8 +126,8 @@ def delta_gap_figure(table: pd.DataFrame) -> go.Figure:
     for name, dash in (("full", "solid"), ("delta", "dot"), ("gap", "dash")):
         fig.add_trace(go.Scatter(x=x, y=table[name].to_numpy(dtype=np.float64), name=name,
                                  mode="lines+markers", line={"dash": dash}))
-    fig.update_layout(title="Full repricing vs delta approximation (implied volatility "
-                      "unchanged)", height=HEIGHT, legend=LEGEND, margin={"t": 50})
+    fig.update_layout(title="Full repricing vs delta approximation", height=HEIGHT,
+                      legend=LEGEND, margin={"t": 50})
     fig.update_xaxes(tickformat="+.0%", title="spot move (every coin)")
     fig.update_yaxes(title="P&L (USD)", tickformat=",.2s")
     return fig

@@ -64,7 +64,7 @@ def test_example_book_runs_on_demo_data():
     at = page()
     assert not at.error, [e.value for e in at.error]
     assert metric(at, "Equity").startswith("$")
-    names = table(at, "maintenance_margin").index.tolist()
+    names = table(at, "maintenance margin").index.tolist()
     assert "ETH collateral hedge" in names and "BTC covered call" in names
     assert len(at.get("plotly_chart")) == 4
 
@@ -72,17 +72,17 @@ def test_example_book_runs_on_demo_data():
 def test_the_book_shows_exposures_risk_leverage_margin_stress_and_liquidation(loaded):
     at, facts = loaded
     assert not at.error, [e.value for e in at.error]
-    positions = table(at, "maintenance_margin")
-    assert abs(positions.loc["BTC hedge", "cash_delta"]) < 1e-6  # hedged collateral
-    assert positions.loc["calm perp", "cash_delta"] > 0
-    assert positions.loc["calm perp", "risk_contribution"] > 0
-    assert positions.loc["SOL call", "cash_delta"] < 0 < positions.loc["SOL spot", "cash_delta"]
-    assert positions.loc["SOL call", "cash_delta"] > -positions.loc["SOL spot", "cash_delta"]
-    assets = table(at, "risk_budget")
-    assert assets["relative_risk_contribution"].sum() == pytest.approx(1.0)
+    positions = table(at, "maintenance margin")
+    assert abs(positions.loc["BTC hedge", "cash delta"]) < 1e-6  # hedged collateral
+    assert positions.loc["calm perp", "cash delta"] > 0
+    assert positions.loc["calm perp", "risk contribution"] > 0
+    assert positions.loc["SOL call", "cash delta"] < 0 < positions.loc["SOL spot", "cash delta"]
+    assert positions.loc["SOL call", "cash delta"] > -positions.loc["SOL spot", "cash delta"]
+    assets = table(at, "risk budget")
+    assert assets["share of risk"].sum() == pytest.approx(1.0)
     assert set(assets.index) >= {"SOL-USD", f"{facts['calm']}-USD"}
-    for label in ("Volatility", "Gross / net leverage", "Maintenance margin", "Margin excess",
-                  "Liquidation"):
+    for label in ("Volatility", "Gross leverage", "Net leverage", "Maintenance margin",
+                  "Margin excess", "Liquidation"):
         assert metric(at, label)
     heatmaps = [f for f in figures(at) if f["data"][0]["type"] == "heatmap"]
     assert len(heatmaps) == 2
@@ -98,8 +98,8 @@ def test_trades_reach_the_budget_within_the_leverage_cap(loaded):
     at.number_input(key="pos_target").set_value(150.0).run()
     at.number_input(key="pos_cap").set_value(2.0).run()
     assert not at.exception, at.exception
-    trades = table(at, "target_cash_delta")
-    np.testing.assert_allclose(trades["relative_risk_contribution"], trades["risk_budget"],
+    trades = table(at, "target cash delta")
+    np.testing.assert_allclose(trades["share of risk"], trades["risk budget"],
                                atol=1e-8)
     caption = next(c.value for c in at.caption if c.value.startswith("After the trades"))
     gross = float(caption.split("gross leverage ")[1].split("×")[0])
