@@ -58,7 +58,7 @@ left.plotly_chart(charts.grouped_bars(
     title="Share of the book's risk per coin vs risk budget"), key="pos_rc_chart")
 with right:
     charts.table(ui.readable(assets), percent=ui.PERCENT, **ui.MONEY)
-    st.caption("cash_delta: USD per 100% move; weight: cash delta / equity; vega: USD per "
+    st.caption("Cash delta: USD per 100% move; weight: cash delta / equity; vega: USD per "
                "1.00 of implied volatility (÷100 per point).")
 charts.table(ui.readable(risk.positions), percent=ui.PERCENT, **ui.MONEY)
 
@@ -102,7 +102,8 @@ with shown_errors():
     after = rb.book_risk(target.book, market, est.matrix, budget=budget, margin_rates=rates)
 for message in target.notes:
     ui.note(message)
-trades = target.trades.join(after.assets[["relative_risk_contribution", "risk_budget"]])
+trades = target.trades.rename(columns={"quantity": "coins"}).join(
+    after.assets[["relative_risk_contribution", "risk_budget"]])
 charts.table(ui.readable(trades), percent=ui.PERCENT, **ui.MONEY)
 st.caption(f"After the trades: volatility {after.volatility:.1%}, gross leverage "
            f"{after.gross_leverage:.2f}× (cap {cap:.2f}×), margin excess "

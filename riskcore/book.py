@@ -581,7 +581,8 @@ class BookRisk:
     positions : pandas.DataFrame of shape (n_positions, 12)
         Per position: ``instrument``, ``underlying``, ``asset`` (covariance column),
         ``quantity``, ``price`` (spot, mark or forward used), ``value`` (USD in equity),
-        ``cash_delta`` (USD), ``vega`` (USD per 1.00 volatility), ``maintenance_margin``
+        ``cash_delta`` (USD; 0 for cash outside the covariance), ``vega`` (USD per 1.00
+        volatility), ``maintenance_margin``
         (USD), ``risk_contribution`` (fraction of equity), ``relative_risk_contribution``,
         ``premium_coin`` (option price in coin of a coin-settled option, else NaN).
     assets : pandas.DataFrame of shape (n_assets, 6)
@@ -666,8 +667,10 @@ def book_risk(book: Book, market: Market, cov: pd.DataFrame, *,
     if not equity > 0:
         raise DataError(f"the book's equity is {equity:,.2f} USD; leverage and risk per unit "
                         "of equity need equity > 0 (add cash, spot or collateral)")
-    deltas = np.array([s.delta for s in states])
     asset_of = [columns[p.underlying] for p in book.positions]
+    # stablecoin cash without a covariance column is riskless: no exposure to show
+    deltas = np.array([0.0 if a is None else s.delta
+                       for a, s in zip(asset_of, states, strict=True)])
     exposure = pd.Series(0.0, index=assets, name="cash_delta")
     vega = pd.Series(0.0, index=assets, name="vega")
     for a, d, s in zip(asset_of, deltas, states, strict=True):

@@ -106,8 +106,8 @@ def stress_heatmap(frame: pd.DataFrame, *, title: str) -> go.Figure:
     """USD heatmap of spot move (x) × implied-volatility move (y), red below zero."""
     z = frame.to_numpy(dtype=np.float64)
     bound = float(np.nanmax(np.abs(z))) or 1.0
-    x = np.array([f"{m:+.0%}" for m in frame.columns])
-    y = np.array([f"{v:+.0%}" for v in frame.index])
+    x = np.array([f"{m:+.0%}" if m else "0%" for m in frame.columns])
+    y = np.array([f"{v:+.0%}" if v else "0%" for v in frame.index])
     fig = go.Figure(go.Heatmap(
         z=z, x=x, y=y, zmin=-bound, zmax=bound, zmid=0, colorscale="RdYlGn",
         texttemplate="%{z:,.3s}", textfont={"size": 11},
