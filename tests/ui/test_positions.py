@@ -126,3 +126,37 @@ def test_a_bad_row_is_named_on_the_page():
     at = page(b"name,instrument,underlying,quantity\nok,spot,BTC,1\nbad,spot,ETH,lots\n")
     assert any("row 2 (bad), field quantity: 'lots' is not a number" in e.value.replace("\\", "")
                for e in at.error), [e.value for e in at.error]
+
+
+def test_a_spot_only_book_shows_the_allocation_pages_risk_shares():
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/allocation.py").run()
+    allocation = next(df.value for df in at.dataframe if "weight" in df.value.columns)
+    last = riskcore.demo_prices().iloc[-1]
+    held = allocation[allocation["weight"] > 0]
+    rows = ["name,instrument,underlying,quantity"] + [
+        f"{a},spot,{a},{float(w * 1e6 / last[a])!r}" for a, w in held["weight"].items()]
+    at.switch_page(PAGE).run()
+    at.file_uploader(key="book_upload").set_value(
+        ("spot.csv", "\n".join(rows).encode(), "text/csv")).run()
+    assert not at.exception, at.exception
+    assets = table(at, "risk budget")
+    shares = assets.loc[held.index, "share of risk"]
+    np.testing.assert_allclose(shares, held["relative risk contribution"], rtol=1e-9)
+    np.testing.assert_allclose(assets.loc[held.index, "weight"], held["weight"], rtol=1e-9)
+
+
+def test_the_example_book_on_fourteen_real_files(yahoo_daily_files):
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    at.radio(key="source").set_value("Upload files").run()
+    at.file_uploader(key="upload").set_value(
+        [(f.name, f.read_bytes(), "text/csv") for f in yahoo_daily_files]).run()
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    positions = table(at, "maintenance margin")
+    assert positions.loc["USDC", "asset"] == "USDC-USD"  # a real stablecoin column: de-peg risk
+    assert positions.loc["BTC covered call", "cash delta"] < 0
+    assert len([f for f in figures(at) if f["data"][0]["type"] == "heatmap"]) == 2
