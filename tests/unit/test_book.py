@@ -366,3 +366,16 @@ def test_a_cap_below_the_hedges_own_leverage_is_infeasible(market, cov):
     with pytest.raises(InfeasibleError, match=r"leverage cap 1.50× is below the 2.00× gross"):
         target_trades(book, market, cov, {"ETH-USD": 1.0}, leverage_cap=1.5,
                       target_volatility=0.5, instruments={})
+
+
+def test_capped_trades_on_a_mixed_book_keep_the_cap_exactly(market, cov):
+    book = mixed_book()
+    budget = {"BTC-USD": 0.5, "ETH-USD": 0.25, "SOL-USD": 0.25}
+    target = target_trades(book, market, cov, budget, leverage_cap=2.5, target_volatility=2.0,
+                           instruments={"ETH": "perpetual"})
+    after = book_risk(target.book, market, cov)
+    assert target.leverage_capped
+    assert after.gross_leverage == pytest.approx(2.5, abs=1e-9)
+    np.testing.assert_allclose(after.assets["relative_risk_contribution"],
+                               pd.Series(budget), atol=1e-8)
+    assert after.equity == pytest.approx(book_risk(book, market, cov).equity, rel=1e-12)
