@@ -51,7 +51,7 @@ metric_row([
 
 st.subheader("Exposures and risk against the budget")
 assets = risk.assets[(risk.assets["cash_delta"] != 0) | risk.assets["risk_budget"].notna()]
-left, right = st.columns(2)
+left, right = st.columns([2, 3])
 left.plotly_chart(charts.grouped_bars(
     assets[["relative_risk_contribution", "risk_budget"]].rename(
         columns={"relative_risk_contribution": "share of risk", "risk_budget": "risk budget"}),

@@ -115,7 +115,7 @@ def stress_heatmap(frame: pd.DataFrame, *, title: str) -> go.Figure:
         hovertemplate="spot %{x}, implied vol %{y}: %{z:,.0f} USD<extra></extra>"))
     fig.update_layout(title=title, height=HEIGHT, margin={"t": 50},
                       xaxis={"title": "spot move (every coin)", "type": "category"},
-                      yaxis={"title": "implied volatility move (relative)", "type": "category"})
+                      yaxis={"title": "implied vol move", "type": "category"})
     return fig
 
 
