@@ -76,7 +76,8 @@ from riskcore.pricing import black76, black_scholes
 __all__ = [
     "BOOK_COLUMNS", "DEFAULT_MARGIN_RATES", "INSTRUMENTS", "SPOT_MOVES", "VOL_MOVES", "Book",
     "BookRisk", "BookTarget",
-    "FundingRates", "Market", "Position", "StressGrid", "book_frame", "book_pnl", "book_risk",
+    "FundingRates", "Market", "Position", "StressGrid", "book_equity", "book_frame", "book_pnl",
+    "book_risk", "margin_excess",
     "delta_approximation", "delta_matching_quantity", "funding_carry", "liquidation_distance",
     "maintenance_margin", "market_from_prices", "read_book", "read_funding_history",
     "stress_grid", "target_trades",
@@ -554,6 +555,64 @@ def maintenance_margin(book: Book, market: Market,
     return pd.Series([rates[p.instrument] * s.notional
                       for p, s in zip(book.positions, states, strict=True)],
                      index=book.names, name="maintenance_margin", dtype=float)
+
+
+def book_equity(book: Book, market: Market, spot_moves: float | Mapping[str, float] = 0.0,
+                vol_moves: float | Mapping[str, float] = 0.0) -> float:
+    """Equity of the book in USD: spot, cash, collateral and option values.
+
+    Futures and perpetuals add their P&L since ``market`` (zero at ``market``: they are
+    marked to market into the cash and collateral entered).
+
+    Parameters
+    ----------
+    book : Book
+    market : Market
+    spot_moves, vol_moves : float or mapping, default 0.0
+        As :func:`book_pnl`.
+
+    Returns
+    -------
+    float
+        USD.
+
+    Raises
+    ------
+    DataError
+        As :func:`book_pnl`.
+    """
+    return float(sum(s.value for s in _states(book, market, spot_moves, vol_moves)))
+
+
+def margin_excess(book: Book, market: Market,
+                  margin_rates: Mapping[str, float] | None = None, *,
+                  spot_moves: float | Mapping[str, float] = 0.0,
+                  vol_moves: float | Mapping[str, float] = 0.0) -> float:
+    """Equity minus maintenance margin (USD); below zero the book would be liquidated.
+
+    Parameters
+    ----------
+    book : Book
+    market : Market
+    margin_rates : mapping of str to float, optional
+        As :func:`maintenance_margin`.
+    spot_moves, vol_moves : float or mapping, default 0.0
+        As :func:`book_pnl`.
+
+    Returns
+    -------
+    float
+        USD.
+
+    Raises
+    ------
+    DataError
+        As :func:`maintenance_margin` and :func:`book_pnl`.
+    """
+    rates = _rates(margin_rates)
+    states = _states(book, market, spot_moves, vol_moves)
+    return float(sum(s.value - rates[p.instrument] * s.notional
+                     for p, s in zip(book.positions, states, strict=True)))
 
 
 # ----------------------------------------------------------------------------- risk

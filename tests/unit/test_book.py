@@ -11,6 +11,7 @@ from riskcore.book import (
     Book,
     Market,
     Position,
+    book_equity,
     book_frame,
     book_pnl,
     book_risk,
@@ -19,6 +20,7 @@ from riskcore.book import (
     funding_carry,
     liquidation_distance,
     maintenance_margin,
+    margin_excess,
     read_book,
     read_funding_history,
     stress_grid,
@@ -379,3 +381,15 @@ def test_capped_trades_on_a_mixed_book_keep_the_cap_exactly(market, cov):
     np.testing.assert_allclose(after.assets["relative_risk_contribution"],
                                pd.Series(budget), atol=1e-8)
     assert after.equity == pytest.approx(book_risk(book, market, cov).equity, rel=1e-12)
+
+
+def test_equity_and_margin_excess_agree_with_the_grid_and_the_risk(market, cov):
+    book = mixed_book()
+    risk = book_risk(book, market, cov)
+    assert book_equity(book, market) == pytest.approx(risk.equity, rel=1e-15)
+    assert margin_excess(book, market) == pytest.approx(risk.margin_excess, rel=1e-12)
+    grid = stress_grid(book, market, spot_moves=(-0.3,), vol_moves=(0.5,))
+    assert margin_excess(book, market, spot_moves=-0.3, vol_moves=0.5) == pytest.approx(
+        grid.margin_excess.iloc[0, 0], rel=1e-12)
+    assert book_equity(book, market, -0.3, 0.5) - risk.equity == pytest.approx(
+        grid.pnl.iloc[0, 0], rel=1e-12)
