@@ -898,15 +898,10 @@ def liquidation_distance(book: Book, market: Market,
     coins = list(dict.fromkeys(p.underlying for p in book.positions
                                if p.underlying != "USD" and not is_stablecoin(p.underlying)))
 
-    def excess(moves: dict) -> float:
-        states = [_revalue(p, market, moves.get(p.underlying, 0.0)) for p in book.positions]
-        return sum(s.value - rates[p.instrument] * s.notional
-                   for p, s in zip(book.positions, states, strict=True))
-
     rows = {}
     for label, names in [*((c, [c]) for c in coins), ("market-wide", coins)]:
         def f(m: float, names=names) -> float:
-            return excess(dict.fromkeys(names, m))
+            return margin_excess(book, market, rates, spot_moves=dict.fromkeys(names, m))
         found = {}
         for side, grid in (("down", _DOWN_GRID), ("up", _UP_GRID)):
             values = np.array([f(m) for m in grid])
