@@ -4,6 +4,7 @@ import streamlit as st
 
 from riskcore.quality import observation_counts, quality_report
 from ui import charts
+from ui.coins import coin_names_editor
 from ui.data import (
     DEMO,
     QUALITY_DEFAULTS,
@@ -43,6 +44,7 @@ st.caption(plain(history_note(prices)))
 if source.load is not None:
     st.subheader("Files")
     charts.table(source.load.files)
+    coin_names_editor(source.load)
     if not source.load.conflicts.empty:
         st.warning(f"{len(source.load.conflicts)} overlapping timestamps disagree between files; "
                    "the file listed first is kept. Details below.")

@@ -17,11 +17,17 @@ calendar = "24/7 market" if ppy == 365 else "inferred from the data calendar"
 st.caption(f"Annualized with {ppy} periods a year ({calendar}). "
            + plain(history_note(data.prices)))
 
-left, right = st.columns(2)
+left, middle, right = st.columns([2, 2, 1])
 window = left.slider("Rolling window (periods)", 7, 365, 30, key="vol_window",
                      persist_state="session")
-half_life = right.slider("EWMA half-life (periods)", 2, 180, 20, key="vol_half_life",
-                         persist_state="session")
+half_life = middle.slider("EWMA half-life (periods)", 2, 180, 20, key="vol_half_life",
+                          persist_state="session")
+scale = right.radio("Y axis", ["clip", "log", "full"], key="vol_scale", persist_state="session",
+                    format_func={"clip": "clip spikes", "log": "log scale",
+                                 "full": "full range"}.get,
+                    help="One coin's spike (SHIB at 12,000% in 2021) can flatten every other "
+                         "line: clip the axis at the 99th percentile or use a log scale.")
+axis = {"clip_quantile": 0.99 if scale == "clip" else None, "log": scale == "log"}
 
 with shown_errors():  # estimated on the history, shown inside the analysis window
     history = returns(data.history)
@@ -31,9 +37,9 @@ with shown_errors():  # estimated on the history, shown inside the analysis wind
     rets = history.loc[start:]
 
 st.plotly_chart(charts.lines(rolling, title=f"Rolling {window}-period volatility (annualized)",
-                             y_title="volatility"), key="chart_rolling_vol")
+                             y_title="volatility", **axis), key="chart_rolling_vol")
 st.plotly_chart(charts.lines(ewma, title=f"EWMA volatility, half-life {half_life} (annualized)",
-                             y_title="volatility"), key="chart_ewma_vol")
+                             y_title="volatility", **axis), key="chart_ewma_vol")
 
 current = pd.DataFrame({
     "last date": rets.apply(pd.Series.last_valid_index).map(

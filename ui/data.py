@@ -60,11 +60,37 @@ def demo_panel() -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner="Reading files…", max_entries=8)
-def load_uploads(files: tuple[tuple[str, bytes], ...], frequency: str):
-    """Cache reading uploaded files (name, bytes) into one panel with its load report."""
+def load_uploads(files: tuple[tuple[str, bytes], ...], frequency: str,
+                 names: tuple[tuple[str, str], ...] = ()):
+    """Cache reading uploaded files (name, bytes) into one panel with its load report.
+
+    ``names`` renames assets (default name -> wanted name); equal names merge.
+    """
     from riskcore.ingest import load_files
 
-    return load_files(list(files), frequency=frequency)
+    return load_files(list(files), frequency=frequency, names=dict(names) or None)
+
+
+def files_key(files) -> str:
+    """Short digest of the uploaded file names: renames belong to one set of files."""
+    return hashlib.sha1("\x1f".join(sorted(files)).encode()).hexdigest()[:10]
+
+
+def upload_names(files, load) -> dict[str, str]:
+    """Return the user's renames and same-coin merges for these files: default -> final.
+
+    A same-coin group is merged only when the user chose it (``merge_<symbol>``); renames
+    come from the Data page's Files table. Names that no longer exist are ignored.
+    """
+    state = st.session_state
+    names: dict[str, str] = {}
+    for symbol, members in load.same_coin.items():
+        if state.get(f"merge_{symbol}", False):
+            names.update({m: symbol for m in members})
+    defaults = set(load.assets["default_name"]) if not load.assets.empty else set()
+    renames = state.get("asset_renames", {}).get(files_key(files), {})
+    names.update({d: n for d, n in renames.items() if d in defaults and n.strip()})
+    return {d: n.strip() for d, n in names.items() if d != n.strip()}
 
 
 @st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
@@ -187,6 +213,9 @@ def source_data() -> SourceData:
             return SourceData(None, "Upload", ("Upload one or more price files in the sidebar.",))
         frequency = st.session_state.get("frequency", "native")
         result = load_uploads(tuple(held.items()), frequency)
+        names = upload_names(held, result)
+        if names:
+            result = load_uploads(tuple(held.items()), frequency, tuple(sorted(names.items())))
         label = "Uploaded files: " + ", ".join(held)
         if result.prices.empty:
             return SourceData(None, label, ("No file could be read.",), load=result)

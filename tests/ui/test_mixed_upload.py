@@ -55,3 +55,27 @@ def test_the_window_is_shared_and_kept_across_pages():
     at.switch_page("app_pages/allocation.py").run()
     # the estimate ends on the as-of date, never after it
     assert any("→ 2022-06-30, annualized" in c.value for c in at.caption)
+
+
+def test_same_coin_from_two_files_is_kept_apart_until_merged():
+    files = [UPLOADS / "kaggle_coin_Bitcoin.csv", UPLOADS / "coingecko_btc-usd-max.csv"]
+    at = uploaded(files)
+    assets = next(m for m in at.multiselect if m.key.startswith("assets_"))
+    assert sorted(assets.options) == ["BTC", "BTC (2)"]
+    at.toggle(key="merge_BTC").set_value(True).run()
+    assert not at.exception, at.exception
+    assets = next(m for m in at.multiselect if m.key.startswith("assets_"))
+    assert list(assets.options) == ["BTC"]
+    # the overlap report of the merge: the files disagree on some days, the first file wins
+    assert any("overlapping timestamps disagree" in w.value for w in at.warning)
+
+
+def test_a_coin_can_be_renamed_in_the_files_table():
+    from ui.data import files_key
+
+    files = [UPLOADS / "kaggle_coin_Bitcoin.csv", UPLOADS / "yahoo-classic_ETH-USD.csv"]
+    at = uploaded(files)
+    at.session_state["asset_renames"] = {files_key([f.name for f in files]): {"ETH": "Ether"}}
+    at.run()
+    assets = next(m for m in at.multiselect if m.key.startswith("assets_"))
+    assert sorted(assets.options) == ["BTC", "Ether"]
