@@ -18,6 +18,7 @@ pages = [
             icon=":material/receipt_long:"),
     st.Page("app_pages/rebalance.py", title="Rebalancing simulator", icon=":material/replay:"),
     st.Page("app_pages/stress.py", title="Stress", icon=":material/bolt:"),
+    st.Page("app_pages/positions.py", title="Positions", icon=":material/account_balance:"),
 ]
 navigation = st.navigation(pages)
 init_state()
