@@ -10,7 +10,7 @@ from tests.ui.figures import y_values
 
 PAGES = ["app_pages/data.py", "app_pages/volatility.py", "app_pages/correlation.py",
          "app_pages/allocation.py", "app_pages/compare.py", "app_pages/rebalance_check.py",
-         "app_pages/rebalance.py", "app_pages/stress.py"]
+         "app_pages/rebalance.py", "app_pages/stress.py", "app_pages/positions.py"]
 
 
 def app() -> AppTest:
