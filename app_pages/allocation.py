@@ -19,6 +19,7 @@ from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
 from ui.export import decision_record
 from ui.layout import metric_row
+from ui.tail import contributions_side_by_side
 from ui.text import plain
 
 SESSION = {"persist_state": "session"}
@@ -122,6 +123,9 @@ with result_col:
                     key="chart_weights")
 
 charts.table(table, percent=tuple(table.columns))
+with st.expander("Tail risk: volatility against expected-shortfall contributions",
+                 expanded=True):
+    contributions_side_by_side(data, est, portfolio, key="chart_tail_shares")
 if portfolio.groups is not None:
     st.markdown("**Groups**: total weight and share of risk against the members' budgets")
     charts.table(portfolio.groups, percent=tuple(portfolio.groups.columns))

@@ -8,6 +8,7 @@ from ui import charts
 from ui.compute import METHODS, budgets, compare, estimate, inside_budget, settings_options
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
+from ui.tail import contributions_side_by_side
 from ui.text import plain
 
 st.title("Method comparison")
@@ -42,6 +43,9 @@ charts.table(summary)
 st.plotly_chart(charts.grouped_bars(weights, title="Weights by method"), key="chart_cmp_weights")
 st.plotly_chart(charts.grouped_bars(risk, title="Relative risk contributions by method"),
                 key="chart_cmp_risk")
+st.subheader("Tail risk of one method's portfolio")
+chosen = st.selectbox("Portfolio", list(ok), key="cmp_tail_method")
+contributions_side_by_side(data, est, ok[chosen], key="chart_cmp_tail")
 st.markdown("**Weights**")
 charts.table(weights, percent=tuple(weights.columns))
 st.markdown("**Relative risk contributions**")

@@ -4,7 +4,11 @@ import pandas as pd
 import streamlit as st
 
 from riskcore import stress
+from riskcore.errors import RiskcoreError
+from riskcore.estimators import to_returns
 from riskcore.export import to_csv_safe
+from riskcore.tail import constant_mix_returns, tail_risk_table
+from riskcore.var_backtest import var_backtest_table
 from ui import charts
 from ui.compute import target_allocation
 from ui.data import DEMO, current_dataset
@@ -44,6 +48,33 @@ charts.table(table, percent=("volatility", "period_volatility", "normal VaR 99%"
                              "largest_relative_risk_contribution"))
 st.caption("Scenarios are illustrative assumptions, not forecasts. VaR = z·σ, ES = σ·φ(z)/(1−p) "
            "for zero-mean normal returns; crypto tails are fatter, so read them as lower bounds.")
+
+st.subheader("Tail risk without the normal assumption")
+t1, t2 = st.columns(2)
+level = t1.select_slider("Confidence level", [0.9, 0.95, 0.975, 0.99], 0.95, key="st_level",
+                         format_func=lambda v: f"{v:.1%}", **SESSION)
+bt_window = t2.slider("VaR backtest: estimation window (periods)", 90, 730, 365, 5,
+                      key="st_var_window", **SESSION)
+with shown_errors():
+    returns_now = constant_mix_returns(to_returns(data.history), weights)
+    tails = tail_risk_table(returns_now.loc[data.window.start:], levels=(level,))
+charts.table(tails.set_index("method"), percent=("value_at_risk", "expected_shortfall"))
+st.caption("Historical: the window's own returns of today's weights. Filtered historical: "
+           "the same returns rescaled to today's EWMA volatility (Barone-Adesi et al. 1999). "
+           "Cornish-Fisher: normal quantile corrected for skewness and excess kurtosis. "
+           "One-period losses, decimals of portfolio value.")
+first = max(0, int(returns_now.index.searchsorted(data.window.start)) - bt_window)
+try:  # forecasts from the window start, each estimated on the bt_window periods before it
+    backtest = var_backtest_table(returns_now.iloc[first:], level=level, window=bt_window)
+except RiskcoreError as exc:
+    st.info(plain(f"VaR backtest not available: {exc}"))
+else:
+    st.markdown(f"**VaR backtest** ({level:.1%}): one-step-ahead forecasts on a rolling "
+                f"{bt_window}-period window, forecasts inside the analysis window; a small p-value "
+                "means the data reject that model.")
+    charts.table(backtest, percent=("rate",))
+    st.caption("Kupiec (1995): are there as many exceedances as the level says? "
+               "Christoffersen (1998): do exceedances cluster? Conditional coverage: both.")
 
 st.subheader("Instant crash")
 s1, s2, s3 = st.columns(3)

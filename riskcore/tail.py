@@ -563,3 +563,35 @@ def tail_risk_table(
                 }
             )
     return pd.DataFrame(rows)
+
+
+def constant_mix_returns(returns: pd.DataFrame, weights: pd.Series) -> pd.Series:
+    """Return the returns of weights held as a constant mix over a window (the VaR input).
+
+    Parameters
+    ----------
+    returns : pandas.DataFrame of shape (n_periods, n_assets)
+        Simple returns, decimal per period; NaN where an asset has none.
+    weights : pandas.Series
+        Weights by asset (decimals); a ``"cash"`` entry (riskless, zero return) and assets
+        with weight 0 take no part.
+
+    Returns
+    -------
+    pandas.Series of shape (n_complete_periods,)
+        ``R w`` on the periods where every held asset has a return, named ``"portfolio"``.
+
+    Raises
+    ------
+    DataError
+        If a held asset has no returns column, naming it.
+    """
+    from riskcore.assets import CASH
+
+    held = weights[(weights != 0) & (weights.index != CASH)]
+    missing = [str(a) for a in held.index if a not in returns.columns]
+    if missing:
+        raise DataError(f"no returns for the held assets {', '.join(missing)}")
+    window = returns[list(held.index)].dropna()
+    return pd.Series(window.to_numpy() @ held.to_numpy(dtype=float), index=window.index,
+                     name="portfolio")
