@@ -67,9 +67,12 @@ costs = cost_args()
 stable_args = (("stablecoins", state["stablecoins"]),
                ("volatility_floor", state["volatility_floor_pct"] / 100 or None))
 with shown_errors():
-    runs = backtests(prices, method, budget, tuple(triggers), mode, estimator, lookback,
-                     costs, initial, stable_args, data.volume)
+    runs, notes = backtests(prices, method, budget, tuple(triggers), mode, estimator, lookback,
+                            costs, initial, stable_args, data.volume)
 main = runs["policy"]
+if notes:
+    with st.expander(f"Notes on this run ({len(notes)})"):
+        st.markdown("\n".join(f"- {n}" for n in notes))
 curves = pd.DataFrame({name: r.equity for name, r in runs.items()}).loc[main.rebalance_dates[0]:]
 st.plotly_chart(charts.equity(curves, markers=main.rebalance_dates,
                               title=f"Equity ({len(main.rebalance_dates)} rebalances marked)"),

@@ -100,6 +100,9 @@ _EXPORTS: dict[str, str] = {
     "BacktestResult": "backtest",
     "run_backtest": "backtest",
     "threshold_sweep": "backtest",
+    "benchmark_backtests": "backtest",
+    "BenchmarkRuns": "backtest",
+    "tradable_from_cleaning": "backtest",
     # performance metrics
     "PortfolioMetrics": "metrics",
     "portfolio_metrics": "metrics",

@@ -45,7 +45,7 @@ import numpy as np
 import pandas as pd
 
 from riskcore._rb_solver import solve_risk_budget
-from riskcore.assets import CASH, is_stablecoin
+from riskcore.assets import CASH, base_symbol, is_stablecoin
 from riskcore.errors import ConvergenceError, DataError, RiskcoreError
 from riskcore.estimators import floor_volatility
 from riskcore.metrics import PortfolioMetrics, portfolio_metrics
@@ -332,6 +332,12 @@ class BacktestResult:
         Metrics of the equity from the first investment on.
     policy : RebalancePolicy
     cost_model : CostModel
+    notes : tuple of str
+        What the run did that a reader should know, one line each naming the coin and the
+        dates or day counts: a window start, coins that list after it, days without a real
+        price (valued at the last price, never traded), coins whose data end before the run
+        (sold at their last real close), days where market impact was skipped or used the
+        last valid volume, trades charged at the participation cap.
     """
 
     equity: pd.Series
@@ -350,6 +356,7 @@ class BacktestResult:
     metrics: PortfolioMetrics
     policy: RebalancePolicy
     cost_model: CostModel
+    notes: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------
@@ -369,6 +376,67 @@ class _Prepared:
     reference: np.ndarray  # (T, n) reference relative risk contributions (NaN if unknown)
     new_period: np.ndarray  # (T,) calendar trigger
     periods_per_year: float
+    data_end: np.ndarray  # (T, n) last real price of an asset whose data end before the panel
+    notes: tuple[str, ...]
+
+
+def _start_position(index: pd.DatetimeIndex, start) -> int:
+    """Position of the first date >= ``start`` (0 without a start)."""
+    if start is None:
+        return 0
+    try:
+        stamp = pd.Timestamp(start)
+    except (TypeError, ValueError) as exc:
+        raise RiskcoreError(f"start is {start!r}; it must be a date") from exc
+    if index.tz is not None and stamp.tz is None:
+        stamp = stamp.tz_localize(index.tz)
+    elif index.tz is None and stamp.tz is not None:
+        stamp = stamp.tz_convert(None)
+    first = int(index.searchsorted(stamp))
+    if first >= len(index) - 1:
+        raise DataError(
+            f"start {stamp:%Y-%m-%d} leaves fewer than 2 dates: the prices end on "
+            f"{index[-1]:%Y-%m-%d}; choose a start before that"
+        )
+    return first
+
+
+def _tradable_mask(tradable, index: pd.DatetimeIndex, assets: pd.Index) -> np.ndarray | None:
+    if tradable is None:
+        return None
+    if not isinstance(tradable, pd.DataFrame):
+        raise DataError("tradable must be a boolean DataFrame shaped like the prices")
+    frame = tradable.reindex(index=index, columns=assets)
+    missing = [a for a in assets if a not in tradable.columns]
+    if missing:
+        raise DataError(f"tradable has no column for {missing[0]}; give one per priced asset")
+    return frame.fillna(False).to_numpy(dtype=bool)
+
+
+def tradable_from_cleaning(prices: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:
+    """Mark the prices a cleaning step carried forward as not tradable.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame of shape (n_dates, n_assets)
+        The cleaned price panel.
+    actions : pandas.DataFrame
+        :attr:`riskcore.quality.CleanResult.actions`: one row per run of changed cells with
+        ``asset``, ``start``, ``end`` and ``action``.
+
+    Returns
+    -------
+    pandas.DataFrame of bool, shape (n_dates, n_assets)
+        True where the price is real (observed, not filled), for ``run_backtest(tradable=...)``.
+    """
+    mask = prices.notna()
+    if actions is None or actions.empty:
+        return mask
+    filled = actions[actions["action"] == "ffill"]
+    for row in filled.itertuples(index=False):
+        if row.asset in mask.columns:
+            mask.loc[row.start : row.end, row.asset] = False
+    return mask
 
 
 def _check_prices(prices: pd.DataFrame) -> pd.DataFrame:
@@ -517,7 +585,8 @@ def _rolling_moments(returns: np.ndarray, lookback: int, decay: float):
         yield t, s1, s2
 
 
-def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool) -> _Prepared:
+def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool,
+             start=None, tradable_mask: pd.DataFrame | None = None) -> _Prepared:
     prices = _check_prices(prices)
     assets = _universe(prices, policy)
     panel = prices[assets]
@@ -525,7 +594,17 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
     index = panel.index
     t_count, n = raw.shape
     ppy = float(infer_periods_per_year(index))
+    first = _start_position(index, start)
     tradable = ~np.isnan(raw)
+    mask = _tradable_mask(tradable_mask, index, assets)
+    if mask is not None:
+        tradable &= mask
+    # an asset whose real prices end before the panel is sold at its last real close
+    observed = tradable.any(axis=0)
+    last_real = np.where(observed, t_count - 1 - np.argmax(tradable[::-1], axis=0), -1)
+    data_end = np.zeros((t_count, n), dtype=bool)
+    ends = observed & (last_real < t_count - 1)
+    data_end[last_real[ends], np.flatnonzero(ends)] = True
     value_prices = panel.ffill().to_numpy(dtype=float)
     listed_count = np.cumsum(tradable, axis=0)
 
@@ -575,7 +654,7 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
         min_history = int(policy.min_history)
     else:
         min_history = lookback + 1 if estimated else 1
-    holdable = tradable & (listed_count >= min_history)
+    holdable = tradable & (listed_count >= min_history) & ~data_end
     eligible = holdable & estimable if estimated else holdable
 
     # assets inside the risk budget: all but the stablecoin sleeve and a cash column that
@@ -612,10 +691,14 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
     if not inside.all():
         budget_all = np.where(inside, budget_all, 0.0)
     previous = None
-    for t in np.flatnonzero(budget_eligible.any(axis=1)):
-        if all_targets or previous is None or new_period[t]:
+    end_day = data_end.any(axis=1)
+    candidates = np.flatnonzero(budget_eligible.any(axis=1) | end_day)
+    for t in candidates[candidates >= first]:
+        if all_targets or previous is None or new_period[t] or end_day[t]:
             tgt = _target(policy, covariance[t], budget_eligible[t], budget_all, previous,
                           fixed, index, t)
+            if tgt is None and end_day[t]:
+                targets[t] = 0.0  # nothing else can be held: the ending coin is sold to cash
             if tgt is not None:
                 previous = tgt
                 if policy.target_volatility is not None:
@@ -624,19 +707,58 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
                                                ppy, sleeve)
                 targets[t] = tgt
     reference = _reference(policy, covariance, estimable, eligible, targets, budget_all)
+    run = slice(first, None)
+    notes = _data_notes(index, assets, tradable, last_real, ends, value_prices, first)
     return _Prepared(
-        index=index,
+        index=index[run],
         assets=assets,
-        value_prices=value_prices,
-        tradable=tradable,
-        covariance=covariance,
-        estimable=estimable,
-        eligible=eligible,
-        targets=targets,
-        reference=reference,
-        new_period=new_period,
+        value_prices=value_prices[run],
+        tradable=tradable[run],
+        covariance=covariance[run],
+        estimable=estimable[run],
+        eligible=eligible[run],
+        targets=targets[run],
+        reference=reference[run],
+        new_period=new_period[run],
         periods_per_year=ppy,
+        data_end=data_end[run],
+        notes=notes,
     )
+
+
+def _data_notes(index, assets, tradable, last_real, ends, value_prices, first) -> tuple:
+    """Lines about the run's start, listings, price gaps and data ends, naming each coin."""
+    notes = []
+    if first > 0:
+        notes.append(f"The run starts on {index[first]:%Y-%m-%d} (the window start); "
+                     f"estimates also use the {first} earlier dates.")
+    run = tradable[first:]
+    first_real = np.where(run.any(axis=0), np.argmax(run, axis=0), -1)
+    never, listed, gaps, ended = [], [], [], []
+    for i, asset in enumerate(assets):
+        if first_real[i] < 0:
+            never.append(str(asset))
+            continue
+        lo, hi = first + first_real[i], last_real[i]
+        if first_real[i] > 0:
+            listed.append(f"{asset} ({index[lo]:%Y-%m-%d})")
+        missing = int((~tradable[lo : hi + 1, i]).sum())
+        if missing:
+            gaps.append(f"{asset} ({missing} days)")
+        if ends[i]:
+            ended.append(f"{asset} ({index[hi]:%Y-%m-%d} at {value_prices[hi, i]:.6g} USD)")
+    if never:
+        notes.append("No real price inside the run, never traded: " + ", ".join(never) + ".")
+    if listed:
+        notes.append("First real price after the start, not held before: "
+                     + ", ".join(listed) + ".")
+    if gaps:
+        notes.append("Days without a real price between a coin's first and last (valued at "
+                     "the last price, never traded on): " + ", ".join(gaps) + ".")
+    if ended:
+        notes.append("Prices end before the run does; a holding is sold at that last real "
+                     "close and nothing is held after: " + ", ".join(ended) + ".")
+    return tuple(notes)
 
 
 def _reference(
@@ -732,8 +854,13 @@ def _simulate(
     costs: CostModel,
     volume: np.ndarray | None,
     initial_value: float,
+    notes: Sequence[str] = (),
 ) -> BacktestResult:
     t_count, n = prep.value_prices.shape
+    names = [str(a) for a in prep.assets]
+    capped = np.zeros(n, dtype=int)
+    data_end = prep.data_end
+    any_end = data_end.any(axis=1)
     value_prices = np.nan_to_num(prep.value_prices)  # 0 before listing (nothing held then)
     all_tradable = prep.tradable.all(axis=1)
     targets = prep.targets
@@ -779,6 +906,9 @@ def _simulate(
             else:
                 if new_period[t]:
                     why.append("calendar")
+                    full = True
+                if any_end[t] and (data_end[t] & (units > 0)).any():
+                    why.append("data end")
                     full = True
                 if any_band:
                     breach = np.zeros(n, dtype=bool)
@@ -827,8 +957,15 @@ def _simulate(
                     wanted *= invest / wanted.sum() if wanted.sum() > 0 else 0.0
                     wanted[~tradable] = weights[~tradable]
                 vol_t = None if volume is None else volume[t]
-                trades, trade_cost, _ = plan_trade_values(values, cash, wanted, costs, vol_t)
+                try:
+                    trades, trade_cost, _ = plan_trade_values(values, cash, wanted, costs,
+                                                              vol_t, names=names)
+                except ConvergenceError as exc:
+                    raise ConvergenceError(f"on {prep.index[t]:%Y-%m-%d}: {exc}") from exc
                 placed = trades != 0
+                if vol_t is not None and costs.impact > 0:
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        capped += placed & (np.abs(trades) > costs.max_participation * vol_t)
                 if placed.any():
                     unit_trade = np.divide(trades, price, out=np.zeros(n), where=placed)
                     units = units + unit_trade
@@ -850,8 +987,12 @@ def _simulate(
         units_hist[t] = units
         values_hist[t] = values
     trade_log = (rebalance_pos, reasons, trade_values, trade_units, trade_costs)
+    notes = list(prep.notes) + list(notes)
+    for i in np.flatnonzero(capped):
+        notes.append(f"{names[i]}: {capped[i]} trade(s) larger than {costs.max_participation:g}"
+                     " x the day's volume; market impact charged at that participation.")
     return _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist,
-                   cost_hist, turnover_hist, trade_log)
+                   cost_hist, turnover_hist, trade_log, tuple(notes))
 
 
 def _relative_rc_panel(prep: _Prepared, weights: np.ndarray, start: int) -> np.ndarray:
@@ -870,7 +1011,7 @@ def _relative_rc_panel(prep: _Prepared, weights: np.ndarray, start: int) -> np.n
 
 
 def _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist, cost_hist,
-            turnover_hist, trade_log) -> BacktestResult:
+            turnover_hist, trade_log, notes) -> BacktestResult:
     rebalance_pos, reasons, trade_values, trade_units, trade_costs = trade_log
     index, assets = prep.index, prep.assets
     if not rebalance_pos or rebalance_pos[0] >= len(index) - 1:
@@ -934,15 +1075,50 @@ def _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist, cos
         metrics=metrics,
         policy=policy,
         cost_model=costs,
+        notes=notes,
     )
 
 
-def _volume_array(volume: pd.DataFrame | None, prep: _Prepared) -> np.ndarray | None:
+def _volume_array(volume: pd.DataFrame | None, prep: _Prepared, costs: CostModel
+                  ) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """USD volume per run date and asset, NaN where impact is skipped; and the notes.
+
+    Zero, negative, missing and non-finite volumes are unusable: with
+    ``costs.missing_volume == "skip"`` the impact is skipped on those asset-days, with
+    ``"last"`` the asset's last usable volume (of any earlier date of the panel) is used.
+    """
     if volume is None:
-        return None
+        return None, ()
     if not isinstance(volume, pd.DataFrame):
         raise DataError("volume must be a DataFrame of USD volume shaped like the prices")
-    return volume.reindex(index=prep.index, columns=prep.assets).to_numpy(dtype=float)
+    frame = volume.reindex(columns=prep.assets).astype(float)
+    frame = frame.where(np.isfinite(frame) & (frame > 0))
+    if costs.missing_volume == "last":
+        frame = frame.ffill()
+    values = frame.reindex(index=prep.index).to_numpy(dtype=float)
+    if costs.impact == 0:
+        return values, ()
+    notes = []
+    raw = volume.reindex(index=prep.index)
+    for i, asset in enumerate(prep.assets):
+        days = prep.tradable[:, i]
+        if asset not in volume.columns:
+            notes.append(f"{asset}: no volume in the data; market impact not charged.")
+            continue
+        col = raw[asset].to_numpy(dtype=float)
+        bad = days & ~(np.isfinite(col) & (col > 0))
+        if not bad.any():
+            continue
+        what = (f"{asset}: volume zero or missing on {int(bad.sum())} of {int(days.sum())} "
+                "trading days")
+        if costs.missing_volume == "skip":
+            notes.append(f"{what}; market impact skipped on those days.")
+        else:
+            none = int((bad & np.isnan(values[:, i])).sum())
+            notes.append(f"{what}; market impact used the last valid volume"
+                         + (f" (skipped on {none} days without an earlier one)." if none
+                            else "."))
+    return values, tuple(notes)
 
 
 def _check_initial(initial_value: float) -> float:
@@ -958,6 +1134,8 @@ def run_backtest(
     *,
     volume: pd.DataFrame | None = None,
     initial_value: float = 10_000.0,
+    start: pd.Timestamp | str | None = None,
+    tradable: pd.DataFrame | None = None,
 ) -> BacktestResult:
     """Simulate a rebalancing policy day by day, without look-ahead, with trading costs.
 
@@ -973,9 +1151,21 @@ def run_backtest(
         Fees, half-spread, market impact and minimum trade size; free trading by default.
     volume : pandas.DataFrame of shape (n_dates, n_assets), optional
         Daily traded volume in USD (Yahoo's crypto ``Volume`` is in USD), for the square-root
-        market-impact term; NaN where unknown.
+        market-impact term; NaN where unknown. Zero, missing or non-finite volume never makes
+        a cost infinite: see ``CostModel.missing_volume`` (the notes name the coin and count
+        the days).
     initial_value : float, default 10,000
         Cash in USD at the start.
+    start : timestamp or str, optional
+        Window start: the first trade is on the first date >= ``start``; estimates at that
+        date use the prices before it too. The result's series start there. Default: the
+        first date of the panel.
+    tradable : pandas.DataFrame of bool, shape (n_dates, n_assets), optional
+        True where the price is real. A price that is NaN, or False here (a carried-forward
+        or forward-filled price, see :func:`tradable_from_cleaning`), values the holding but
+        is never traded on. A coin whose real prices end before the panel's last date is sold
+        at its last real close (a rebalance with reason ``"data end"``; the proceeds go to
+        the other coins' targets, or to cash when nothing else can be held).
 
     Returns
     -------
@@ -999,8 +1189,10 @@ def run_backtest(
     """
     costs = CostModel() if costs is None else costs
     initial_value = _check_initial(initial_value)
-    prep = _prepare(prices, policy, all_targets=policy.needs_daily_target)
-    return _simulate(prep, policy, costs, _volume_array(volume, prep), initial_value)
+    prep = _prepare(prices, policy, all_targets=policy.needs_daily_target, start=start,
+                    tradable_mask=tradable)
+    vol, notes = _volume_array(volume, prep, costs)
+    return _simulate(prep, policy, costs, vol, initial_value, notes)
 
 
 def threshold_sweep(
@@ -1013,6 +1205,8 @@ def threshold_sweep(
     volume: pd.DataFrame | None = None,
     initial_value: float = 10_000.0,
     progress: Callable[[int, int], None] | None = None,
+    start: pd.Timestamp | str | None = None,
+    tradable: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Run the same policy over a grid of trigger thresholds: the cost / risk-balance trade-off.
 
@@ -1034,6 +1228,8 @@ def threshold_sweep(
     initial_value : float, default 10,000
     progress : callable, optional
         Called as ``progress(done, total)`` after each run (e.g. to move a progress bar).
+    start, tradable
+        As in :func:`run_backtest`.
 
     Returns
     -------
@@ -1054,11 +1250,12 @@ def threshold_sweep(
     initial_value = _check_initial(initial_value)
     grid = [float(x) for x in thresholds]
     policies = [replace(policy, **{trigger: x}) for x in grid]
-    prep = _prepare(prices, policies[0] if policies else policy, all_targets=True)
-    vol = _volume_array(volume, prep)
+    prep = _prepare(prices, policies[0] if policies else policy, all_targets=True,
+                    start=start, tradable_mask=tradable)
+    vol, notes = _volume_array(volume, prep, costs)
     rows = []
     for k, pol in enumerate(policies):
-        res = _simulate(prep, pol, costs, vol, initial_value)
+        res = _simulate(prep, pol, costs, vol, initial_value, notes)
         m = res.metrics
         rows.append(
             {
@@ -1077,3 +1274,97 @@ def threshold_sweep(
         if progress is not None:
             progress(k + 1, len(policies))
     return pd.DataFrame(rows, index=pd.Index(grid, name="threshold"))
+
+
+#: Name of each benchmark of :func:`benchmark_backtests`, in the order they are run.
+BENCHMARKS: tuple[str, ...] = ("buy and hold", "equal weight, monthly", "BTC alone")
+_BITCOIN = ("BTC", "XBT")
+
+
+@dataclass(frozen=True, eq=False)
+class BenchmarkRuns:
+    """The simulator's benchmarks of one run, and why any of them is missing.
+
+    Attributes
+    ----------
+    runs : dict of str to BacktestResult
+        Benchmark name (``"buy and hold"``, ``"equal weight, monthly"``, ``"<BTC column>
+        alone"``) to its run, in that order; a benchmark that cannot run is absent.
+    notes : tuple of str
+        One line per benchmark that could not run, saying why.
+    """
+
+    runs: dict[str, BacktestResult]
+    notes: tuple[str, ...]
+
+
+def benchmark_backtests(
+    prices: pd.DataFrame,
+    result: BacktestResult,
+    costs: CostModel | None = None,
+    *,
+    volume: pd.DataFrame | None = None,
+    initial_value: float = 10_000.0,
+    tradable: pd.DataFrame | None = None,
+) -> BenchmarkRuns:
+    """Run the standard benchmarks of a backtest on the same prices, costs and start.
+
+    Every benchmark starts on the run's first investment date, with the same initial value,
+    costs, volume and tradable mask:
+
+    - ``"buy and hold"``: the run's first weights (its cash sleeve excluded, renormalized),
+      bought once and held;
+    - ``"equal weight, monthly"``: ``1 / n`` over the coins with a price, rebalanced on the
+      first date of each month;
+    - ``"<BTC> alone"``: the Bitcoin column (base symbol BTC or XBT; the one with the longest
+      history when there are several) bought and held.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame of shape (n_dates, n_assets)
+        The price panel the run used.
+    result : BacktestResult
+        The run to compare against.
+    costs : CostModel, optional
+        Default: the run's cost model.
+    volume, initial_value, tradable
+        As in :func:`run_backtest`.
+
+    Returns
+    -------
+    BenchmarkRuns
+        The runs, and a note for each benchmark that cannot run (no Bitcoin column, no
+        Bitcoin price on the start date, or the riskcore error it raised).
+    """
+    costs = result.cost_model if costs is None else costs
+    start = result.rebalance_dates[0]
+    runs: dict[str, BacktestResult] = {}
+    notes: list[str] = []
+    kwargs = {"volume": volume, "initial_value": initial_value, "start": start,
+              "tradable": tradable}
+
+    def attempt(name: str, policy_args: dict) -> None:
+        try:
+            runs[name] = run_backtest(prices, RebalancePolicy(**policy_args), costs, **kwargs)
+        except RiskcoreError as exc:
+            notes.append(f"{name}: not computed: {exc}")
+
+    first = result.weights.loc[start]
+    first = first[first > 0]
+    attempt("buy and hold", {"target": first / first.sum()})
+    attempt("equal weight, monthly", {"method": "equal_weight", "frequency": "M"})
+    bitcoin = [c for c in prices.columns if base_symbol(str(c)) in _BITCOIN]
+    if not bitcoin:
+        notes.append("BTC alone: not computed: no Bitcoin column (base symbol BTC or XBT) "
+                     "among the selected coins.")
+        return BenchmarkRuns(runs, tuple(notes))
+    btc = max(bitcoin, key=lambda c: prices[c].notna().sum())
+    if pd.isna(prices[btc].get(start)):
+        known = prices[btc].dropna().index
+        span = (f"its prices run {known[0]:%Y-%m-%d} .. {known[-1]:%Y-%m-%d}" if len(known)
+                else "it has no price at all")
+        notes.append(f"BTC alone: not computed: {btc} has no price on {start:%Y-%m-%d}, the "
+                     f"run's start ({span}).")
+    else:
+        attempt(f"{btc} alone", {"target": pd.Series({btc: 1.0})})
+    return BenchmarkRuns(runs, tuple(notes))

@@ -16,6 +16,7 @@ Terms used here, one meaning each:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,8 @@ from riskcore.errors import ConvergenceError, DataError, RiskcoreError
 #: Rebalancing modes: trade everything back to target once any asset breaches its band; move only
 #: the breached assets to the nearest edge of their band; move only the breached assets to target.
 REBALANCE_MODES: tuple[str, ...] = ("to_target", "to_band", "breached_only")
+#: What the simulator does with a day of zero or missing volume: no impact, or the last volume.
+MISSING_VOLUME: tuple[str, ...] = ("skip", "last")
 _TARGET_SUM_TOLERANCE = 1e-6
 _BREACH_TOLERANCE = 1e-12
 
@@ -40,7 +43,17 @@ class CostModel:
 
     The last term is the square-root market-impact law (Almgren, Thum, Hauptmann & Li 2005;
     Toth et al. 2011); it applies only where the volume is known (finite and positive), and is
-    zero otherwise. Trades whose USD value is below ``min_trade`` are not placed.
+    zero otherwise: zero, missing or non-finite volume never makes a cost infinite. The
+    participation ``|t| / v`` is capped at ``max_participation`` (the law is not calibrated
+    beyond a day's volume; a stale or collapsed volume such as 1 USD a day would otherwise
+    charge more than the trade itself). Trades whose USD value is below ``min_trade`` are
+    not placed.
+
+    With the cap, the cost per USD traded is at most ``fee + half_spread + impact *
+    sqrt(max_participation)`` and its derivative at most ``fee + half_spread + 1.5 * impact *
+    sqrt(max_participation)``; construction refuses a model where that derivative reaches 1,
+    so the self-financing trade plan (:func:`plan_trade_values`) is a contraction and always
+    converges.
 
     Parameters
     ----------
@@ -54,11 +67,20 @@ class CostModel:
         ``0.1 * sqrt(0.01)`` = 1% of its value).
     min_trade : float, default 0.0
         Minimum trade size in USD; smaller trades are skipped.
+    missing_volume : {"skip", "last"}, default "skip"
+        What the walk-forward simulator (:func:`riskcore.backtest.run_backtest`) does on a day
+        whose volume is zero, missing or not finite: skip the impact term for that asset-day,
+        or use the asset's last valid volume (none before its first valid volume). The
+        simulator reports the coin and the number of days either way.
+    max_participation : float, default 1.0
+        Largest participation ``|t| / v`` (decimal of the day's volume) the impact term
+        charges; larger trades pay the impact of this participation.
 
     Raises
     ------
     RiskcoreError
-        If a field is negative or not finite.
+        If a field is negative or not finite, ``missing_volume`` is unknown,
+        ``max_participation`` is not > 0, or the marginal cost of a USD traded can reach 1.
 
     See Also
     --------
@@ -69,13 +91,32 @@ class CostModel:
     half_spread: float = 0.0
     impact: float = 0.0
     min_trade: float = 0.0
+    missing_volume: str = "skip"
+    max_participation: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("fee", "half_spread", "impact", "min_trade"):
+        for name in ("fee", "half_spread", "impact", "min_trade", "max_participation"):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
                 raise RiskcoreError(f"cost {name} is {value}; it must be finite and >= 0")
             object.__setattr__(self, name, float(value))
+        if self.missing_volume not in MISSING_VOLUME:
+            allowed = ", ".join(repr(m) for m in MISSING_VOLUME)
+            raise RiskcoreError(
+                f"missing_volume is {self.missing_volume!r}; allowed: {allowed}"
+            )
+        if not self.max_participation > 0:
+            raise RiskcoreError(
+                f"max_participation is {self.max_participation}; it must be > 0 (decimal of "
+                "the day's volume, 1.0 = the whole volume)"
+            )
+        slope = self.proportional + 1.5 * self.impact * np.sqrt(self.max_participation)
+        if slope >= 1.0:
+            raise RiskcoreError(
+                f"costs of fee {self.fee:g} + half-spread {self.half_spread:g} + 1.5 x impact "
+                f"{self.impact:g} x sqrt(max_participation {self.max_participation:g}) = "
+                f"{slope:.3g} per USD traded; they must stay below 1 (decimals, not basis points)"
+            )
 
     @classmethod
     def from_bps(
@@ -125,6 +166,7 @@ class CostModel:
             Signed trade values in USD (positive buys, negative sells).
         volume : numpy.ndarray of shape (n_assets,), optional
             Daily traded volume in USD; NaN or non-positive where unknown (no impact charged).
+            Participation is capped at ``max_participation``.
 
         Returns
         -------
@@ -136,7 +178,8 @@ class CostModel:
         if self.impact > 0 and volume is not None:
             vol = np.asarray(volume, dtype=float)
             known = np.isfinite(vol) & (vol > 0)
-            rate[known] += self.impact * np.sqrt(size[known] / vol[known])
+            participation = np.minimum(size[known] / vol[known], self.max_participation)
+            rate[known] += self.impact * np.sqrt(participation)
         return size * rate
 
 
@@ -271,6 +314,7 @@ def plan_trade_values(
     *,
     tol: float = 1e-12,
     max_iter: int = 100,
+    names: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Self-financing trades (USD) toward wanted weights, net of costs and minimum trade size.
 
@@ -297,7 +341,10 @@ def plan_trade_values(
     tol : float, default 1e-12
         Convergence tolerance on the total cost, relative to the portfolio value.
     max_iter : int, default 100
-        Maximum fixed-point iterations.
+        Maximum fixed-point iterations (the iteration is a contraction for every valid
+        :class:`CostModel`, so this is a safeguard).
+    names : sequence of str, optional
+        Asset names, used only in the error message.
 
     Returns
     -------
@@ -311,7 +358,8 @@ def plan_trade_values(
     Raises
     ------
     ConvergenceError
-        If the cost fixed point does not converge (costs of the order of the trades themselves).
+        If the cost fixed point does not converge; the message names the trade with the
+        highest cost per USD traded, its value, its cost and the volume it was charged against.
     """
     n = values.size
     total = float(values.sum() + cash)
@@ -339,15 +387,14 @@ def plan_trade_values(
             trades = np.where(traded, share * investable - values, 0.0)
             trade_cost = costs.trade_costs(trades, volume)
             new_cost = float(trade_cost.sum())
-            if abs(new_cost - total_cost) <= tol * total:
+            change = abs(new_cost - total_cost)
+            if change <= tol * total:
                 total_cost = new_cost
                 break
             total_cost = new_cost
         else:
-            raise ConvergenceError(
-                f"trade costs did not converge in {max_iter} iterations (last change "
-                f"{abs(new_cost - total_cost):.3g} USD); the costs are too large for the trades"
-            )
+            raise ConvergenceError(_no_convergence(trades, trade_cost, volume, names, max_iter,
+                                                   change))
         investable = (total - total_cost) * (1.0 - cash_share) - kept
         trades = np.where(traded, share * investable - values, 0.0)
         if costs.min_trade > 0:
@@ -358,6 +405,21 @@ def plan_trade_values(
                 continue
         return trades, costs.trade_costs(trades, volume), skipped
     return zero, zero.copy(), skipped
+
+
+def _no_convergence(trades, trade_cost, volume, names, max_iter, change) -> str:
+    """Name the trade whose cost per USD is highest: the likely reason of a failure."""
+    size = np.abs(trades)
+    rate = np.divide(trade_cost, size, out=np.zeros_like(size), where=size > 0)
+    k = int(np.argmax(rate))
+    name = names[k] if names is not None else f"asset #{k}"
+    vol = "unknown" if volume is None else f"{volume[k]:,.0f} USD"
+    return (
+        f"trade costs did not converge in {max_iter} iterations (last change {change:.3g} "
+        f"USD): the {'buy' if trades[k] > 0 else 'sell'} of {size[k]:,.2f} USD of {name} "
+        f"costs {trade_cost[k]:,.2f} USD ({rate[k]:.1%} of its value) against a daily volume "
+        f"of {vol}; lower the impact or max_participation of the cost model"
+    )
 
 
 def units_from_values(values: pd.Series, prices: pd.Series) -> pd.Series:
@@ -529,7 +591,8 @@ def rebalance_trades(
     vol = None if volume is None else pd.Series(volume, dtype=float).reindex(assets).to_numpy()
     if breach.any():
         wanted = desired_weights(weights, tgt, breach, mode, threshold)
-        trade_values, trade_cost, skipped = plan_trade_values(values, cash, wanted, costs, vol)
+        trade_values, trade_cost, skipped = plan_trade_values(values, cash, wanted, costs, vol,
+                                                              names=[str(a) for a in assets])
     else:
         trade_values = np.zeros(len(assets))
         trade_cost = np.zeros(len(assets))

@@ -47,32 +47,18 @@ def policy(method: str, budget: tuple[tuple[str, float], ...] | None, triggers: 
 def backtests(prices: pd.DataFrame, method: str, budget, triggers: tuple, mode: str,
               estimator: str, lookback: int, cost_args: tuple, initial_value: float,
               stablecoins: tuple = (), volume: pd.DataFrame | None = None):
-    """Run the policy and its three benchmarks on the same prices and costs.
+    """Run the policy and :func:`riskcore.benchmark_backtests` on the same prices and costs.
 
-    Benchmarks start with the policy (after the estimation window): buy-and-hold of the
-    policy's first target, equal weight rebalanced monthly, and BTC alone where present.
+    Returns ``(runs, notes)``: ``{"policy": result, benchmark name: result, ...}`` and the
+    notes of the run and of the benchmarks that could not run.
     """
     cost_model = build_cost_model(cost_args)
     main = riskcore.run_backtest(
         prices, policy(method, budget, triggers, mode, estimator, lookback, stablecoins),
         cost_model, initial_value=initial_value, volume=volume)
-    start = main.rebalance_dates[0]
-    later = prices.loc[start:]
-    first_target = main.weights.loc[start]
-    first_target = first_target[first_target > 0] / first_target[first_target > 0].sum()
-    runs = {"policy": main}
-    runs["buy and hold"] = riskcore.run_backtest(
-        later, riskcore.RebalancePolicy(target=first_target), cost_model,
-        initial_value=initial_value, volume=volume)
-    runs["equal weight, monthly"] = riskcore.run_backtest(
-        later, riskcore.RebalancePolicy(method="equal_weight", frequency="M"), cost_model,
-        initial_value=initial_value, volume=volume)
-    btc = [c for c in prices.columns if riskcore.assets.base_symbol(c) in {"BTC", "XBT"}]
-    if btc and later[btc[0]].notna().iloc[0]:
-        runs[f"{btc[0]} alone"] = riskcore.run_backtest(
-            later[[btc[0]]], riskcore.RebalancePolicy(target=pd.Series({btc[0]: 1.0})),
-            cost_model, initial_value=initial_value, volume=volume)
-    return runs
+    bench = riskcore.benchmark_backtests(prices, main, cost_model, volume=volume,
+                                         initial_value=initial_value)
+    return {"policy": main, **bench.runs}, main.notes + bench.notes
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
