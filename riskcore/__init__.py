@@ -79,6 +79,13 @@ _EXPORTS: dict[str, str] = {
     "group_risk_contributions": "diagnostics",
     "Portfolio": "portfolio",
     "build_portfolio": "portfolio",
+    "allocate_portfolio": "portfolio",
+    "PortfolioSpec": "spec",
+    "METHODS": "spec",
+    "ESTIMATORS": "spec",
+    "SCHEMA_VERSION": "spec",
+    "rolling_covariances": "estimators",
+    "volatility_scale": "allocation",
     "compare_portfolios": "portfolio",
     "options_for": "portfolio",
     # stress testing

@@ -792,6 +792,59 @@ def minimum_variance_weights(
     return _result("minimum variance", w, values, labels, None, converged=True, iterations=res.nit)
 
 
+def volatility_scale(
+    weights: np.ndarray,
+    cov: np.ndarray,
+    target: float,
+    *,
+    max_leverage: float = 1.0,
+    cash_position: int | None = None,
+) -> float:
+    """Scale ``k`` of the risky weights that reaches a target volatility (NumPy kernel).
+
+    The one volatility-target rule of riskcore: :func:`volatility_target` and the
+    walk-forward simulator both call it. With riskless cash, ``k = target / sigma(w)``; with
+    a sleeve asset ``j`` (a stablecoin), ``k`` solves ``sigma(k w + (1 - k) e_j) = target``,
+    the quadratic ``k^2 a + 2 k (1 - k) c + (1 - k)^2 d = target^2`` with ``a = w'Σw``,
+    ``c = w'Σe_j``, ``d = Σ_jj`` (larger root). ``k`` is clipped to ``[0, max_leverage]``.
+
+    Parameters
+    ----------
+    weights : numpy.ndarray of shape (n_assets,)
+        Risky weights summing to 1.
+    cov : numpy.ndarray of shape (n_assets, n_assets)
+        Covariance in the unit of ``target`` squared (annualized with an annualized target).
+    target : float
+        Target volatility (> 0).
+    max_leverage : float, default 1.0
+        Largest ``k``.
+    cash_position : int, optional
+        Position of the sleeve asset in ``cov``; None for riskless cash.
+
+    Returns
+    -------
+    float
+        The scale ``k`` in ``[0, max_leverage]``.
+
+    References
+    ----------
+    A. Moreira, T. Muir (2017), "Volatility-managed portfolios", Journal of Finance 72(4).
+    """
+    a = float(weights @ cov @ weights)
+    if cash_position is None:
+        vol = np.sqrt(max(a, 0.0))
+        k = target / vol if vol > 0 else max_leverage
+    else:
+        c = float(weights @ cov[:, cash_position])
+        d = float(cov[cash_position, cash_position])
+        qa, qb, qc = a - 2 * c + d, 2 * c - 2 * d, d - target**2
+        if abs(qa) < 1e-18 * max(abs(d), abs(a), 1e-300):
+            k = -qc / qb if qb else 0.0
+        else:
+            k = (-qb + np.sqrt(max(qb * qb - 4 * qa * qc, 0.0))) / (2 * qa)
+    return float(min(max(k, 0.0), max_leverage))
+
+
 @dataclass(frozen=True, eq=False)
 class VolatilityTarget:
     """A portfolio scaled to a target volatility, with its cash or stablecoin sleeve.
@@ -882,22 +935,8 @@ def volatility_target(
         raise DataError(f"target volatility is {target}; it must be a positive decimal (0.4 = 40%)")
     if not (np.isfinite(max_leverage) and max_leverage > 0):
         raise DataError(f"max_leverage is {max_leverage}; it must be positive (1 = no borrowing)")
-    vol = float(np.sqrt(max(w @ values @ w, 0.0)))
-    if cash in labels:
-        j = labels.get_loc(cash)
-        e = np.zeros(len(labels))
-        e[j] = 1.0
-        # σ²(k) = k² a + 2 k (1 - k) c + (1 - k)² d = target²
-        a, c, d = w @ values @ w, w @ values @ e, values[j, j]
-        qa, qb, qc = a - 2 * c + d, 2 * c - 2 * d, d - target**2
-        if abs(qa) < 1e-18:
-            k = -qc / qb if qb else 0.0
-        else:
-            disc = max(qb * qb - 4 * qa * qc, 0.0)
-            k = (-qb + np.sqrt(disc)) / (2 * qa)
-    else:
-        k = target / vol if vol > 0 else max_leverage
-    k = float(min(max(k, 0.0), max_leverage))
+    j = labels.get_loc(cash) if cash in labels else None
+    k = volatility_scale(w, values, target, max_leverage=max_leverage, cash_position=j)
     risky = pd.Series(w * k, index=labels, name="weight")
     final = risky.copy()
     if cash in labels:

@@ -45,11 +45,13 @@ import numpy as np
 import pandas as pd
 
 from riskcore._rb_solver import solve_risk_budget
+from riskcore.allocation import volatility_scale
 from riskcore.assets import CASH, base_symbol, is_stablecoin
 from riskcore.errors import ConvergenceError, DataError, RiskcoreError
-from riskcore.estimators import floor_volatility
+from riskcore.estimators import floor_volatility, rolling_covariances
 from riskcore.metrics import PortfolioMetrics, portfolio_metrics
 from riskcore.periods import infer_periods_per_year
+from riskcore.portfolio import decide, spec_panel
 from riskcore.rebalance import (
     CostModel,
     check_mode,
@@ -57,6 +59,7 @@ from riskcore.rebalance import (
     desired_weights,
     plan_trade_values,
 )
+from riskcore.spec import PortfolioSpec
 
 #: Allocation methods a policy can use to set its target.
 METHODS: tuple[str, ...] = ("fixed", "equal_weight", "inverse_volatility", "erc", "risk_budget")
@@ -481,36 +484,6 @@ def _universe(prices: pd.DataFrame, policy: RebalancePolicy) -> pd.Index:
     return names
 
 
-def _scale_to_volatility(
-    tgt: np.ndarray, cov: np.ndarray, target: float, ppy: float, cash: int | None
-) -> np.ndarray:
-    """Scale a target down to an annualized volatility, the remainder to cash or ``cash``.
-
-    Riskless cash: ``k = min(1, target / sigma(tgt))``. A stablecoin column ``cash``: ``k``
-    solves ``sigma(k * tgt + (1 - k) * e_cash) = target`` (the quadratic of
-    :func:`riskcore.allocation.volatility_target`), clipped to ``[0, 1]``. ``cov`` is per
-    period and annualized with ``ppy``.
-    """
-    var = tgt @ cov @ tgt
-    sigma = np.sqrt(var * ppy)
-    if not sigma > target:
-        return tgt
-    if cash is None:
-        return tgt * (target / sigma)
-    # var(k) = k^2 a + 2 k (1 - k) c + (1 - k)^2 d, per period
-    c = tgt @ cov[:, cash]
-    d = cov[cash, cash]
-    qa, qb, qc = var - 2.0 * c + d, 2.0 * c - 2.0 * d, d - target**2 / ppy
-    if abs(qa) < 1e-18:
-        k = -qc / qb if qb else 0.0
-    else:
-        k = (-qb + np.sqrt(max(qb * qb - 4.0 * qa * qc, 0.0))) / (2.0 * qa)
-    k = min(max(k, 0.0), 1.0)
-    out = tgt * k
-    out[cash] += 1.0 - k
-    return out
-
-
 def _new_period(index: pd.DatetimeIndex, frequency: str | None) -> np.ndarray:
     flags = np.zeros(len(index), dtype=bool)
     if frequency is None:
@@ -530,63 +503,9 @@ def _new_period(index: pd.DatetimeIndex, frequency: str | None) -> np.ndarray:
     return flags
 
 
-def _window_sums(x: np.ndarray, lookback: int) -> np.ndarray:
-    """Sum the ``lookback`` rows ending at each row (partial sums for the first rows).
-
-    Vectorized without a running total over the whole series: rows are split in blocks of
-    ``lookback``; the window ending at block ``k``, position ``j`` is the prefix sum of block
-    ``k`` up to ``j`` plus the suffix sum of block ``k - 1`` after ``j``. Each sum adds at most
-    ``lookback`` terms, so rounding does not grow with the series length.
-    """
-    t_count = x.shape[0]
-    blocks = -(-t_count // lookback)
-    padded = np.zeros((blocks * lookback,) + x.shape[1:])
-    padded[:t_count] = x
-    shaped = padded.reshape((blocks, lookback) + x.shape[1:])
-    prefix = np.cumsum(shaped, axis=1)
-    suffix = np.zeros_like(shaped)
-    # suffix[k, j] = sum of block k rows j+1 .. lookback-1
-    suffix[:, :-1] = np.cumsum(shaped[:, ::-1], axis=1)[:, ::-1][:, 1:]
-    out = prefix.copy()
-    out[1:] += suffix[:-1]
-    return out.reshape(padded.shape)[:t_count]
-
-
-def _rolling_moments(returns: np.ndarray, lookback: int, decay: float):
-    """Yield (t, s0, s1, s2) for each t: decayed sums over the ``lookback`` returns ending at t.
-
-    Incremental update ``s <- decay * s + x_t - decay**lookback * x_{t-lookback}``, recomputed
-    exactly from the window every ``lookback`` steps so that rounding does not accumulate.
-    NaN returns count as 0 (windows containing them are not used).
-    """
-    t_count, n = returns.shape
-    x = np.nan_to_num(returns, nan=0.0)
-    weights = decay ** np.arange(lookback)[::-1]  # oldest first
-    tail = decay**lookback
-    s1 = np.zeros(n)
-    s2 = np.zeros((n, n))
-    for t in range(t_count):
-        if t % lookback == 0:
-            lo = max(0, t - lookback + 1)
-            window = x[lo : t + 1]
-            w = weights[lookback - window.shape[0] :]
-            s1 = w @ window
-            s2 = (window * w[:, None]).T @ window
-        else:
-            new = x[t]
-            s1 *= decay
-            s1 += new
-            s2 *= decay
-            s2 += np.outer(new, new)
-            if t >= lookback:
-                old = x[t - lookback]
-                s1 -= tail * old
-                s2 -= tail * np.outer(old, old)
-        yield t, s1, s2
-
-
 def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool,
-             start=None, tradable_mask: pd.DataFrame | None = None) -> _Prepared:
+             start=None, tradable_mask: pd.DataFrame | None = None,
+             spec: PortfolioSpec | None = None, force_generic: bool = False) -> _Prepared:
     prices = _check_prices(prices)
     assets = _universe(prices, policy)
     panel = prices[assets]
@@ -611,37 +530,11 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
     lookback = int(policy.lookback)
     returns = np.full_like(raw, np.nan)
     returns[1:] = raw[1:] / raw[:-1] - 1.0
-    valid = ~np.isnan(returns)
-    csum = np.concatenate([np.zeros((1, n)), np.cumsum(valid, axis=0)])
-    full_window = np.zeros((t_count, n), dtype=bool)
-    if t_count > lookback:
-        window_count = csum[lookback + 1 :] - csum[1 : t_count - lookback + 1]
-        full_window[lookback:] = window_count == lookback
-
+    half_life = None
     if policy.estimator == "ewma":
         half_life = policy.half_life if policy.half_life is not None else lookback / 4.0
-        decay = 0.5 ** (1.0 / half_life)
-    else:
-        decay = 1.0
-
+    covariance, full_window = rolling_covariances(returns, lookback, half_life=half_life)
     first_full = np.argmax(full_window.any(axis=1)) if full_window.any() else t_count
-    if decay == 1.0:
-        x = np.nan_to_num(returns, nan=0.0)
-        s1 = _window_sums(x, lookback)
-        s2 = _window_sums(x[:, :, None] * x[:, None, :], lookback)
-        covariance = (s2 - s1[:, :, None] * s1[:, None, :] / lookback) / (lookback - 1)
-        covariance[:first_full] = 0.0
-    else:
-        # RiskMetrics recursion started at the window's first return (as
-        # riskcore.estimators.covariance): weights (1 - lam) lam**k, the oldest lam**(L-1),
-        # i.e. (1 - lam) * decayed sum + lam**L * outer(oldest return), zero mean.
-        x = np.nan_to_num(returns, nan=0.0)
-        tail = decay**lookback
-        covariance = np.zeros((t_count, n, n))
-        for t, _, m2 in _rolling_moments(returns, lookback, decay):
-            if t >= first_full:
-                old = x[t - lookback + 1]
-                covariance[t] = (1.0 - decay) * m2 + tail * np.outer(old, old)
     if policy.volatility_floor:
         start = min(first_full, t_count)
         covariance[start:] = floor_volatility(covariance[start:],
@@ -649,7 +542,8 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
     variances = np.diagonal(covariance, axis1=1, axis2=2)
     estimable = full_window & (variances > 0)
 
-    estimated = policy.method in _ESTIMATED or policy.target_volatility is not None
+    estimated = (spec is not None or policy.method in _ESTIMATED
+                 or policy.target_volatility is not None)
     if policy.min_history is not None:
         min_history = int(policy.min_history)
     else:
@@ -683,28 +577,41 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
     fixed = None
     if policy.method == "fixed":
         fixed = policy.target.reindex(assets, fill_value=0.0).to_numpy(dtype=float)
+    budget = policy.budget
+    if spec is not None and spec.risk_budget is not None:
+        budget = pd.Series(dict(spec.risk_budget), dtype=float)
     budget_all = (
-        policy.budget.reindex(assets, fill_value=0.0).to_numpy(dtype=float)
-        if policy.budget is not None
+        budget.reindex(assets, fill_value=0.0).to_numpy(dtype=float)
+        if budget is not None
         else np.full(n, 1.0 / n)
     )
     if not inside.all():
         budget_all = np.where(inside, budget_all, 0.0)
     previous = None
     end_day = data_end.any(axis=1)
-    candidates = np.flatnonzero(budget_eligible.any(axis=1) | end_day)
+    generic = spec is not None and (force_generic or not _has_fast_path(spec))
+    decidable = eligible if generic else budget_eligible
+    candidates = np.flatnonzero(decidable.any(axis=1) | end_day)
+    max_leverage = 1.0 if spec is None else spec.max_leverage
     for t in candidates[candidates >= first]:
         if all_targets or previous is None or new_period[t] or end_day[t]:
-            tgt = _target(policy, covariance[t], budget_eligible[t], budget_all, previous,
-                          fixed, index, t)
+            if generic:
+                tgt = _decide_at(returns, t, eligible[t], spec, index, assets, ppy) \
+                    if eligible[t].any() else None
+            else:
+                tgt = _target(policy, covariance[t], budget_eligible[t], budget_all, previous,
+                              fixed, index, t)
             if tgt is None and end_day[t]:
                 targets[t] = 0.0  # nothing else can be held: the ending coin is sold to cash
             if tgt is not None:
                 previous = tgt
-                if policy.target_volatility is not None:
+                if policy.target_volatility is not None and not generic:
                     sleeve = cash_pos if cash_ok is not None and cash_ok[t] else None
-                    tgt = _scale_to_volatility(tgt, covariance[t], policy.target_volatility,
-                                               ppy, sleeve)
+                    k = volatility_scale(tgt, covariance[t] * ppy, policy.target_volatility,
+                                         max_leverage=max_leverage, cash_position=sleeve)
+                    tgt = tgt * k
+                    if sleeve is not None:
+                        tgt[sleeve] += 1.0 - k
                 targets[t] = tgt
     reference = _reference(policy, covariance, estimable, eligible, targets, budget_all)
     run = slice(first, None)
@@ -759,6 +666,46 @@ def _data_notes(index, assets, tradable, last_real, ends, value_prices, first) -
         notes.append("Prices end before the run does; a holding is sold at that last real "
                      "close and nothing is held after: " + ", ".join(ended) + ".")
     return tuple(notes)
+
+
+def _has_fast_path(spec: PortfolioSpec) -> bool:
+    """Whether the rolling kernel computes this spec's targets (checked equal by a test).
+
+    Sample or EWMA covariance on the common window, and risk budgeting without bounds or
+    group limits, inverse volatility or equal weight. Every other spec re-runs
+    :func:`riskcore.portfolio.decide` at each date.
+    """
+    return (spec.estimator in ("sample", "ewma") and spec.alignment == "common"
+            and spec.method in ("risk_budget", "inverse_volatility", "equal_weight")
+            and not spec.bounds and not spec.group_limits)
+
+
+def _decide_at(returns: np.ndarray, t: int, eligible: np.ndarray, spec: PortfolioSpec,
+               index: pd.DatetimeIndex, assets: pd.Index, ppy: float) -> np.ndarray:
+    """Target weights at ``t`` from :func:`riskcore.portfolio.decide` (cash implied)."""
+    lo = t - spec.lookback + 1
+    window = pd.DataFrame(returns[lo : t + 1], index=index[lo : t + 1], columns=assets)
+    try:
+        portfolio = decide(window, eligible, spec, ppy)
+    except RiskcoreError as exc:
+        raise type(exc)(f"on {index[t]:%Y-%m-%d}: {exc}") from exc
+    weights = portfolio.weights.drop(CASH, errors="ignore")
+    return weights.reindex(assets, fill_value=0.0).to_numpy(dtype=float)
+
+
+def _policy_of(spec: PortfolioSpec) -> RebalancePolicy:
+    """Translate the triggers and walk-forward settings of a spec into a policy."""
+    fast = spec.method if spec.method in _ESTIMATED + ("equal_weight",) else "risk_budget"
+    return RebalancePolicy(
+        method=fast, frequency=spec.frequency, band=spec.band,
+        relative_band=spec.relative_band, risk_band=spec.risk_band,
+        volatility_band=spec.volatility_band, target_volatility=spec.target_volatility,
+        mode=spec.mode,
+        estimator=spec.estimator if spec.estimator in ESTIMATORS else "sample",
+        lookback=spec.lookback, half_life=spec.half_life_periods,
+        min_history=spec.lookback + 1, volatility_floor=spec.volatility_floor,
+        stablecoins=spec.stablecoins, cash=spec.cash,
+    )
 
 
 def _reference(
@@ -1187,10 +1134,16 @@ def run_backtest(
     Journal (constant mix versus buy-and-hold); Maillard, Roncalli & Teiletche (2010) (equal
     risk contribution); Spinu (2013) (risk-budget solver).
     """
+    spec = None
+    if isinstance(policy, PortfolioSpec):
+        spec, policy = policy, _policy_of(policy)
+        costs = spec.costs if costs is None else costs
+        start = spec.start if start is None else start
+        prices = spec_panel(prices, spec)
     costs = CostModel() if costs is None else costs
     initial_value = _check_initial(initial_value)
     prep = _prepare(prices, policy, all_targets=policy.needs_daily_target, start=start,
-                    tradable_mask=tradable)
+                    tradable_mask=tradable, spec=spec)
     vol, notes = _volume_array(volume, prep, costs)
     return _simulate(prep, policy, costs, vol, initial_value, notes)
 

@@ -675,6 +675,138 @@ def _ewma_weights(n: int, half_life: float) -> np.ndarray:
     return weights
 
 
+def _window_sums(x: np.ndarray, lookback: int) -> np.ndarray:
+    """Sum the ``lookback`` rows ending at each row (partial sums for the first rows).
+
+    Vectorized without a running total over the whole series: rows are split in blocks of
+    ``lookback``; the window ending at block ``k``, position ``j`` is the prefix sum of block
+    ``k`` up to ``j`` plus the suffix sum of block ``k - 1`` after ``j``. Each sum adds at most
+    ``lookback`` terms, so rounding does not grow with the series length.
+    """
+    t_count = x.shape[0]
+    blocks = -(-t_count // lookback)
+    padded = np.zeros((blocks * lookback,) + x.shape[1:])
+    padded[:t_count] = x
+    shaped = padded.reshape((blocks, lookback) + x.shape[1:])
+    prefix = np.cumsum(shaped, axis=1)
+    suffix = np.zeros_like(shaped)
+    # suffix[k, j] = sum of block k rows j+1 .. lookback-1
+    suffix[:, :-1] = np.cumsum(shaped[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    out = prefix.copy()
+    out[1:] += suffix[:-1]
+    return out.reshape(padded.shape)[:t_count]
+
+
+def _rolling_moments(returns: np.ndarray, lookback: int, decay: float):
+    """Yield (t, s0, s1, s2) for each t: decayed sums over the ``lookback`` returns ending at t.
+
+    Incremental update ``s <- decay * s + x_t - decay**lookback * x_{t-lookback}``, recomputed
+    exactly from the window every ``lookback`` steps so that rounding does not accumulate.
+    NaN returns count as 0 (windows containing them are not used).
+    """
+    t_count, n = returns.shape
+    x = np.nan_to_num(returns, nan=0.0)
+    weights = decay ** np.arange(lookback)[::-1]  # oldest first
+    tail = decay**lookback
+    s1 = np.zeros(n)
+    s2 = np.zeros((n, n))
+    for t in range(t_count):
+        if t % lookback == 0:
+            lo = max(0, t - lookback + 1)
+            window = x[lo : t + 1]
+            w = weights[lookback - window.shape[0] :]
+            s1 = w @ window
+            s2 = (window * w[:, None]).T @ window
+        else:
+            new = x[t]
+            s1 *= decay
+            s1 += new
+            s2 *= decay
+            s2 += np.outer(new, new)
+            if t >= lookback:
+                old = x[t - lookback]
+                s1 -= tail * old
+                s2 -= tail * np.outer(old, old)
+        yield t, s1, s2
+
+
+def full_windows(valid: np.ndarray, lookback: int) -> np.ndarray:
+    """Whether each of the ``lookback`` periods ending at each row is valid, per asset.
+
+    Parameters
+    ----------
+    valid : numpy.ndarray of bool, shape (n_periods, n_assets)
+        True where an asset has a return.
+    lookback : int
+        Window length in periods.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_periods, n_assets)
+        True where the window ending at that row is complete (False in the first
+        ``lookback - 1`` rows).
+    """
+    t_count, n = valid.shape
+    csum = np.concatenate([np.zeros((1, n)), np.cumsum(valid, axis=0)])
+    out = np.zeros((t_count, n), dtype=bool)
+    if t_count >= lookback:
+        out[lookback - 1:] = (csum[lookback:] - csum[: t_count - lookback + 1]) == lookback
+    return out
+
+
+def rolling_covariances(
+    returns: np.ndarray, lookback: int, *, half_life: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-period covariance of the ``lookback`` returns ending at every row (walk-forward).
+
+    The rolling kernel of the simulator: at row ``t`` it equals :func:`estimate_covariance`
+    (``"sample"``, or ``"ewma"`` with ``half_life``) on returns ``t - lookback + 1 .. t``,
+    divided by ``periods_per_year``, wherever that window is complete (tested). Sample:
+    windowed sums (no running total over the series, so rounding does not grow with its
+    length). EWMA: the RiskMetrics recursion started at the window's first return, updated
+    incrementally and recomputed from the window every ``lookback`` rows.
+
+    Parameters
+    ----------
+    returns : numpy.ndarray of shape (n_periods, n_assets)
+        Simple returns per period, NaN where missing.
+    lookback : int
+        Window length (>= 2).
+    half_life : float, optional
+        EWMA half-life in periods; None for the sample covariance (ddof 1).
+
+    Returns
+    -------
+    covariance : numpy.ndarray of shape (n_periods, n_assets, n_assets)
+        Per-period covariance (0 before the first complete window of any asset; meaningless
+        for an asset whose own window is incomplete).
+    full_window : numpy.ndarray of bool, shape (n_periods, n_assets)
+        Whether each asset's window ending at that row is complete.
+
+    References
+    ----------
+    J.P. Morgan/Reuters (1996). RiskMetrics - Technical Document, 4th ed.
+    """
+    t_count, n = returns.shape
+    full_window = full_windows(~np.isnan(returns), lookback)
+    first_full = np.argmax(full_window.any(axis=1)) if full_window.any() else t_count
+    x = np.nan_to_num(returns, nan=0.0)
+    if half_life is None:
+        s1 = _window_sums(x, lookback)
+        s2 = _window_sums(x[:, :, None] * x[:, None, :], lookback)
+        covariance = (s2 - s1[:, :, None] * s1[:, None, :] / lookback) / (lookback - 1)
+        covariance[:first_full] = 0.0
+        return covariance, full_window
+    decay = 0.5 ** (1.0 / half_life)
+    tail = decay**lookback
+    covariance = np.zeros((t_count, n, n))
+    for t, _, m2 in _rolling_moments(returns, lookback, decay):
+        if t >= first_full:
+            old = x[t - lookback + 1]
+            covariance[t] = (1.0 - decay) * m2 + tail * np.outer(old, old)
+    return covariance, full_window
+
+
 def floor_volatility(cov: np.ndarray, floor_variance: float) -> np.ndarray:
     """Raise variances below ``floor_variance`` to it, keeping the correlations.
 
