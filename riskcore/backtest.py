@@ -325,12 +325,12 @@ class BacktestResult:
         Reason of each rebalance, indexed by ``rebalance_dates`` (``"initial"``,
         ``"calendar"``, ``"band"``, ``"relative band"``, ``"risk band"``, ``"volatility band"``,
         joined by ``"+"``).
-    risk_contributions : pandas.DataFrame of shape (n_dates, n_assets)
+    relative_risk_contributions : pandas.DataFrame of shape (n_dates, n_assets)
         Relative risk contributions of the held weights under the covariance estimated at each
         date (NaN before the first full window or before investing).
     risk_reference : pandas.DataFrame of shape (n_dates, n_assets)
-        What ``risk_contributions`` are compared with: the risk budget, or the target's own
-        relative risk contributions.
+        What ``relative_risk_contributions`` are compared with: the risk budget, or the
+        target's own relative risk contributions.
     metrics : PortfolioMetrics
         Metrics of the equity from the first investment on.
     policy : RebalancePolicy
@@ -354,7 +354,7 @@ class BacktestResult:
     turnover: float
     rebalance_dates: pd.DatetimeIndex
     rebalance_reasons: pd.Series
-    risk_contributions: pd.DataFrame
+    relative_risk_contributions: pd.DataFrame
     risk_reference: pd.DataFrame
     metrics: PortfolioMetrics
     policy: RebalancePolicy
@@ -1017,7 +1017,7 @@ def _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist, cos
         turnover=total_turnover,
         rebalance_dates=dates,
         rebalance_reasons=pd.Series(reasons, index=dates, name="reason", dtype=object),
-        risk_contributions=pd.DataFrame(rrc_hist, index=index, columns=assets),
+        relative_risk_contributions=pd.DataFrame(rrc_hist, index=index, columns=assets),
         risk_reference=pd.DataFrame(reference, index=index, columns=assets),
         metrics=metrics,
         policy=policy,
@@ -1076,7 +1076,7 @@ def _check_initial(initial_value: float) -> float:
 
 def run_backtest(
     prices: pd.DataFrame,
-    policy: RebalancePolicy,
+    policy: PortfolioSpec | RebalancePolicy,
     costs: CostModel | None = None,
     *,
     volume: pd.DataFrame | None = None,
@@ -1092,8 +1092,15 @@ def run_backtest(
     ----------
     prices : pandas.DataFrame of shape (n_dates, n_assets)
         Price panel (USD per unit, NaN before listing), sorted unique DatetimeIndex.
-    policy : RebalancePolicy
-        Allocation method and triggers.
+    policy : PortfolioSpec or RebalancePolicy
+        The decision to re-make at each rebalance date: a :class:`~riskcore.spec.PortfolioSpec`
+        (every method and option of :func:`~riskcore.portfolio.build_portfolio`; its window,
+        universe and cost model are used unless ``start`` or ``costs`` are given), or the
+        simulator's own :class:`RebalancePolicy` (fixed targets, the benchmarks, bt
+        comparisons). With a spec the target at each date is
+        :func:`riskcore.portfolio.decide` on the ``lookback`` returns ending there (sample or
+        EWMA risk budgeting, inverse volatility and equal weight take a faster path through
+        :func:`riskcore.estimators.rolling_covariances`, tested equal).
     costs : CostModel, optional
         Fees, half-spread, market impact and minimum trade size; free trading by default.
     volume : pandas.DataFrame of shape (n_dates, n_assets), optional
@@ -1150,7 +1157,7 @@ def run_backtest(
 
 def threshold_sweep(
     prices: pd.DataFrame,
-    policy: RebalancePolicy,
+    policy: PortfolioSpec | RebalancePolicy,
     thresholds: Sequence[float],
     costs: CostModel | None = None,
     *,
@@ -1169,8 +1176,9 @@ def threshold_sweep(
     ----------
     prices : pandas.DataFrame of shape (n_dates, n_assets)
         Price panel.
-    policy : RebalancePolicy
-        Base policy; its ``trigger`` field is replaced by each threshold.
+    policy : PortfolioSpec or RebalancePolicy
+        Base decision; its ``trigger`` field is replaced by each threshold (its other
+        triggers are kept).
     thresholds : sequence of float
         Thresholds (decimals; ``numpy.inf`` means never trigger).
     costs : CostModel, optional
@@ -1199,12 +1207,18 @@ def threshold_sweep(
     """
     if trigger not in SWEEP_TRIGGERS:
         raise RiskcoreError(f"trigger {trigger!r} is unknown; allowed: {_allowed(SWEEP_TRIGGERS)}")
+    spec = None
+    if isinstance(policy, PortfolioSpec):
+        spec, policy = policy, _policy_of(policy)
+        costs = spec.costs if costs is None else costs
+        start = spec.start if start is None else start
+        prices = spec_panel(prices, spec)
     costs = CostModel() if costs is None else costs
     initial_value = _check_initial(initial_value)
     grid = [float(x) for x in thresholds]
     policies = [replace(policy, **{trigger: x}) for x in grid]
     prep = _prepare(prices, policies[0] if policies else policy, all_targets=True,
-                    start=start, tradable_mask=tradable)
+                    start=start, tradable_mask=tradable, spec=spec)
     vol, notes = _volume_array(volume, prep, costs)
     rows = []
     for k, pol in enumerate(policies):
@@ -1291,6 +1305,9 @@ def benchmark_backtests(
     """
     costs = result.cost_model if costs is None else costs
     start = result.rebalance_dates[0]
+    # the run's universe and dates (a spec's as-of date ends the run before the panel ends)
+    universe = [c for c in result.weights.columns if c in prices.columns]
+    prices = prices.loc[: result.equity.index[-1], universe]
     runs: dict[str, BacktestResult] = {}
     notes: list[str] = []
     kwargs = {"volume": volume, "initial_value": initial_value, "start": start,
