@@ -760,7 +760,7 @@ def _target(
     if policy.method == "equal_weight":
         out[elig] = 1.0 / elig.sum()
         return out
-    sub = cov[np.ix_(elig, elig)]
+    sub = cov if elig.all() else cov[np.ix_(elig, elig)]
     if policy.method == "inverse_volatility":
         inv = 1.0 / np.sqrt(np.diagonal(sub))
         out[elig] = inv / inv.sum()
