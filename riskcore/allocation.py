@@ -86,11 +86,14 @@ class AllocationResult:
         Whether the solver reached its tolerance (True for closed-form methods).
     iterations : int
         Solver iterations (0 for closed-form methods).
-    max_relative_error : float
-        ``max_i |relative RC_i - b_i| / b_i`` over assets with a positive budget; NaN for
-        methods without a budget. For constrained risk budgeting, where binding constraints
-        make risk contributions depart from budgets by design, the largest relative violation
-        of the optimality conditions of Richard & Roncalli (2019) instead.
+    budget_error : float
+        ``max_i |relative RC_i - b_i| / b_i`` over assets with a positive budget, measured on
+        the weights; NaN for methods without a budget. With binding constraints it is large
+        by design (the constraints move risk away from the budgets).
+    optimality_error : float
+        For constrained risk budgeting, the largest relative violation of the optimality
+        conditions of Richard & Roncalli (2019) (how well the solver converged); NaN for
+        the other methods.
     lagrange_multiplier : float
         λ of constrained risk budgeting (``RC_i / b_i`` of every asset that touches no binding
         constraint, annualized volatility units); NaN for other methods.
@@ -112,11 +115,21 @@ class AllocationResult:
     portfolio_volatility: float
     converged: bool
     iterations: int
-    max_relative_error: float
+    budget_error: float
+    optimality_error: float = float("nan")
     lagrange_multiplier: float = float("nan")
     binding_constraints: tuple[str, ...] = ()
     asset_groups: pd.Series | None = None
     covariance: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def max_relative_error(self) -> float:
+        """Solver accuracy: ``optimality_error`` where defined, else ``budget_error``.
+
+        Former single field with both meanings; kept for the pages until they switch to
+        :attr:`budget_error` and :attr:`optimality_error`.
+        """
+        return self.optimality_error if np.isfinite(self.optimality_error) else self.budget_error
 
     @property
     def marginal_risk_contributions(self) -> pd.Series:
@@ -469,9 +482,7 @@ def _result(
     vol = float(np.sqrt(max(weights @ sw, 0.0)))
     rc = weights * sw / vol
     rrc = rc / vol
-    if error is not None:
-        err = float(error)
-    elif budget is None:
+    if budget is None:
         err = float("nan")
     else:
         pos = budget > 0
@@ -485,7 +496,8 @@ def _result(
         portfolio_volatility=vol,
         converged=converged,
         iterations=iterations,
-        max_relative_error=err,
+        budget_error=err,
+        optimality_error=float("nan") if error is None else float(error),
         lagrange_multiplier=lagrange_multiplier,
         binding_constraints=binding,
         covariance=cov,
