@@ -53,7 +53,8 @@ METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
 #: Version of the JSON layout written by :meth:`PortfolioSpec.to_json`.
 SCHEMA_VERSION = 2
 # schema 1 (the simulator's RebalancePolicy vocabulary) -> schema 2 field names
-_V1_RENAMES = {"budget": "risk_budget", "groups": "group_limits", "threshold": "band"}
+_V1_RENAMES = {"budget": "risk_budget", "groups": "group_limits", "threshold": "band",
+               "cash": "sleeve"}
 
 
 def _allowed(values) -> str:
@@ -143,8 +144,9 @@ class PortfolioSpec:
         Annualized volatility (decimal, > 0) to scale the portfolio to.
     max_leverage : float, default 1.0
         Largest scale of the risky weights under the volatility target (> 0).
-    cash : str, default "cash"
-        Sleeve asset of the volatility target: riskless ``"cash"`` or a stablecoin column.
+    sleeve : str, default "cash"
+        Sleeve asset of the volatility target (where the remainder goes): riskless
+        ``"cash"`` or a stablecoin column.
     frequency : {"D", "W", "M", "Q"}, optional
         Calendar rebalancing trigger.
     band, relative_band, risk_band, volatility_band : float, optional
@@ -161,7 +163,7 @@ class PortfolioSpec:
         number, an option the method does not take (``risk_budget``, ``bounds``,
         ``group_limits``, cluster options), ``pairwise`` with another estimator than
         ``"sample"``, a bound outside [0, 1] or a minimum above its maximum, or a stablecoin
-        ``cash`` without a volatility target.
+        ``sleeve`` without a volatility target.
 
     References
     ----------
@@ -187,7 +189,7 @@ class PortfolioSpec:
     stablecoins: str = "include"
     target_volatility: float | None = None
     max_leverage: float = 1.0
-    cash: str = CASH
+    sleeve: str = CASH
     frequency: str | None = None
     band: float | None = None
     relative_band: float | None = None
@@ -231,12 +233,13 @@ class PortfolioSpec:
             put(self, "target_volatility",
                 _number(self.target_volatility, "target_volatility", strict=True))
         put(self, "max_leverage", _number(self.max_leverage, "max_leverage", strict=True))
-        if not isinstance(self.cash, str) or (self.cash != CASH and not is_stablecoin(self.cash)):
-            raise RiskcoreError(f"cash is {self.cash!r}; allowed: 'cash' (riskless) or a "
+        if not isinstance(self.sleeve, str) or (
+                self.sleeve != CASH and not is_stablecoin(self.sleeve)):
+            raise RiskcoreError(f"sleeve is {self.sleeve!r}; allowed: 'cash' (riskless) or a "
                                 "stablecoin column such as 'USDT-USD'")
-        if self.cash != CASH and self.target_volatility is None:
-            raise RiskcoreError(f"cash {self.cash!r} holds the remainder of a volatility "
-                                "target; set target_volatility or leave cash='cash'")
+        if self.sleeve != CASH and self.target_volatility is None:
+            raise RiskcoreError(f"sleeve {self.sleeve!r} holds the remainder of a volatility "
+                                "target; set target_volatility or leave sleeve='cash'")
         for name in BAND_TRIGGERS:
             value = getattr(self, name)
             if value is not None:
@@ -311,7 +314,7 @@ class PortfolioSpec:
         """Keyword options of :func:`riskcore.portfolio.allocate_portfolio` for this spec."""
         options: dict[str, Any] = {"method": self.method, "stablecoins": self.stablecoins,
                                    "target_volatility": self.target_volatility,
-                                   "max_leverage": self.max_leverage, "cash": self.cash}
+                                   "max_leverage": self.max_leverage, "cash": self.sleeve}
         if self.risk_budget is not None:
             options["budget"] = dict(self.risk_budget)
         if self.bounds:
@@ -353,7 +356,7 @@ class PortfolioSpec:
 
         Schema 1 (the simulator's old vocabulary) loads with its fields renamed:
         ``budget`` -> ``risk_budget``, ``groups`` -> ``group_limits``, ``threshold`` ->
-        ``band``.
+        ``band``, ``cash`` -> ``sleeve``.
 
         Raises
         ------
