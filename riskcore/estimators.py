@@ -87,6 +87,18 @@ def _check_positive(value: object, name: str) -> float:
     return float(value)
 
 
+def _periods_per_year(returns: pd.DataFrame, periods_per_year: float | None) -> float:
+    """Return the given annualization, or infer it from the returns' time index."""
+    if periods_per_year is not None:
+        return _check_positive(periods_per_year, "periods_per_year")
+    if not isinstance(returns.index, pd.DatetimeIndex):
+        raise DataError("periods_per_year is required when the returns have no DatetimeIndex "
+                        "(365 for 24/7 crypto, 252 for weekday-only data)")
+    from riskcore.periods import infer_periods_per_year
+
+    return float(infer_periods_per_year(returns.index))
+
+
 def _check_asset(returns: pd.DataFrame, name: object) -> None:
     if name not in returns.columns:
         allowed = ", ".join(map(str, returns.columns))
@@ -157,7 +169,7 @@ def rolling_volatility(
     returns: pd.DataFrame,
     window: int,
     *,
-    periods_per_year: float = 365,
+    periods_per_year: float | None = None,
     min_periods: int | None = None,
 ) -> pd.DataFrame:
     """Compute the rolling realized volatility of each asset, annualized.
@@ -168,8 +180,10 @@ def rolling_volatility(
         Simple returns, decimal per period (NaN where missing).
     window : int
         Number of periods in each window, >= 2.
-    periods_per_year : float, default 365
-        Periods per year used to annualize (365 for 24/7 crypto, 252 for weekday-only data).
+    periods_per_year : float, optional
+        Periods per year used to annualize; default inferred from the returns' time index
+        (:func:`riskcore.periods.infer_periods_per_year`: 365 for 24/7 daily data, 252 for
+        weekday-only). Required when the index is not a DatetimeIndex.
     min_periods : int, optional
         Fewest non-missing returns a window needs (2 .. ``window``); default ``window``.
         Windows with fewer give NaN.
@@ -193,7 +207,7 @@ def rolling_volatility(
     """
     returns = _check_frame(returns, "returns")
     window = _check_int(window, "window", 2)
-    ppy = _check_positive(periods_per_year, "periods_per_year")
+    ppy = _periods_per_year(returns, periods_per_year)
     if min_periods is None:
         min_periods = window
     min_periods = _check_int(min_periods, "min_periods", 2)
@@ -206,7 +220,7 @@ def ewma_volatility(
     returns: pd.DataFrame,
     half_life: float,
     *,
-    periods_per_year: float = 365,
+    periods_per_year: float | None = None,
     min_periods: int | None = None,
 ) -> pd.DataFrame:
     """Compute the exponentially weighted (RiskMetrics) volatility of each asset, annualized.
@@ -222,8 +236,10 @@ def ewma_volatility(
     half_life : float
         Half-life of the weights in periods, > 0 (RiskMetrics' daily lambda 0.94 is a
         half-life of about 11.2 periods).
-    periods_per_year : float, default 365
-        Periods per year used to annualize.
+    periods_per_year : float, optional
+        Periods per year used to annualize; default inferred from the returns' time index
+        (:func:`riskcore.periods.infer_periods_per_year`: 365 for 24/7 daily data, 252 for
+        weekday-only). Required when the index is not a DatetimeIndex.
     min_periods : int, optional
         Fewest returns before the estimate is reported (earlier values are NaN);
         default ``max(2, ceil(half_life))``.
@@ -245,7 +261,7 @@ def ewma_volatility(
     """
     returns = _check_frame(returns, "returns")
     half_life = _check_positive(half_life, "half_life")
-    ppy = _check_positive(periods_per_year, "periods_per_year")
+    ppy = _periods_per_year(returns, periods_per_year)
     if min_periods is None:
         min_periods = max(2, math.ceil(half_life))
     min_periods = _check_int(min_periods, "min_periods", 1)
@@ -845,7 +861,7 @@ def estimate_covariance(
     method: str = "sample",
     lookback: int | None = None,
     half_life: float | None = None,
-    periods_per_year: float = 365,
+    periods_per_year: float | None = None,
     pairwise: bool = False,
     min_periods: int = 2,
     volatility_floor: float | None = None,
@@ -870,8 +886,10 @@ def estimate_covariance(
         Number of most recent periods to use (>= 2); default all.
     half_life : float, optional
         Half-life in periods (> 0); required by ``"ewma"``, ignored by the other methods.
-    periods_per_year : float, default 365
-        Periods per year used to annualize (365 for 24/7 crypto, 252 for weekday-only data).
+    periods_per_year : float, optional
+        Periods per year used to annualize; default inferred from the returns' time index
+        (:func:`riskcore.periods.infer_periods_per_year`: 365 for 24/7 daily data, 252 for
+        weekday-only). Required when the index is not a DatetimeIndex.
     pairwise : bool, default False
         Use pairwise-complete observations instead of the common window (``"sample"`` only).
     min_periods : int, default 2
@@ -928,7 +946,7 @@ def estimate_covariance(
     if method not in COVARIANCE_METHODS:
         raise DataError(f"covariance method {method!r} is not allowed; use one of "
                         f"{', '.join(COVARIANCE_METHODS)}")
-    ppy = _check_positive(periods_per_year, "periods_per_year")
+    ppy = _periods_per_year(returns, periods_per_year)
     if lookback is not None:
         lookback = _check_int(lookback, "lookback", 2)
     if method == "ewma":
@@ -1065,7 +1083,7 @@ def covariance(
     method: str = "sample",
     lookback: int | None = None,
     half_life: float | None = None,
-    periods_per_year: float = 365,
+    periods_per_year: float | None = None,
     pairwise: bool = False,
     min_periods: int = 2,
     volatility_floor: float | None = None,
@@ -1082,8 +1100,10 @@ def covariance(
         Number of most recent periods to use; default all.
     half_life : float, optional
         Half-life in periods for ``"ewma"``.
-    periods_per_year : float, default 365
-        Periods per year used to annualize.
+    periods_per_year : float, optional
+        Periods per year used to annualize; default inferred from the returns' time index
+        (:func:`riskcore.periods.infer_periods_per_year`: 365 for 24/7 daily data, 252 for
+        weekday-only). Required when the index is not a DatetimeIndex.
     pairwise : bool, default False
         Pairwise-complete estimation with nearest-correlation repair (``"sample"`` only).
     min_periods : int, default 2
