@@ -20,6 +20,7 @@ _EXPORTS: dict[str, str] = {
     # errors
     "RiskcoreError": "errors",
     "DataError": "errors",
+    "ParameterError": "errors",
     "InfeasibleError": "errors",
     "ConvergenceError": "errors",
     "FetchError": "errors",

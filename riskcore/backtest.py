@@ -47,7 +47,7 @@ import pandas as pd
 from riskcore._rb_solver import solve_risk_budget
 from riskcore.allocation import volatility_scale
 from riskcore.assets import CASH, base_symbol, is_stablecoin
-from riskcore.errors import ConvergenceError, DataError, RiskcoreError
+from riskcore.errors import ConvergenceError, DataError, ParameterError, RiskcoreError
 from riskcore.estimators import floor_volatility, rolling_covariances
 from riskcore.metrics import PortfolioMetrics, portfolio_metrics
 from riskcore.periods import infer_periods_per_year
@@ -202,46 +202,46 @@ class RebalancePolicy:
     def __post_init__(self) -> None:
         method = self.method or ("fixed" if self.target is not None else "erc")
         if method not in METHODS:
-            raise RiskcoreError(f"method {method!r} is unknown; allowed: {_allowed(METHODS)}")
+            raise ParameterError(f"method {method!r} is unknown; allowed: {_allowed(METHODS)}")
         object.__setattr__(self, "method", method)
         if method == "fixed":
             if self.target is None:
-                raise RiskcoreError("method 'fixed' needs target weights (target=...)")
+                raise ParameterError("method 'fixed' needs target weights (target=...)")
             object.__setattr__(self, "target", check_target(self.target))
         if self.budget is not None:
             if method != "risk_budget":
-                raise RiskcoreError(
+                raise ParameterError(
                     f"a risk budget is used only by method 'risk_budget', not {method!r} "
                     "('erc' means equal budgets)"
                 )
             budget = check_target(self.budget).rename("budget")
             object.__setattr__(self, "budget", budget)
         if self.frequency is not None and self.frequency not in FREQUENCIES:
-            raise RiskcoreError(
+            raise ParameterError(
                 f"frequency {self.frequency!r} is unknown; allowed: {_allowed(FREQUENCIES)}"
             )
         for name in SWEEP_TRIGGERS:
             value = getattr(self, name)
             if value is not None and not value >= 0:
-                raise RiskcoreError(f"{name} is {value}; it must be >= 0 (numpy.inf = never)")
+                raise ParameterError(f"{name} is {value}; it must be >= 0 (numpy.inf = never)")
         if self.target_volatility is not None and not (
             0 < self.target_volatility < np.inf
         ):
-            raise RiskcoreError(
+            raise ParameterError(
                 f"target_volatility is {self.target_volatility}; it must be a finite "
                 "annualized volatility > 0 (decimal, 0.2 = 20%)"
             )
         check_mode(self.mode)
         if self.estimator not in ESTIMATORS:
-            raise RiskcoreError(
+            raise ParameterError(
                 f"estimator {self.estimator!r} is unknown; allowed: {_allowed(ESTIMATORS)}"
             )
         if int(self.lookback) != self.lookback or self.lookback < 2:
-            raise RiskcoreError(f"lookback is {self.lookback}; it must be an integer >= 2")
+            raise ParameterError(f"lookback is {self.lookback}; it must be an integer >= 2")
         if self.half_life is not None and not self.half_life > 0:
-            raise RiskcoreError(f"half_life is {self.half_life}; it must be > 0 periods")
+            raise ParameterError(f"half_life is {self.half_life}; it must be > 0 periods")
         if self.min_history is not None and self.min_history < 1:
-            raise RiskcoreError(f"min_history is {self.min_history}; it must be >= 1 price")
+            raise ParameterError(f"min_history is {self.min_history}; it must be >= 1 price")
         self._check_stablecoin_fields(method)
 
     def _check_stablecoin_fields(self, method: str) -> None:
@@ -249,16 +249,16 @@ class RebalancePolicy:
         if floor is not None and (
             isinstance(floor, bool) or not isinstance(floor, Real) or not 0 <= floor < np.inf
         ):
-            raise RiskcoreError(
+            raise ParameterError(
                 f"volatility_floor is {floor!r}; it must be a finite annualized volatility "
                 ">= 0 (decimal, 0.05 = 5%)"
             )
         if self.stablecoins not in STABLECOIN_POLICIES:
-            raise RiskcoreError(
+            raise ParameterError(
                 f"stablecoins is {self.stablecoins!r}; allowed: {_allowed(STABLECOIN_POLICIES)}"
             )
         if self.stablecoins == "sleeve" and method == "fixed":
-            raise RiskcoreError(
+            raise ParameterError(
                 "stablecoins='sleeve' applies to estimated methods (equal_weight, "
                 "inverse_volatility, erc, risk_budget); a fixed target sets the stablecoin "
                 "weights itself"
@@ -266,12 +266,12 @@ class RebalancePolicy:
         if not isinstance(self.cash, str) or (
             self.cash != CASH and not is_stablecoin(self.cash)
         ):
-            raise RiskcoreError(
+            raise ParameterError(
                 f"cash is {self.cash!r}; allowed: 'cash' (riskless) or the name of a "
                 "stablecoin column such as 'USDT-USD'"
             )
         if self.cash != CASH and self.target_volatility is None:
-            raise RiskcoreError(
+            raise ParameterError(
                 f"cash {self.cash!r} holds the remainder of a volatility target; set "
                 "target_volatility or leave cash='cash'"
             )
@@ -390,7 +390,7 @@ def _start_position(index: pd.DatetimeIndex, start) -> int:
     try:
         stamp = pd.Timestamp(start)
     except (TypeError, ValueError) as exc:
-        raise RiskcoreError(f"start is {start!r}; it must be a date") from exc
+        raise ParameterError(f"start is {start!r}; it must be a date") from exc
     if index.tz is not None and stamp.tz is None:
         stamp = stamp.tz_localize(index.tz)
     elif index.tz is None and stamp.tz is not None:
@@ -1070,7 +1070,7 @@ def _volume_array(volume: pd.DataFrame | None, prep: _Prepared, costs: CostModel
 
 def _check_initial(initial_value: float) -> float:
     if not np.isfinite(initial_value) or initial_value <= 0:
-        raise RiskcoreError(f"initial_value is {initial_value}; it must be > 0 USD")
+        raise ParameterError(f"initial_value is {initial_value}; it must be > 0 USD")
     return float(initial_value)
 
 
@@ -1206,7 +1206,7 @@ def threshold_sweep(
         For an unknown trigger or a negative threshold.
     """
     if trigger not in SWEEP_TRIGGERS:
-        raise RiskcoreError(f"trigger {trigger!r} is unknown; allowed: {_allowed(SWEEP_TRIGGERS)}")
+        raise ParameterError(f"trigger {trigger!r} is unknown; allowed: {_allowed(SWEEP_TRIGGERS)}")
     spec = None
     if isinstance(policy, PortfolioSpec):
         spec, policy = policy, _policy_of(policy)

@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 
-from riskcore.errors import ConvergenceError, DataError
+from riskcore.errors import ConvergenceError, DataError, ParameterError
 
 __all__ = [
     "COVARIANCE_METHODS",
@@ -76,14 +76,14 @@ def _check_frame(data: object, what: str) -> pd.DataFrame:
 
 def _check_int(value: object, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise DataError(f"{name} is {value!r}; it must be an integer >= {minimum}")
+        raise ParameterError(f"{name} is {value!r}; it must be an integer >= {minimum}")
     return int(value)
 
 
 def _check_positive(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not value > 0 \
             or not math.isfinite(float(value)):
-        raise DataError(f"{name} is {value!r}; it must be a finite number > 0")
+        raise ParameterError(f"{name} is {value!r}; it must be a finite number > 0")
     return float(value)
 
 
@@ -944,18 +944,18 @@ def estimate_covariance(
     """
     returns = _check_frame(returns, "returns")
     if method not in COVARIANCE_METHODS:
-        raise DataError(f"covariance method {method!r} is not allowed; use one of "
+        raise ParameterError(f"covariance method {method!r} is not allowed; use one of "
                         f"{', '.join(COVARIANCE_METHODS)}")
     ppy = _periods_per_year(returns, periods_per_year)
     if lookback is not None:
         lookback = _check_int(lookback, "lookback", 2)
     if method == "ewma":
         if half_life is None:
-            raise DataError("covariance method 'ewma' needs half_life (in periods, > 0)")
+            raise ParameterError("covariance method 'ewma' needs half_life (in periods, > 0)")
         half_life = _check_positive(half_life, "half_life")
     if pairwise and method != "sample":
-        raise DataError(f"pairwise=True is available for method 'sample' only, not {method!r}: "
-                        "the other estimators need the common window")
+        raise ParameterError(f"pairwise=True is available for method 'sample' only, not "
+                             f"{method!r}: the other estimators need the common window")
     min_periods = _check_int(min_periods, "min_periods", 2)
     if volatility_floor is not None and (
         isinstance(volatility_floor, bool) or not isinstance(volatility_floor, Real)

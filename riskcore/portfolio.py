@@ -35,7 +35,7 @@ from riskcore.diagnostics import (
     effective_number_of_bets,
     group_risk_contributions,
 )
-from riskcore.errors import DataError, InfeasibleError, RiskcoreError
+from riskcore.errors import DataError, InfeasibleError, ParameterError, RiskcoreError
 from riskcore.estimators import CovarianceEstimate, estimate_covariance, full_windows
 from riskcore.hierarchical import cluster_risk_budget_weights, hrp_weights
 from riskcore.periods import infer_periods_per_year
@@ -207,9 +207,9 @@ def allocate_portfolio(
     A. Moreira, T. Muir (2017), "Volatility-managed portfolios", Journal of Finance 72(4).
     """
     if method not in METHODS:
-        raise DataError(f"method {method!r} is unknown; allowed: {', '.join(METHODS)}")
+        raise ParameterError(f"method {method!r} is unknown; allowed: {', '.join(METHODS)}")
     if budget is not None and method != "risk_budget":
-        raise DataError(f"method {method!r} takes no risk budget; use 'risk_budget'")
+        raise ParameterError(f"method {method!r} takes no risk budget; use 'risk_budget'")
     notes: list[str] = []
     policy = stablecoin_policy(cov, budget, policy=stablecoins)
     inside = list(policy.cov.columns)
@@ -543,7 +543,7 @@ def compare_portfolios(
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        raise DataError(f"method {unknown[0]!r} is unknown; allowed: {', '.join(METHODS)}")
+        raise ParameterError(f"method {unknown[0]!r} is unknown; allowed: {', '.join(METHODS)}")
     allowed = (*_METHOD_OPTIONS, *_SHARED_OPTIONS)
     extra = [k for k in options if k not in allowed]
     if extra:

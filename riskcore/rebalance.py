@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from riskcore.errors import ConvergenceError, DataError, RiskcoreError
+from riskcore.errors import ConvergenceError, DataError, ParameterError
 
 #: Rebalancing modes: trade everything back to target once any asset breaches its band; move only
 #: the breached assets to the nearest edge of their band; move only the breached assets to target.
@@ -98,21 +98,21 @@ class CostModel:
         for name in ("fee", "half_spread", "impact", "min_trade", "max_participation"):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
-                raise RiskcoreError(f"cost {name} is {value}; it must be finite and >= 0")
+                raise ParameterError(f"cost {name} is {value}; it must be finite and >= 0")
             object.__setattr__(self, name, float(value))
         if self.missing_volume not in MISSING_VOLUME:
             allowed = ", ".join(repr(m) for m in MISSING_VOLUME)
-            raise RiskcoreError(
+            raise ParameterError(
                 f"missing_volume is {self.missing_volume!r}; allowed: {allowed}"
             )
         if not self.max_participation > 0:
-            raise RiskcoreError(
+            raise ParameterError(
                 f"max_participation is {self.max_participation}; it must be > 0 (decimal of "
                 "the day's volume, 1.0 = the whole volume)"
             )
         slope = self.proportional + 1.5 * self.impact * np.sqrt(self.max_participation)
         if slope >= 1.0:
-            raise RiskcoreError(
+            raise ParameterError(
                 f"costs of fee {self.fee:g} + half-spread {self.half_spread:g} + 1.5 x impact "
                 f"{self.impact:g} x sqrt(max_participation {self.max_participation:g}) = "
                 f"{slope:.3g} per USD traded; they must stay below 1 (decimals, not basis points)"
@@ -246,7 +246,7 @@ def check_mode(mode: str) -> str:
     """
     if mode not in REBALANCE_MODES:
         allowed = ", ".join(repr(m) for m in REBALANCE_MODES)
-        raise RiskcoreError(f"rebalancing mode {mode!r} is unknown; allowed: {allowed}")
+        raise ParameterError(f"rebalancing mode {mode!r} is unknown; allowed: {allowed}")
     return mode
 
 
@@ -492,16 +492,16 @@ def check_target(target: pd.Series) -> pd.Series:
     """
     target = pd.Series(target, dtype=float)
     if target.empty:
-        raise RiskcoreError("the target has no assets; give at least one target weight")
+        raise ParameterError("the target has no assets; give at least one target weight")
     if not target.index.is_unique:
         dup = target.index[target.index.duplicated()][0]
-        raise RiskcoreError(f"target lists {dup} more than once; one weight per asset")
+        raise ParameterError(f"target lists {dup} more than once; one weight per asset")
     for asset, value in target.items():
         if not np.isfinite(value) or value < 0:
-            raise RiskcoreError(f"target weight of {asset} is {value}; weights must be >= 0")
+            raise ParameterError(f"target weight of {asset} is {value}; weights must be >= 0")
     total = float(target.sum())
     if abs(total - 1.0) > _TARGET_SUM_TOLERANCE:
-        raise RiskcoreError(f"target weights sum to {total:.6g}; they must sum to 1")
+        raise ParameterError(f"target weights sum to {total:.6g}; they must sum to 1")
     return target
 
 
@@ -567,9 +567,9 @@ def rebalance_trades(
     costs = CostModel() if costs is None else costs
     check_mode(mode)
     if not np.isfinite(threshold) or threshold < 0:
-        raise RiskcoreError(f"threshold is {threshold}; it must be finite and >= 0")
+        raise ParameterError(f"threshold is {threshold}; it must be finite and >= 0")
     if not np.isfinite(cash) or cash < 0:
-        raise RiskcoreError(f"cash is {cash}; it must be finite and >= 0 USD")
+        raise ParameterError(f"cash is {cash}; it must be finite and >= 0 USD")
     target = check_target(target)
     holdings = _check_series(holdings, "holding")
     extra = [a for a in holdings.index if a not in target.index and holdings[a] > 0]

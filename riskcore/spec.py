@@ -19,7 +19,7 @@ from typing import Any
 import pandas as pd
 
 from riskcore.assets import CASH, is_stablecoin
-from riskcore.errors import DataError, RiskcoreError
+from riskcore.errors import DataError, ParameterError
 from riskcore.rebalance import REBALANCE_MODES, CostModel
 
 #: Allocation methods, one vocabulary for riskcore and the pages (labels derive from it).
@@ -63,10 +63,10 @@ def _allowed(values) -> str:
 
 def _number(value: Any, name: str, *, low: float = 0.0, strict: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not math.isfinite(value):
-        raise RiskcoreError(f"{name} is {value!r}; it must be a finite number")
+        raise ParameterError(f"{name} is {value!r}; it must be a finite number")
     if value < low or (strict and value == low):
         sign = ">" if strict else ">="
-        raise RiskcoreError(f"{name} is {value!r}; it must be {sign} {low:g}")
+        raise ParameterError(f"{name} is {value!r}; it must be {sign} {low:g}")
     return float(value)
 
 
@@ -78,7 +78,7 @@ def _pairs(value: Any, name: str) -> tuple[tuple[str, float], ...]:
         out.append((str(key), _number(number, f"{name} of {key}")))
     names = [k for k, _ in out]
     if len(set(names)) != len(names):
-        raise RiskcoreError(f"{name} names an asset or group twice: {names}")
+        raise ParameterError(f"{name} names an asset or group twice: {names}")
     return tuple(out)
 
 
@@ -88,7 +88,7 @@ def _stamp(value: Any, name: str) -> pd.Timestamp | None:
     try:
         stamp = pd.Timestamp(value)
     except (TypeError, ValueError) as exc:
-        raise RiskcoreError(f"{name} is {value!r}; it must be a date such as '2021-01-01'") \
+        raise ParameterError(f"{name} is {value!r}; it must be a date such as '2021-01-01'") \
             from exc
     return stamp.tz_localize("UTC") if stamp.tz is None else stamp.tz_convert("UTC")
 
@@ -203,12 +203,12 @@ class PortfolioSpec:
         put(self, "start", _stamp(self.start, "start"))
         put(self, "as_of", _stamp(self.as_of, "as_of"))
         if self.start is not None and self.as_of is not None and self.start >= self.as_of:
-            raise RiskcoreError(f"start {self.start:%Y-%m-%d} is not before as_of "
+            raise ParameterError(f"start {self.start:%Y-%m-%d} is not before as_of "
                                 f"{self.as_of:%Y-%m-%d}; the window needs at least 2 dates")
         if self.assets is not None:
             put(self, "assets", tuple(str(a) for a in self.assets))
             if len(set(self.assets)) != len(self.assets) or not self.assets:
-                raise RiskcoreError(f"assets {list(self.assets)} must name distinct assets")
+                raise ParameterError(f"assets {list(self.assets)} must name distinct assets")
         self._check_choice("estimator", ESTIMATORS)
         self._check_choice("alignment", ALIGNMENTS)
         self._check_choice("method", METHODS)
@@ -218,12 +218,12 @@ class PortfolioSpec:
         self._check_choice("mode", REBALANCE_MODES)
         if isinstance(self.lookback, bool) or int(self.lookback) != self.lookback \
                 or self.lookback < 2:
-            raise RiskcoreError(f"lookback is {self.lookback!r}; it must be an integer >= 2")
+            raise ParameterError(f"lookback is {self.lookback!r}; it must be an integer >= 2")
         put(self, "lookback", int(self.lookback))
         if self.half_life is not None:
             put(self, "half_life", _number(self.half_life, "half_life", strict=True))
         if self.alignment == "pairwise" and self.estimator != "sample":
-            raise RiskcoreError(f"alignment 'pairwise' works with the 'sample' estimator only, "
+            raise ParameterError(f"alignment 'pairwise' works with the 'sample' estimator only, "
                                 f"not {self.estimator!r}")
         if self.volatility_floor is not None:
             put(self, "volatility_floor", _number(self.volatility_floor, "volatility_floor")
@@ -235,32 +235,32 @@ class PortfolioSpec:
         put(self, "max_leverage", _number(self.max_leverage, "max_leverage", strict=True))
         if not isinstance(self.sleeve, str) or (
                 self.sleeve != CASH and not is_stablecoin(self.sleeve)):
-            raise RiskcoreError(f"sleeve is {self.sleeve!r}; allowed: 'cash' (riskless) or a "
+            raise ParameterError(f"sleeve is {self.sleeve!r}; allowed: 'cash' (riskless) or a "
                                 "stablecoin column such as 'USDT-USD'")
         if self.sleeve != CASH and self.target_volatility is None:
-            raise RiskcoreError(f"sleeve {self.sleeve!r} holds the remainder of a volatility "
+            raise ParameterError(f"sleeve {self.sleeve!r} holds the remainder of a volatility "
                                 "target; set target_volatility or leave sleeve='cash'")
         for name in BAND_TRIGGERS:
             value = getattr(self, name)
             if value is not None:
                 if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
-                    raise RiskcoreError(f"{name} is {value!r}; it must be >= 0 "
+                    raise ParameterError(f"{name} is {value!r}; it must be >= 0 "
                                         "(decimal; numpy.inf = never)")
                 put(self, name, float(value))
         if not isinstance(self.costs, CostModel):
-            raise RiskcoreError(f"costs is {type(self.costs).__name__}; it must be a CostModel")
+            raise ParameterError(f"costs is {type(self.costs).__name__}; it must be a CostModel")
 
     def _check_choice(self, name: str, allowed) -> None:
         value = getattr(self, name)
         if value not in allowed:
-            raise RiskcoreError(f"{name} {value!r} is unknown; allowed: {_allowed(allowed)}")
+            raise ParameterError(f"{name} {value!r} is unknown; allowed: {_allowed(allowed)}")
 
     def _check_method_options(self) -> None:
         put = object.__setattr__
         if self.risk_budget is not None:
             budget = _pairs(self.risk_budget, "risk budget")
             if not sum(b for _, b in budget) > 0:
-                raise RiskcoreError("risk budgets sum to 0; give at least one positive budget")
+                raise ParameterError("risk budgets sum to 0; give at least one positive budget")
             put(self, "risk_budget", budget)
         bounds = self.bounds.items() if isinstance(self.bounds, Mapping) else self.bounds
         clean = []
@@ -269,7 +269,7 @@ class PortfolioSpec:
             low = _number(low, f"minimum weight of {asset}")
             high = _number(high, f"maximum weight of {asset}")
             if high > 1 or low > high:
-                raise RiskcoreError(f"bounds of {asset} are ({low:g}, {high:g}); they must "
+                raise ParameterError(f"bounds of {asset} are ({low:g}, {high:g}); they must "
                                     "satisfy 0 <= minimum <= maximum <= 1")
             clean.append((str(asset), low, high))
         put(self, "bounds", tuple(clean))
@@ -278,7 +278,7 @@ class PortfolioSpec:
             low = _number(low, f"minimum weight of group {name}")
             high = _number(high, f"maximum weight of group {name}")
             if high > 1 or low > high:
-                raise RiskcoreError(f"limits of group {name} are ({low:g}, {high:g}); they "
+                raise ParameterError(f"limits of group {name} are ({low:g}, {high:g}); they "
                                     "must satisfy 0 <= minimum <= maximum <= 1")
             groups.append((str(name), tuple(str(m) for m in members), low, high))
         put(self, "group_limits", tuple(groups))
@@ -288,13 +288,13 @@ class PortfolioSpec:
         if self.n_clusters is not None:
             if isinstance(self.n_clusters, bool) or int(self.n_clusters) != self.n_clusters \
                     or self.n_clusters < 1:
-                raise RiskcoreError(f"n_clusters is {self.n_clusters!r}; it must be an "
+                raise ParameterError(f"n_clusters is {self.n_clusters!r}; it must be an "
                                     "integer >= 1")
             put(self, "n_clusters", int(self.n_clusters))
         for option, methods in METHOD_OPTIONS.items():
             value = getattr(self, option)
             if value not in (None, ()) and self.method not in methods:
-                raise RiskcoreError(f"{option} is an option of {_allowed(methods)}, not of "
+                raise ParameterError(f"{option} is an option of {_allowed(methods)}, not of "
                                     f"method {self.method!r}")
 
     # -- views used by the engine ---------------------------------------------------------

@@ -178,3 +178,19 @@ def test_portfolio_compares_with_equals_without_raising():
     assert (first == second) is False
     assert first != second
     assert isinstance(first, Portfolio)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: PortfolioSpec(method="erc2"),
+    lambda: riskcore.RebalancePolicy(method="erc2"),
+    lambda: riskcore.build_portfolio(PRICES.cov(), method="erc2"),
+    lambda: estimate_covariance(to_returns(PRICES), method="erc2"),
+    lambda: PortfolioSpec(lookback=1),
+    lambda: riskcore.RebalancePolicy(lookback=1),
+    lambda: estimate_covariance(to_returns(PRICES), lookback=1),
+    lambda: CostModel(fee=-1.0),
+    lambda: PortfolioSpec(mode="nope"),
+])
+def test_the_same_mistake_raises_the_same_error_class(make):
+    with pytest.raises(riskcore.ParameterError):
+        make()
