@@ -87,6 +87,7 @@ _EXPORTS: dict[str, str] = {
     "SCHEMA_VERSION": "spec",
     "rolling_covariances": "estimators",
     "volatility_scale": "allocation",
+    "relative_risk_contribution_array": "allocation",
     "compare_portfolios": "portfolio",
     "options_for": "portfolio",
     # stress testing

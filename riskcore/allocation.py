@@ -431,9 +431,37 @@ def relative_risk_contributions(
     """
     values, labels = _cov_for_weights(cov)
     w = _as_weights(weights, labels)
-    rc = w * (values @ w)
+    return pd.Series(relative_risk_contribution_array(w, values), index=labels,
+                     name="relative_risk_contribution")
+
+
+def relative_risk_contribution_array(weights: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Relative risk contributions ``w_i (Σw)_i / w'Σw`` of one portfolio or a stack (NumPy).
+
+    The one formula of riskcore: :func:`relative_risk_contributions` and the simulator's
+    measurements (daily, per date) call it.
+
+    Parameters
+    ----------
+    weights : numpy.ndarray of shape (..., n_assets)
+        Weights; a stack of portfolios along the leading axes.
+    cov : numpy.ndarray of shape (..., n_assets, n_assets)
+        Covariance matrices (any unit: the result is unit-free).
+
+    Returns
+    -------
+    numpy.ndarray of shape (..., n_assets)
+        Shares of portfolio variance, summing to 1; NaN where the variance is not positive.
+
+    References
+    ----------
+    T. Roncalli (2013), *Introduction to Risk Parity and Budgeting*, section 2.1.
+    """
+    sw = np.matmul(cov, weights[..., None])[..., 0]
+    var = np.sum(weights * sw, axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return pd.Series(rc / rc.sum(), index=labels, name="relative_risk_contribution")
+        out = weights * sw / var[..., None]
+    return np.where((var > 0)[..., None], out, np.nan)
 
 
 def marginal_risk_contributions(

@@ -45,11 +45,11 @@ import numpy as np
 import pandas as pd
 
 from riskcore._rb_solver import solve_risk_budget
-from riskcore.allocation import volatility_scale
+from riskcore.allocation import relative_risk_contribution_array, volatility_scale
 from riskcore.assets import CASH, base_symbol, is_stablecoin
 from riskcore.errors import ConvergenceError, DataError, ParameterError, RiskcoreError
 from riskcore.estimators import floor_volatility, rolling_covariances
-from riskcore.metrics import PortfolioMetrics, portfolio_metrics
+from riskcore.metrics import PortfolioMetrics, portfolio_metrics, risk_balance_error
 from riskcore.periods import infer_periods_per_year
 from riskcore.portfolio import decide, spec_panel
 from riskcore.rebalance import (
@@ -728,12 +728,8 @@ def _reference(
             ref = np.where(estimable & (total > 0), b / total, np.nan)
         return ref
     latest = pd.DataFrame(targets).ffill().to_numpy()
-    w = np.where(estimable, np.nan_to_num(latest), 0.0)
-    sw = np.einsum("tij,tj->ti", covariance, w)
-    var = np.einsum("ti,ti->t", w, sw)
-    ref = np.full(w.shape, np.nan)
-    ok = var > 0
-    ref[ok] = (w[ok] * sw[ok]) / var[ok, None]
+    ref = relative_risk_contribution_array(np.where(estimable, np.nan_to_num(latest), 0.0),
+                                           covariance)
     ref[~estimable] = np.nan
     return ref
 
@@ -782,12 +778,8 @@ def _target(
 
 
 def _relative_rc(cov: np.ndarray, weights: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    out = np.full(weights.size, np.nan)
-    w = np.where(mask, weights, 0.0)
-    sw = cov @ w
-    var = w @ sw
-    if var > 0:
-        out[mask] = (w * sw)[mask] / var
+    out = relative_risk_contribution_array(np.where(mask, weights, 0.0), cov)
+    out[~mask] = np.nan
     return out
 
 
@@ -946,12 +938,8 @@ def _relative_rc_panel(prep: _Prepared, weights: np.ndarray, start: int) -> np.n
     """Relative risk contributions of each date's weights over its estimable assets."""
     out = np.full(weights.shape, np.nan)
     est = prep.estimable[start:]
-    w = np.where(est, weights[start:], 0.0)
-    sw = np.einsum("tij,tj->ti", prep.covariance[start:], w)
-    var = np.einsum("ti,ti->t", w, sw)
-    ok = var > 0
-    rrc = np.full(w.shape, np.nan)
-    rrc[ok] = (w[ok] * sw[ok]) / var[ok, None]
+    rrc = relative_risk_contribution_array(np.where(est, weights[start:], 0.0),
+                                           prep.covariance[start:])
     rrc[~est] = np.nan
     out[start:] = rrc
     return out
@@ -991,12 +979,7 @@ def _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist, cos
             "reason": reason_arr[rebalance_k],
         }
     )
-    rows = ~np.isnan(rrc_hist).all(axis=1)
-    if rows.any():
-        dist = 0.5 * np.nansum(np.abs(rrc_hist[rows] - np.nan_to_num(reference[rows])), axis=1)
-        balance_error = float(np.mean(dist))
-    else:
-        balance_error = np.nan
+    balance_error = risk_balance_error(pd.DataFrame(rrc_hist), pd.DataFrame(reference))
     metrics = portfolio_metrics(
         equity_s.iloc[start:],
         periods_per_year=prep.periods_per_year,
