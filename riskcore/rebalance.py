@@ -9,7 +9,8 @@ Terms used here, one meaning each:
 
 - *weight*: USD value of an asset / total portfolio value (holdings plus cash), decimal.
 - *drift*: weight - target weight, decimal (0.05 = 5 percentage points).
-- *breach*: ``|drift| > threshold`` (absolute band, decimal).
+- *band*: the absolute band, decimal: an asset *breaches* when ``|drift| > band`` (the
+  simulator's ``band`` trigger and :func:`rebalance_trades`' ``band`` are the same number).
 - *turnover*: one-way turnover, ``sum(|trade USD|) / (2 * portfolio value)``: the fraction of the
   portfolio that changes hands (selling 10% of BTC to buy 10% of ETH is a turnover of 0.10).
 """
@@ -198,7 +199,7 @@ class RebalancePlan:
         - ``target``: target weight (0 for a holding without a target);
           ``has_target``: whether the asset was in the target;
         - ``drift``: weight - target (decimal; 0.05 = 5 percentage points);
-          ``breach``: ``|drift| > threshold``;
+          ``breach``: ``|drift| > band``;
         - ``side``: ``"buy"``, ``"sell"`` or ``"hold"``;
         - ``trade_units`` (signed coin units), ``trade_value`` (signed USD, positive = buy),
           ``cost`` (USD);
@@ -218,7 +219,7 @@ class RebalancePlan:
         Whether any trade is placed.
     skipped : tuple of str
         Assets whose wanted trade was below the minimum trade size.
-    threshold : float
+    band : float
         Absolute band used (decimal).
     mode : str
         Rebalancing mode used (one of ``REBALANCE_MODES``).
@@ -232,8 +233,13 @@ class RebalancePlan:
     total_cost: float
     rebalance: bool
     skipped: tuple[str, ...]
-    threshold: float
+    band: float
     mode: str
+
+    @property
+    def threshold(self) -> float:
+        """Former name of :attr:`band`."""
+        return self.band
 
 
 def check_mode(mode: str) -> str:
@@ -255,7 +261,7 @@ def desired_weights(
     target: np.ndarray,
     breach: np.ndarray,
     mode: str,
-    threshold: float,
+    band: float,
 ) -> np.ndarray:
     """Post-trade weights wanted by a rebalancing mode (before costs and minimum trade size).
 
@@ -268,14 +274,14 @@ def desired_weights(
         Which assets are outside their band.
     mode : {"to_target", "to_band", "breached_only"}
         ``"to_target"``: every asset goes to its target. ``"to_band"``: breached assets go to
-        the nearest edge of their band (``target +/- threshold``, floored at 0).
+        the nearest edge of their band (``target +/- band``, floored at 0).
         ``"breached_only"``: breached assets go to their target. In the last two modes the
         assets that did not breach absorb the difference, pro rata to their target weights
         (pro rata to their current weights if their targets are all 0), so the weights sum to
         the target's sum.
         When every asset breached, or the others cannot absorb the difference without going
         negative, every asset goes to its target.
-    threshold : float
+    band : float
         Absolute band, decimal.
 
     Returns
@@ -287,7 +293,7 @@ def desired_weights(
         return target.copy()
     wanted = weights.copy()
     if mode == "to_band":
-        edge = target + np.sign(weights - target) * threshold
+        edge = target + np.sign(weights - target) * band
         wanted[breach] = np.maximum(edge[breach], 0.0)
     else:
         wanted[breach] = target[breach]
@@ -510,16 +516,17 @@ def rebalance_trades(
     prices: pd.Series,
     target: pd.Series,
     *,
-    threshold: float = 0.0,
+    band: float = 0.0,
     mode: str = "to_target",
     costs: CostModel | None = None,
     cash: float = 0.0,
     volume: pd.Series | None = None,
+    threshold: float | None = None,
 ) -> RebalancePlan:
     """Trade list that brings current holdings back to target weights.
 
     Current weights are USD values over the portfolio value (holdings plus cash). An asset
-    breaches its band when ``|weight - target| > threshold``. Nothing is traded unless an asset
+    breaches its band when ``|weight - target| > band``. Nothing is traded unless an asset
     breaches; then ``mode`` decides which assets move and where (see :func:`desired_weights`).
     The trades are self-financing: sales and cash pay for purchases and costs, so costs reduce
     what can be bought. A held asset without a target has target 0 (it is sold when a
@@ -537,8 +544,9 @@ def rebalance_trades(
         USD per unit, indexed by asset; must cover every held or targeted asset.
     target : pandas.Series
         Target weights (decimals summing to 1), indexed by asset.
-    threshold : float, default 0.0
+    band : float, default 0.0
         Absolute band, decimal (0.05 = 5 percentage points). 0 rebalances any drift.
+        ``threshold`` is its former name, still accepted.
     mode : {"to_target", "to_band", "breached_only"}, default "to_target"
         Where trades go once an asset breaches (see :func:`desired_weights`).
     costs : CostModel, optional
@@ -557,7 +565,7 @@ def rebalance_trades(
     DataError
         If a holding is negative or not finite, or a held or targeted asset has no price.
     RiskcoreError
-        If the target is invalid (negative weights, not summing to 1), the threshold is
+        If the target is invalid (negative weights, not summing to 1), the band is
         negative, the mode is unknown, or cash is negative.
 
     References
@@ -566,8 +574,10 @@ def rebalance_trades(
     """
     costs = CostModel() if costs is None else costs
     check_mode(mode)
-    if not np.isfinite(threshold) or threshold < 0:
-        raise ParameterError(f"threshold is {threshold}; it must be finite and >= 0")
+    if threshold is not None:  # former name of band
+        band = threshold
+    if not np.isfinite(band) or band < 0:
+        raise ParameterError(f"band is {band}; it must be finite and >= 0")
     if not np.isfinite(cash) or cash < 0:
         raise ParameterError(f"cash is {cash}; it must be finite and >= 0 USD")
     target = check_target(target)
@@ -587,10 +597,10 @@ def rebalance_trades(
     tgt = target.reindex(assets).fillna(0.0).to_numpy()
     weights = values / total
     drift = weights - tgt
-    breach = np.abs(drift) > threshold + _BREACH_TOLERANCE
+    breach = np.abs(drift) > band + _BREACH_TOLERANCE
     vol = None if volume is None else pd.Series(volume, dtype=float).reindex(assets).to_numpy()
     if breach.any():
-        wanted = desired_weights(weights, tgt, breach, mode, threshold)
+        wanted = desired_weights(weights, tgt, breach, mode, band)
         trade_values, trade_cost, skipped = plan_trade_values(values, cash, wanted, costs, vol,
                                                               names=[str(a) for a in assets])
     else:
@@ -636,6 +646,6 @@ def rebalance_trades(
         total_cost=total_cost,
         rebalance=traded,
         skipped=tuple(assets[skipped]),
-        threshold=float(threshold),
+        band=float(band),
         mode=mode,
     )
