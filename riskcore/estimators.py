@@ -925,7 +925,10 @@ def estimate_covariance(
       diagonal equals :func:`ewma_volatility` squared on the same window).
     - ``"ledoit_wolf"``: Ledoit-Wolf (2004) shrinkage towards a scaled identity
       (``sklearn.covariance.LedoitWolf``, maximum-likelihood covariance inside).
-    - ``"oas"``: Oracle Approximating Shrinkage (Chen et al. 2010, ``sklearn.covariance.OAS``).
+    - ``"oas"``: scikit-learn's Oracle Approximating Shrinkage (``sklearn.covariance.OAS``
+      with its defaults: maximum-likelihood covariance of the centred returns shrunk towards
+      ``mu * I``, ``mu`` the average variance, with scikit-learn's shrinkage formula, which
+      differs slightly from equation (23) of Chen et al. 2010).
 
     Both shrinkage targets pull every variance towards the average variance; with
     stablecoins in the universe this inflates their volatility, which is reported in
