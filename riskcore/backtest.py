@@ -72,6 +72,7 @@ SWEEP_TRIGGERS: tuple[str, ...] = ("band", "relative_band", "risk_band", "volati
 #: Stablecoin policies: inside the target like any coin, or outside the risk budget.
 STABLECOIN_POLICIES: tuple[str, ...] = ("include", "sleeve")
 _ESTIMATED = ("inverse_volatility", "erc", "risk_budget")
+_BAND_REASONS = {"band", "relative band", "risk band", "volatility band"}
 _TOL = 1e-12
 
 
@@ -381,6 +382,9 @@ class _Prepared:
     periods_per_year: float
     data_end: np.ndarray  # (T, n) last real price of an asset whose data end before the panel
     notes: tuple[str, ...]
+    budget_reference: bool  # risk contributions are compared with the budget (else target)
+    budget_all: np.ndarray  # (n,) budgets over the assets
+    decide: Callable[[int], np.ndarray | None] | None = None  # lazy decision at run date t
 
 
 def _start_position(index: pd.DatetimeIndex, start) -> int:
@@ -593,8 +597,11 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
     decidable = eligible if generic else budget_eligible
     candidates = np.flatnonzero(decidable.any(axis=1) | end_day)
     max_leverage = 1.0 if spec is None else spec.max_leverage
+    # a spec without the fast path decides on calendar dates and, with band triggers,
+    # lazily when a band breaches (see _simulate): one decision per rebalance, not per day
+    lazy = generic and all_targets
     for t in candidates[candidates >= first]:
-        if all_targets or previous is None or new_period[t] or end_day[t]:
+        if (all_targets and not lazy) or previous is None or new_period[t] or end_day[t]:
             if generic:
                 tgt = _decide_at(returns, t, eligible[t], spec, index, assets, ppy) \
                     if eligible[t].any() else None
@@ -613,7 +620,20 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
                     if sleeve is not None:
                         tgt[sleeve] += 1.0 - k
                 targets[t] = tgt
-    reference = _reference(policy, covariance, estimable, eligible, targets, budget_all)
+    budget_reference = (spec.method == "risk_budget" if spec is not None
+                        else policy.method in ("erc", "risk_budget"))
+    reference = _reference(budget_reference, covariance, estimable, eligible, targets,
+                           budget_all)
+    decide_run = None
+    if lazy:
+        memo: dict[int, np.ndarray | None] = {}
+
+        def decide_run(t_run: int) -> np.ndarray | None:
+            t = t_run + first
+            if t not in memo:
+                memo[t] = (_decide_at(returns, t, eligible[t], spec, index, assets, ppy)
+                           if eligible[t].any() else None)
+            return memo[t]
     run = slice(first, None)
     notes = _data_notes(index, assets, tradable, last_real, ends, value_prices, first)
     return _Prepared(
@@ -630,6 +650,9 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
         periods_per_year=ppy,
         data_end=data_end[run],
         notes=notes,
+        budget_reference=budget_reference,
+        budget_all=budget_all,
+        decide=decide_run,
     )
 
 
@@ -709,7 +732,7 @@ def _policy_of(spec: PortfolioSpec) -> RebalancePolicy:
 
 
 def _reference(
-    policy: RebalancePolicy,
+    budget_reference: bool,
     covariance: np.ndarray,
     estimable: np.ndarray,
     eligible: np.ndarray,
@@ -721,7 +744,7 @@ def _reference(
     The risk budget (over the estimable, eligible assets, renormalized) for risk-budget
     methods; otherwise the relative risk contributions of the latest target.
     """
-    if policy.method in ("erc", "risk_budget"):
+    if budget_reference:
         b = np.where(estimable & eligible, budget_all, 0.0)
         total = b.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -824,6 +847,59 @@ def _simulate(
     any_band = band is not None or rel is not None or risk_band is not None
     new_period = prep.new_period
     mode = policy.mode
+    lazy = prep.decide is not None
+    if lazy:
+        targets = targets.copy()  # decisions made during this run stay in this run
+
+    def evaluate(t, weights, tgt, invested, units):
+        """Which triggers fire at ``t`` against the target ``tgt``."""
+        why: list[str] = []
+        breach = None
+        full = False
+        if not invested:
+            return ["initial"], None, True
+        if new_period[t]:
+            why.append("calendar")
+            full = True
+        if any_end[t] and (data_end[t] & (units > 0)).any():
+            why.append("data end")
+            full = True
+        if any_band:
+            breach = np.zeros(n, dtype=bool)
+            drift = np.abs(weights - tgt)
+            if band is not None:
+                hit = drift > band + _TOL
+                if hit.any():
+                    why.append("band")
+                    breach |= hit
+            if rel is not None:
+                hit = drift > rel * tgt + _TOL
+                if hit.any():
+                    why.append("relative band")
+                    breach |= hit
+            if risk_band is not None:
+                est = prep.estimable[t]
+                if est.any():
+                    rrc = _relative_rc(prep.covariance[t], weights, est)
+                    ref = (prep.reference[t] if not lazy or prep.budget_reference
+                           else _relative_rc(prep.covariance[t], tgt, est))
+                    hit = (np.abs(rrc - ref) > risk_band + _TOL) & est
+                    if hit.any():
+                        why.append("risk band")
+                        breach |= hit
+        if vol_band is not None:
+            est = prep.estimable[t]
+            if est.any():
+                cov = prep.covariance[t]
+                w_e = np.where(est, weights, 0.0)
+                t_e = np.where(est, tgt, 0.0)
+                var_t = t_e @ cov @ t_e
+                ratio = np.sqrt((w_e @ cov @ w_e) / var_t) if var_t > 0 else 1.0
+                if abs(ratio - 1.0) > vol_band + _TOL:
+                    why.append("volatility band")
+                    full = True
+        return why, breach, full
+
     invested = False
     tgt = None
     values = np.zeros(n)
@@ -835,52 +911,14 @@ def _simulate(
         if has_targets[t]:
             tgt = targets[t]
         if tgt is not None and total > 0:
-            why: list[str] = []
-            breach = None
-            full = False
             weights = values / total
-            if not invested:
-                why.append("initial")
-                full = True
-            else:
-                if new_period[t]:
-                    why.append("calendar")
-                    full = True
-                if any_end[t] and (data_end[t] & (units > 0)).any():
-                    why.append("data end")
-                    full = True
-                if any_band:
-                    breach = np.zeros(n, dtype=bool)
-                    drift = np.abs(weights - tgt)
-                    if band is not None:
-                        hit = drift > band + _TOL
-                        if hit.any():
-                            why.append("band")
-                            breach |= hit
-                    if rel is not None:
-                        hit = drift > rel * tgt + _TOL
-                        if hit.any():
-                            why.append("relative band")
-                            breach |= hit
-                    if risk_band is not None:
-                        est = prep.estimable[t]
-                        if est.any():
-                            rrc = _relative_rc(prep.covariance[t], weights, est)
-                            hit = (np.abs(rrc - prep.reference[t]) > risk_band + _TOL) & est
-                            if hit.any():
-                                why.append("risk band")
-                                breach |= hit
-                if vol_band is not None:
-                    est = prep.estimable[t]
-                    if est.any():
-                        cov = prep.covariance[t]
-                        w_e = np.where(est, weights, 0.0)
-                        t_e = np.where(est, tgt, 0.0)
-                        var_t = t_e @ cov @ t_e
-                        ratio = np.sqrt((w_e @ cov @ w_e) / var_t) if var_t > 0 else 1.0
-                        if abs(ratio - 1.0) > vol_band + _TOL:
-                            why.append("volatility band")
-                            full = True
+            why, breach, full = evaluate(t, weights, tgt, invested, units)
+            if lazy and invested and not has_targets[t] and set(why) & _BAND_REASONS:
+                # a band breach re-makes the decision with the data known today
+                fresh = prep.decide(t)
+                if fresh is not None:
+                    tgt = targets[t] = fresh
+                    why, breach, full = evaluate(t, weights, tgt, invested, units)
             if why:
                 if full:
                     wanted = tgt
@@ -931,7 +969,7 @@ def _simulate(
         notes.append(f"{names[i]}: {capped[i]} trade(s) larger than {costs.max_participation:g}"
                      " x the day's volume; market impact charged at that participation.")
     return _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist,
-                   cost_hist, turnover_hist, trade_log, tuple(notes))
+                   cost_hist, turnover_hist, trade_log, tuple(notes), targets)
 
 
 def _relative_rc_panel(prep: _Prepared, weights: np.ndarray, start: int) -> np.ndarray:
@@ -946,7 +984,7 @@ def _relative_rc_panel(prep: _Prepared, weights: np.ndarray, start: int) -> np.n
 
 
 def _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist, cost_hist,
-            turnover_hist, trade_log, notes) -> BacktestResult:
+            turnover_hist, trade_log, notes, targets) -> BacktestResult:
     rebalance_pos, reasons, trade_values, trade_units, trade_costs = trade_log
     index, assets = prep.index, prep.assets
     if not rebalance_pos or rebalance_pos[0] >= len(index) - 1:
@@ -959,7 +997,9 @@ def _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist, cos
     with np.errstate(invalid="ignore", divide="ignore"):
         weights_hist = np.where(equity[:, None] > 0, values_hist / equity[:, None], 0.0)
     rrc_hist = _relative_rc_panel(prep, weights_hist, start)
-    reference = prep.reference.copy()
+    reference = (prep.reference.copy() if prep.decide is None else
+                 _reference(prep.budget_reference, prep.covariance, prep.estimable,
+                            prep.eligible, targets, prep.budget_all))
     reference[np.isnan(rrc_hist)] = np.nan
     dates = pd.DatetimeIndex(index[rebalance_pos], name="date")
     turnover_s = pd.Series(turnover_hist, index=index, name="turnover")
@@ -993,7 +1033,7 @@ def _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist, cos
         weights=pd.DataFrame(weights_hist, index=index, columns=assets),
         holdings=pd.DataFrame(units_hist, index=index, columns=assets),
         cash=pd.Series(cash_hist, index=index, name="cash"),
-        target_weights=pd.DataFrame(prep.targets, index=index, columns=assets),
+        target_weights=pd.DataFrame(targets, index=index, columns=assets),
         trades=trades,
         costs=costs_s,
         turnover_by_date=turnover_s,
@@ -1083,7 +1123,12 @@ def run_backtest(
         comparisons). With a spec the target at each date is
         :func:`riskcore.portfolio.decide` on the ``lookback`` returns ending there (sample or
         EWMA risk budgeting, inverse volatility and equal weight take a faster path through
-        :func:`riskcore.estimators.rolling_covariances`, tested equal).
+        :func:`riskcore.estimators.rolling_covariances`, tested equal, and re-decide every
+        day a band trigger is checked). The other specs decide at the first date, on
+        calendar dates and on data ends, and, with band triggers, check the bands against
+        the last decision and re-make it when a band breaches (the breach is then judged
+        against the new decision): one decision per rebalance instead of one per day, about
+        30 ms each.
     costs : CostModel, optional
         Fees, half-spread, market impact and minimum trade size; free trading by default.
     volume : pandas.DataFrame of shape (n_dates, n_assets), optional

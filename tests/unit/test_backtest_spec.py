@@ -194,3 +194,20 @@ def test_portfolio_compares_with_equals_without_raising():
 def test_the_same_mistake_raises_the_same_error_class(make):
     with pytest.raises(riskcore.ParameterError):
         make()
+
+
+@pytest.mark.parametrize("case", ["hrp", "minimum_variance, bounds", "oas"])
+def test_a_band_breach_re_makes_the_decision_for_methods_without_the_fast_path(case):
+    # these methods decide on calendar dates and when a band breaches (one decision per
+    # rebalance instead of one per day); every decision is build_portfolio's
+    spec = PortfolioSpec(lookback=60, band=0.03, risk_band=0.2,
+                         **(SPECS[case] | {"stablecoins": "sleeve"}))
+    res = run_backtest(PRICES, spec)
+    banded = res.rebalance_reasons[res.rebalance_reasons.str.contains("band")].index
+    assert len(banded) >= 2
+    for date in banded[:3]:
+        decision = build_portfolio(PRICES.loc[:date], spec)
+        expected = decision.weights.drop("cash", errors="ignore").reindex(ASSETS, fill_value=0)
+        np.testing.assert_allclose(res.target_weights.loc[date], expected, atol=1e-8)
+        assert res.weights.loc[date].sum() == pytest.approx(1.0)
+    assert res.risk_reference.notna().any().any()
