@@ -727,7 +727,7 @@ def _policy_of(spec: PortfolioSpec) -> RebalancePolicy:
         estimator=spec.estimator if spec.estimator in ESTIMATORS else "sample",
         lookback=spec.lookback, half_life=spec.half_life_periods,
         min_history=spec.lookback + 1, volatility_floor=spec.volatility_floor,
-        stablecoins=spec.stablecoins, cash=spec.sleeve,
+        stablecoins=spec.stablecoins, cash=spec.sleeve_asset,
     )
 
 

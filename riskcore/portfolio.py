@@ -368,8 +368,8 @@ def spec_panel(prices: pd.DataFrame, spec: PortfolioSpec) -> pd.DataFrame:
     if not isinstance(prices, pd.DataFrame) or not isinstance(prices.index, pd.DatetimeIndex):
         raise DataError("prices must be a DataFrame with a DatetimeIndex (a price panel)")
     names = list(prices.columns) if spec.assets is None else list(spec.assets)
-    if spec.sleeve != CASH and spec.sleeve not in names:
-        names.append(spec.sleeve)
+    if spec.sleeve_asset != CASH and spec.sleeve_asset not in names:
+        names.append(spec.sleeve_asset)
     missing = [a for a in names if a not in prices.columns]
     if missing:
         raise DataError(f"no price column for {missing[0]}; the specification names it")

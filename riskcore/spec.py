@@ -54,7 +54,7 @@ METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
 SCHEMA_VERSION = 2
 # schema 1 (the simulator's RebalancePolicy vocabulary) -> schema 2 field names
 _V1_RENAMES = {"budget": "risk_budget", "groups": "group_limits", "threshold": "band",
-               "cash": "sleeve"}
+               "cash": "sleeve_asset"}
 
 
 def _allowed(values) -> str:
@@ -144,7 +144,7 @@ class PortfolioSpec:
         Annualized volatility (decimal, > 0) to scale the portfolio to.
     max_leverage : float, default 1.0
         Largest scale of the risky weights under the volatility target (> 0).
-    sleeve : str, default "cash"
+    sleeve_asset : str, default "cash"
         Sleeve asset of the volatility target (where the remainder goes): riskless
         ``"cash"`` or a stablecoin column.
     frequency : {"D", "W", "M", "Q"}, optional
@@ -163,7 +163,7 @@ class PortfolioSpec:
         number, an option the method does not take (``risk_budget``, ``bounds``,
         ``group_limits``, cluster options), ``pairwise`` with another estimator than
         ``"sample"``, a bound outside [0, 1] or a minimum above its maximum, or a stablecoin
-        ``sleeve`` without a volatility target.
+        ``sleeve_asset`` without a volatility target.
 
     References
     ----------
@@ -189,7 +189,7 @@ class PortfolioSpec:
     stablecoins: str = "include"
     target_volatility: float | None = None
     max_leverage: float = 1.0
-    sleeve: str = CASH
+    sleeve_asset: str = CASH
     frequency: str | None = None
     band: float | None = None
     relative_band: float | None = None
@@ -233,13 +233,14 @@ class PortfolioSpec:
             put(self, "target_volatility",
                 _number(self.target_volatility, "target_volatility", strict=True))
         put(self, "max_leverage", _number(self.max_leverage, "max_leverage", strict=True))
-        if not isinstance(self.sleeve, str) or (
-                self.sleeve != CASH and not is_stablecoin(self.sleeve)):
-            raise ParameterError(f"sleeve is {self.sleeve!r}; allowed: 'cash' (riskless) or a "
-                                "stablecoin column such as 'USDT-USD'")
-        if self.sleeve != CASH and self.target_volatility is None:
-            raise ParameterError(f"sleeve {self.sleeve!r} holds the remainder of a volatility "
-                                "target; set target_volatility or leave sleeve='cash'")
+        if not isinstance(self.sleeve_asset, str) or (
+                self.sleeve_asset != CASH and not is_stablecoin(self.sleeve_asset)):
+            raise ParameterError(f"sleeve_asset is {self.sleeve_asset!r}; allowed: 'cash' "
+                                 "(riskless) or a stablecoin column such as 'USDT-USD'")
+        if self.sleeve_asset != CASH and self.target_volatility is None:
+            raise ParameterError(f"sleeve_asset {self.sleeve_asset!r} holds the remainder of a "
+                                 "volatility target; set target_volatility or leave "
+                                 "sleeve_asset='cash'")
         for name in BAND_TRIGGERS:
             value = getattr(self, name)
             if value is not None:
@@ -314,7 +315,7 @@ class PortfolioSpec:
         """Keyword options of :func:`riskcore.portfolio.allocate_portfolio` for this spec."""
         options: dict[str, Any] = {"method": self.method, "stablecoins": self.stablecoins,
                                    "target_volatility": self.target_volatility,
-                                   "max_leverage": self.max_leverage, "cash": self.sleeve}
+                                   "max_leverage": self.max_leverage, "cash": self.sleeve_asset}
         if self.risk_budget is not None:
             options["budget"] = dict(self.risk_budget)
         if self.bounds:
@@ -356,7 +357,7 @@ class PortfolioSpec:
 
         Schema 1 (the simulator's old vocabulary) loads with its fields renamed:
         ``budget`` -> ``risk_budget``, ``groups`` -> ``group_limits``, ``threshold`` ->
-        ``band``, ``cash`` -> ``sleeve``.
+        ``band``, ``cash`` -> ``sleeve_asset``.
 
         Raises
         ------

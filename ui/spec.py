@@ -58,7 +58,7 @@ def allocation_spec(assets: list[str], *, start=None, as_of=None, triggers: tupl
             fields["n_clusters"] = max(1, min(int(state["n_clusters"]), n_inside(assets) - 1))
     if state["vol_target_on"]:
         fields |= {"target_volatility": state["vol_target_pct"] / 100,
-                   "max_leverage": float(state["max_leverage"]), "sleeve": state["cash"]}
+                   "max_leverage": float(state["max_leverage"]), "sleeve_asset": state["cash"]}
     if costs is not None:
         fields["costs"] = costs
     return riskcore.PortfolioSpec(**fields)
@@ -76,5 +76,5 @@ def describe(spec: riskcore.PortfolioSpec) -> str:
         parts.append(f"{len(spec.group_limits)} group limit(s)")
     if spec.target_volatility:
         parts.append(f"volatility target {spec.target_volatility:.0%} (remainder in "
-                     f"{spec.sleeve}, leverage ≤ {spec.max_leverage:g})")
+                     f"{spec.sleeve_asset}, leverage ≤ {spec.max_leverage:g})")
     return "; ".join(parts)

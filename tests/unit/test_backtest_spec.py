@@ -53,7 +53,7 @@ SPECS = {
                                            target_volatility=0.3),
     "oas": dict(method="risk_budget", estimator="oas"),
     "volatility target, stablecoin sleeve": dict(
-        method="risk_budget", target_volatility=0.3, stablecoins="sleeve", sleeve="USDT-USD",
+        method="risk_budget", target_volatility=0.3, stablecoins="sleeve", sleeve_asset="USDT-USD",
         volatility_floor=0.05),
 }
 
@@ -160,8 +160,9 @@ def test_older_schema_loads_and_newer_or_broken_is_refused():
     (dict(method="hrp", bounds={"BTC-USD": (0, 0.5)}), "bounds is an option of"),
     (dict(risk_budget={"BTC-USD": -0.1}), "risk budget of BTC-USD is -0.1; it must be >= 0"),
     (dict(bounds={"BTC-USD": (0.6, 0.5)}), "bounds of BTC-USD are \\(0.6, 0.5\\)"),
-    (dict(sleeve="USDT-USD"), "holds the remainder of a volatility target"),
-    (dict(sleeve="BTC-USD", target_volatility=0.3), "sleeve is 'BTC-USD'; allowed: 'cash'"),
+    (dict(sleeve_asset="USDT-USD"), "holds the remainder of a volatility target"),
+    (dict(sleeve_asset="BTC-USD", target_volatility=0.3),
+     "sleeve_asset is 'BTC-USD'; allowed: 'cash'"),
     (dict(band=-0.1), "band is -0.1; it must be >= 0"),
     (dict(start="2022-01-01", as_of="2021-01-01"), "is not before as_of"),
     (dict(stablecoins="exclude"), "stablecoins 'exclude' is unknown"),
