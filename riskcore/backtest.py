@@ -1091,6 +1091,17 @@ def _volume_array(volume: pd.DataFrame | None, prep: _Prepared, costs: CostModel
     return values, tuple(notes)
 
 
+def _resolve(prices, policy, costs, start):
+    """Split a spec into the simulator's policy, its panel, costs and start (explicit win)."""
+    spec = None
+    if isinstance(policy, PortfolioSpec):
+        spec, policy = policy, _policy_of(policy)
+        costs = spec.costs if costs is None else costs
+        start = spec.start if start is None else start
+        prices = spec_panel(prices, spec)
+    return prices, policy, spec, CostModel() if costs is None else costs, start
+
+
 def _check_initial(initial_value: float) -> float:
     if not np.isfinite(initial_value) or initial_value <= 0:
         raise ParameterError(f"initial_value is {initial_value}; it must be > 0 USD")
@@ -1169,13 +1180,7 @@ def run_backtest(
     Journal (constant mix versus buy-and-hold); Maillard, Roncalli & Teiletche (2010) (equal
     risk contribution); Spinu (2013) (risk-budget solver).
     """
-    spec = None
-    if isinstance(policy, PortfolioSpec):
-        spec, policy = policy, _policy_of(policy)
-        costs = spec.costs if costs is None else costs
-        start = spec.start if start is None else start
-        prices = spec_panel(prices, spec)
-    costs = CostModel() if costs is None else costs
+    prices, policy, spec, costs, start = _resolve(prices, policy, costs, start)
     initial_value = _check_initial(initial_value)
     prep = _prepare(prices, policy, all_targets=policy.needs_daily_target, start=start,
                     tradable_mask=tradable, spec=spec)
@@ -1235,13 +1240,7 @@ def threshold_sweep(
     """
     if trigger not in SWEEP_TRIGGERS:
         raise ParameterError(f"trigger {trigger!r} is unknown; allowed: {_allowed(SWEEP_TRIGGERS)}")
-    spec = None
-    if isinstance(policy, PortfolioSpec):
-        spec, policy = policy, _policy_of(policy)
-        costs = spec.costs if costs is None else costs
-        start = spec.start if start is None else start
-        prices = spec_panel(prices, spec)
-    costs = CostModel() if costs is None else costs
+    prices, policy, spec, costs, start = _resolve(prices, policy, costs, start)
     initial_value = _check_initial(initial_value)
     grid = [float(x) for x in thresholds]
     policies = [replace(policy, **{trigger: x}) for x in grid]

@@ -39,6 +39,7 @@ from riskcore.errors import DataError, InfeasibleError, ParameterError, Riskcore
 from riskcore.estimators import CovarianceEstimate, estimate_covariance, full_windows
 from riskcore.hierarchical import cluster_risk_budget_weights, hrp_weights
 from riskcore.periods import infer_periods_per_year
+from riskcore.spec import METHOD_OPTIONS as SPEC_METHOD_OPTIONS
 from riskcore.spec import PortfolioSpec
 
 #: Allocation methods (:data:`riskcore.spec.METHODS`) and what each does.
@@ -457,14 +458,12 @@ def _legacy_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 # build_portfolio options that only some methods take
+# (riskcore.spec.METHOD_OPTIONS, the one table, plus the group names and the former
+# name "groups" of group_limits)
 _METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
-    "bounds": ("risk_budget", "minimum_variance"),
-    "groups": ("risk_budget",),
-    "group_limits": ("risk_budget",),
-    "group_names": ("risk_budget",),
-    "n_clusters": ("cluster_risk_budget",),
-    "clusters": ("cluster_risk_budget",),
-    "cluster_budget": ("cluster_risk_budget",),
+    **{k: v for k, v in SPEC_METHOD_OPTIONS.items() if k != "risk_budget"},
+    "groups": SPEC_METHOD_OPTIONS["group_limits"],
+    "group_names": SPEC_METHOD_OPTIONS["group_limits"],
 }
 _SHARED_OPTIONS = ("stablecoins", "target_volatility", "max_leverage", "cash")
 
