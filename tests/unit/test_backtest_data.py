@@ -188,3 +188,14 @@ def test_real_mixed_upload_with_default_settings_gives_finite_metrics(start):
         assert all(r.metrics.costs_paid < 100_000.0 for r in bench.runs.values())
     else:  # from 2014 on, equity grows ~1,000x, and costs with it; they stay a small drag
         assert m.costs_paid < 0.05 * res.equity.iloc[-1]
+
+
+def test_cost_solver_failure_names_the_trade_and_why():
+    from riskcore.errors import ConvergenceError
+
+    costs = CostModel(fee=0.001, impact=0.5)
+    with pytest.raises(ConvergenceError, match=r"the buy of [\d,.]+ USD of SOL-USD costs "
+                                               r"[\d,.]+ USD \([\d.]+% of its value\) against "
+                                               r"a daily volume of 1,000 USD"):
+        plan_trade_values(np.zeros(2), 1e6, np.array([0.5, 0.5]), costs,
+                          np.array([1e12, 1e3]), names=["BTC-USD", "SOL-USD"], max_iter=1)
