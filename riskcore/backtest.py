@@ -62,7 +62,12 @@ from riskcore.rebalance import (
 from riskcore.spec import PortfolioSpec
 
 #: Allocation methods a policy can use to set its target.
-METHODS: tuple[str, ...] = ("fixed", "equal_weight", "inverse_volatility", "erc", "risk_budget")
+#: Targets of a :class:`RebalancePolicy`: a fixed target, or a method of
+#: :data:`riskcore.spec.METHODS` with the simulator's own kernel (a
+#: :class:`~riskcore.spec.PortfolioSpec` runs every method).
+METHODS: tuple[str, ...] = ("fixed", "risk_budget", "inverse_volatility", "equal_weight")
+#: Former names, still accepted: "erc" is risk budgeting with equal budgets.
+_METHOD_ALIASES = {"erc": "risk_budget"}
 #: Calendar trigger frequencies: daily, weekly (Monday-based weeks), monthly, quarterly.
 FREQUENCIES: tuple[str, ...] = ("D", "W", "M", "Q")
 #: Covariance estimators used in the walk-forward.
@@ -91,8 +96,10 @@ class RebalancePolicy:
     target : pandas.Series, optional
         Fixed target weights (decimals summing to 1) indexed by asset. Giving a target and no
         ``method`` means ``method="fixed"``.
-    method : {"fixed", "equal_weight", "inverse_volatility", "erc", "risk_budget"}, optional
-        How the target is set at each date. Default ``"fixed"`` with a target, else ``"erc"``
+    method : {"fixed", "risk_budget", "inverse_volatility", "equal_weight"}, optional
+        How the target is set at each date (``"erc"``, the former name of risk budgeting with
+        equal budgets, is accepted). Default ``"fixed"`` with a target, else
+        ``"risk_budget"`` with equal budgets
         (equal risk contribution). Estimated methods use every column of the price panel, or
         the assets of ``budget`` when given.
     budget : pandas.Series, optional
@@ -201,7 +208,11 @@ class RebalancePolicy:
     cash: str = CASH
 
     def __post_init__(self) -> None:
-        method = self.method or ("fixed" if self.target is not None else "erc")
+        method = self.method or ("fixed" if self.target is not None else "risk_budget")
+        if method == "erc" and self.budget is not None:
+            raise ParameterError("a risk budget is used only by method 'risk_budget', not "
+                                 "'erc' ('erc' means equal budgets)")
+        method = _METHOD_ALIASES.get(method, method)
         if method not in METHODS:
             raise ParameterError(f"method {method!r} is unknown; allowed: {_allowed(METHODS)}")
         object.__setattr__(self, "method", method)
