@@ -29,7 +29,7 @@ from riskcore.allocation import (
     stablecoin_policy,
     volatility_target,
 )
-from riskcore.assets import CASH
+from riskcore.assets import CASH, is_stablecoin
 from riskcore.diagnostics import (
     diversification_ratio,
     effective_number_of_bets,
@@ -443,8 +443,10 @@ def decide(window: pd.DataFrame, eligible: np.ndarray, spec: PortfolioSpec,
                 f"({', '.join(inside)}) sum to 0; give one of them a positive budget"
             )
         options["budget"] = budget
-    if options.get("n_clusters") is not None:
-        options["n_clusters"] = min(options["n_clusters"], len(inside))
+    if options.get("n_clusters") is not None:  # no more clusters than budgeted assets
+        budgeted = [a for a in inside
+                    if spec.stablecoins != "sleeve" or not is_stablecoin(a)]
+        options["n_clusters"] = max(1, min(options["n_clusters"], len(budgeted)))
     portfolio = allocate_portfolio(estimate.matrix, **options)
     return replace(portfolio, notes=tuple(notes) + portfolio.notes, estimate=estimate,
                    excluded=excluded)
