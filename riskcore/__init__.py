@@ -20,6 +20,7 @@ _EXPORTS: dict[str, str] = {
     # errors
     "RiskcoreError": "errors",
     "DataError": "errors",
+    "ParameterError": "errors",
     "InfeasibleError": "errors",
     "ConvergenceError": "errors",
     "FetchError": "errors",
@@ -79,6 +80,14 @@ _EXPORTS: dict[str, str] = {
     "group_risk_contributions": "diagnostics",
     "Portfolio": "portfolio",
     "build_portfolio": "portfolio",
+    "allocate_portfolio": "portfolio",
+    "PortfolioSpec": "spec",
+    "METHODS": "spec",
+    "ESTIMATORS": "spec",
+    "SCHEMA_VERSION": "spec",
+    "rolling_covariances": "estimators",
+    "volatility_scale": "allocation",
+    "relative_risk_contribution_array": "allocation",
     "compare_portfolios": "portfolio",
     "options_for": "portfolio",
     # stress testing
@@ -100,6 +109,9 @@ _EXPORTS: dict[str, str] = {
     "BacktestResult": "backtest",
     "run_backtest": "backtest",
     "threshold_sweep": "backtest",
+    "benchmark_backtests": "backtest",
+    "BenchmarkRuns": "backtest",
+    "tradable_from_cleaning": "backtest",
     # performance metrics
     "PortfolioMetrics": "metrics",
     "portfolio_metrics": "metrics",

@@ -86,11 +86,14 @@ class AllocationResult:
         Whether the solver reached its tolerance (True for closed-form methods).
     iterations : int
         Solver iterations (0 for closed-form methods).
-    max_relative_error : float
-        ``max_i |relative RC_i - b_i| / b_i`` over assets with a positive budget; NaN for
-        methods without a budget. For constrained risk budgeting, where binding constraints
-        make risk contributions depart from budgets by design, the largest relative violation
-        of the optimality conditions of Richard & Roncalli (2019) instead.
+    budget_error : float
+        ``max_i |relative RC_i - b_i| / b_i`` over assets with a positive budget, measured on
+        the weights; NaN for methods without a budget. With binding constraints it is large
+        by design (the constraints move risk away from the budgets).
+    optimality_error : float
+        For constrained risk budgeting, the largest relative violation of the optimality
+        conditions of Richard & Roncalli (2019) (how well the solver converged); NaN for
+        the other methods.
     lagrange_multiplier : float
         λ of constrained risk budgeting (``RC_i / b_i`` of every asset that touches no binding
         constraint, annualized volatility units); NaN for other methods.
@@ -112,11 +115,21 @@ class AllocationResult:
     portfolio_volatility: float
     converged: bool
     iterations: int
-    max_relative_error: float
+    budget_error: float
+    optimality_error: float = float("nan")
     lagrange_multiplier: float = float("nan")
     binding_constraints: tuple[str, ...] = ()
     asset_groups: pd.Series | None = None
     covariance: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def max_relative_error(self) -> float:
+        """Solver accuracy: ``optimality_error`` where defined, else ``budget_error``.
+
+        Former single field with both meanings; kept for the pages until they switch to
+        :attr:`budget_error` and :attr:`optimality_error`.
+        """
+        return self.optimality_error if np.isfinite(self.optimality_error) else self.budget_error
 
     @property
     def marginal_risk_contributions(self) -> pd.Series:
@@ -418,9 +431,37 @@ def relative_risk_contributions(
     """
     values, labels = _cov_for_weights(cov)
     w = _as_weights(weights, labels)
-    rc = w * (values @ w)
+    return pd.Series(relative_risk_contribution_array(w, values), index=labels,
+                     name="relative_risk_contribution")
+
+
+def relative_risk_contribution_array(weights: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """Relative risk contributions ``w_i (Σw)_i / w'Σw`` of one portfolio or a stack (NumPy).
+
+    The one formula of riskcore: :func:`relative_risk_contributions` and the simulator's
+    measurements (daily, per date) call it.
+
+    Parameters
+    ----------
+    weights : numpy.ndarray of shape (..., n_assets)
+        Weights; a stack of portfolios along the leading axes.
+    cov : numpy.ndarray of shape (..., n_assets, n_assets)
+        Covariance matrices (any unit: the result is unit-free).
+
+    Returns
+    -------
+    numpy.ndarray of shape (..., n_assets)
+        Shares of portfolio variance, summing to 1; NaN where the variance is not positive.
+
+    References
+    ----------
+    T. Roncalli (2013), *Introduction to Risk Parity and Budgeting*, section 2.1.
+    """
+    sw = np.matmul(cov, weights[..., None])[..., 0]
+    var = np.sum(weights * sw, axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return pd.Series(rc / rc.sum(), index=labels, name="relative_risk_contribution")
+        out = weights * sw / var[..., None]
+    return np.where((var > 0)[..., None], out, np.nan)
 
 
 def marginal_risk_contributions(
@@ -469,9 +510,7 @@ def _result(
     vol = float(np.sqrt(max(weights @ sw, 0.0)))
     rc = weights * sw / vol
     rrc = rc / vol
-    if error is not None:
-        err = float(error)
-    elif budget is None:
+    if budget is None:
         err = float("nan")
     else:
         pos = budget > 0
@@ -485,7 +524,8 @@ def _result(
         portfolio_volatility=vol,
         converged=converged,
         iterations=iterations,
-        max_relative_error=err,
+        budget_error=err,
+        optimality_error=float("nan") if error is None else float(error),
         lagrange_multiplier=lagrange_multiplier,
         binding_constraints=binding,
         covariance=cov,
@@ -792,6 +832,59 @@ def minimum_variance_weights(
     return _result("minimum variance", w, values, labels, None, converged=True, iterations=res.nit)
 
 
+def volatility_scale(
+    weights: np.ndarray,
+    cov: np.ndarray,
+    target: float,
+    *,
+    max_leverage: float = 1.0,
+    cash_position: int | None = None,
+) -> float:
+    """Scale ``k`` of the risky weights that reaches a target volatility (NumPy kernel).
+
+    The one volatility-target rule of riskcore: :func:`volatility_target` and the
+    walk-forward simulator both call it. With riskless cash, ``k = target / sigma(w)``; with
+    a sleeve asset ``j`` (a stablecoin), ``k`` solves ``sigma(k w + (1 - k) e_j) = target``,
+    the quadratic ``k^2 a + 2 k (1 - k) c + (1 - k)^2 d = target^2`` with ``a = w'Σw``,
+    ``c = w'Σe_j``, ``d = Σ_jj`` (larger root). ``k`` is clipped to ``[0, max_leverage]``.
+
+    Parameters
+    ----------
+    weights : numpy.ndarray of shape (n_assets,)
+        Risky weights summing to 1.
+    cov : numpy.ndarray of shape (n_assets, n_assets)
+        Covariance in the unit of ``target`` squared (annualized with an annualized target).
+    target : float
+        Target volatility (> 0).
+    max_leverage : float, default 1.0
+        Largest ``k``.
+    cash_position : int, optional
+        Position of the sleeve asset in ``cov``; None for riskless cash.
+
+    Returns
+    -------
+    float
+        The scale ``k`` in ``[0, max_leverage]``.
+
+    References
+    ----------
+    A. Moreira, T. Muir (2017), "Volatility-managed portfolios", Journal of Finance 72(4).
+    """
+    a = float(weights @ cov @ weights)
+    if cash_position is None:
+        vol = np.sqrt(max(a, 0.0))
+        k = target / vol if vol > 0 else max_leverage
+    else:
+        c = float(weights @ cov[:, cash_position])
+        d = float(cov[cash_position, cash_position])
+        qa, qb, qc = a - 2 * c + d, 2 * c - 2 * d, d - target**2
+        if abs(qa) < 1e-18 * max(abs(d), abs(a), 1e-300):
+            k = -qc / qb if qb else 0.0
+        else:
+            k = (-qb + np.sqrt(max(qb * qb - 4 * qa * qc, 0.0))) / (2 * qa)
+    return float(min(max(k, 0.0), max_leverage))
+
+
 @dataclass(frozen=True, eq=False)
 class VolatilityTarget:
     """A portfolio scaled to a target volatility, with its cash or stablecoin sleeve.
@@ -882,22 +975,8 @@ def volatility_target(
         raise DataError(f"target volatility is {target}; it must be a positive decimal (0.4 = 40%)")
     if not (np.isfinite(max_leverage) and max_leverage > 0):
         raise DataError(f"max_leverage is {max_leverage}; it must be positive (1 = no borrowing)")
-    vol = float(np.sqrt(max(w @ values @ w, 0.0)))
-    if cash in labels:
-        j = labels.get_loc(cash)
-        e = np.zeros(len(labels))
-        e[j] = 1.0
-        # σ²(k) = k² a + 2 k (1 - k) c + (1 - k)² d = target²
-        a, c, d = w @ values @ w, w @ values @ e, values[j, j]
-        qa, qb, qc = a - 2 * c + d, 2 * c - 2 * d, d - target**2
-        if abs(qa) < 1e-18:
-            k = -qc / qb if qb else 0.0
-        else:
-            disc = max(qb * qb - 4 * qa * qc, 0.0)
-            k = (-qb + np.sqrt(disc)) / (2 * qa)
-    else:
-        k = target / vol if vol > 0 else max_leverage
-    k = float(min(max(k, 0.0), max_leverage))
+    j = labels.get_loc(cash) if cash in labels else None
+    k = volatility_scale(w, values, target, max_leverage=max_leverage, cash_position=j)
     risky = pd.Series(w * k, index=labels, name="weight")
     final = risky.copy()
     if cash in labels:

@@ -45,11 +45,13 @@ import numpy as np
 import pandas as pd
 
 from riskcore._rb_solver import solve_risk_budget
-from riskcore.assets import CASH, is_stablecoin
-from riskcore.errors import ConvergenceError, DataError, RiskcoreError
-from riskcore.estimators import floor_volatility
-from riskcore.metrics import PortfolioMetrics, portfolio_metrics
+from riskcore.allocation import relative_risk_contribution_array, volatility_scale
+from riskcore.assets import CASH, base_symbol, is_stablecoin
+from riskcore.errors import ConvergenceError, DataError, ParameterError, RiskcoreError
+from riskcore.estimators import floor_volatility, rolling_covariances
+from riskcore.metrics import PortfolioMetrics, portfolio_metrics, risk_balance_error
 from riskcore.periods import infer_periods_per_year
+from riskcore.portfolio import decide, spec_panel
 from riskcore.rebalance import (
     CostModel,
     check_mode,
@@ -57,9 +59,15 @@ from riskcore.rebalance import (
     desired_weights,
     plan_trade_values,
 )
+from riskcore.spec import PortfolioSpec
 
 #: Allocation methods a policy can use to set its target.
-METHODS: tuple[str, ...] = ("fixed", "equal_weight", "inverse_volatility", "erc", "risk_budget")
+#: Targets of a :class:`RebalancePolicy`: a fixed target, or a method of
+#: :data:`riskcore.spec.METHODS` with the simulator's own kernel (a
+#: :class:`~riskcore.spec.PortfolioSpec` runs every method).
+METHODS: tuple[str, ...] = ("fixed", "risk_budget", "inverse_volatility", "equal_weight")
+#: Former names, still accepted: "erc" is risk budgeting with equal budgets.
+_METHOD_ALIASES = {"erc": "risk_budget"}
 #: Calendar trigger frequencies: daily, weekly (Monday-based weeks), monthly, quarterly.
 FREQUENCIES: tuple[str, ...] = ("D", "W", "M", "Q")
 #: Covariance estimators used in the walk-forward.
@@ -69,6 +77,7 @@ SWEEP_TRIGGERS: tuple[str, ...] = ("band", "relative_band", "risk_band", "volati
 #: Stablecoin policies: inside the target like any coin, or outside the risk budget.
 STABLECOIN_POLICIES: tuple[str, ...] = ("include", "sleeve")
 _ESTIMATED = ("inverse_volatility", "erc", "risk_budget")
+_BAND_REASONS = {"band", "relative band", "risk band", "volatility band"}
 _TOL = 1e-12
 
 
@@ -87,8 +96,10 @@ class RebalancePolicy:
     target : pandas.Series, optional
         Fixed target weights (decimals summing to 1) indexed by asset. Giving a target and no
         ``method`` means ``method="fixed"``.
-    method : {"fixed", "equal_weight", "inverse_volatility", "erc", "risk_budget"}, optional
-        How the target is set at each date. Default ``"fixed"`` with a target, else ``"erc"``
+    method : {"fixed", "risk_budget", "inverse_volatility", "equal_weight"}, optional
+        How the target is set at each date (``"erc"``, the former name of risk budgeting with
+        equal budgets, is accepted). Default ``"fixed"`` with a target, else
+        ``"risk_budget"`` with equal budgets
         (equal risk contribution). Estimated methods use every column of the price panel, or
         the assets of ``budget`` when given.
     budget : pandas.Series, optional
@@ -197,48 +208,52 @@ class RebalancePolicy:
     cash: str = CASH
 
     def __post_init__(self) -> None:
-        method = self.method or ("fixed" if self.target is not None else "erc")
+        method = self.method or ("fixed" if self.target is not None else "risk_budget")
+        if method == "erc" and self.budget is not None:
+            raise ParameterError("a risk budget is used only by method 'risk_budget', not "
+                                 "'erc' ('erc' means equal budgets)")
+        method = _METHOD_ALIASES.get(method, method)
         if method not in METHODS:
-            raise RiskcoreError(f"method {method!r} is unknown; allowed: {_allowed(METHODS)}")
+            raise ParameterError(f"method {method!r} is unknown; allowed: {_allowed(METHODS)}")
         object.__setattr__(self, "method", method)
         if method == "fixed":
             if self.target is None:
-                raise RiskcoreError("method 'fixed' needs target weights (target=...)")
+                raise ParameterError("method 'fixed' needs target weights (target=...)")
             object.__setattr__(self, "target", check_target(self.target))
         if self.budget is not None:
             if method != "risk_budget":
-                raise RiskcoreError(
+                raise ParameterError(
                     f"a risk budget is used only by method 'risk_budget', not {method!r} "
                     "('erc' means equal budgets)"
                 )
             budget = check_target(self.budget).rename("budget")
             object.__setattr__(self, "budget", budget)
         if self.frequency is not None and self.frequency not in FREQUENCIES:
-            raise RiskcoreError(
+            raise ParameterError(
                 f"frequency {self.frequency!r} is unknown; allowed: {_allowed(FREQUENCIES)}"
             )
         for name in SWEEP_TRIGGERS:
             value = getattr(self, name)
             if value is not None and not value >= 0:
-                raise RiskcoreError(f"{name} is {value}; it must be >= 0 (numpy.inf = never)")
+                raise ParameterError(f"{name} is {value}; it must be >= 0 (numpy.inf = never)")
         if self.target_volatility is not None and not (
             0 < self.target_volatility < np.inf
         ):
-            raise RiskcoreError(
+            raise ParameterError(
                 f"target_volatility is {self.target_volatility}; it must be a finite "
                 "annualized volatility > 0 (decimal, 0.2 = 20%)"
             )
         check_mode(self.mode)
         if self.estimator not in ESTIMATORS:
-            raise RiskcoreError(
+            raise ParameterError(
                 f"estimator {self.estimator!r} is unknown; allowed: {_allowed(ESTIMATORS)}"
             )
         if int(self.lookback) != self.lookback or self.lookback < 2:
-            raise RiskcoreError(f"lookback is {self.lookback}; it must be an integer >= 2")
+            raise ParameterError(f"lookback is {self.lookback}; it must be an integer >= 2")
         if self.half_life is not None and not self.half_life > 0:
-            raise RiskcoreError(f"half_life is {self.half_life}; it must be > 0 periods")
+            raise ParameterError(f"half_life is {self.half_life}; it must be > 0 periods")
         if self.min_history is not None and self.min_history < 1:
-            raise RiskcoreError(f"min_history is {self.min_history}; it must be >= 1 price")
+            raise ParameterError(f"min_history is {self.min_history}; it must be >= 1 price")
         self._check_stablecoin_fields(method)
 
     def _check_stablecoin_fields(self, method: str) -> None:
@@ -246,16 +261,16 @@ class RebalancePolicy:
         if floor is not None and (
             isinstance(floor, bool) or not isinstance(floor, Real) or not 0 <= floor < np.inf
         ):
-            raise RiskcoreError(
+            raise ParameterError(
                 f"volatility_floor is {floor!r}; it must be a finite annualized volatility "
                 ">= 0 (decimal, 0.05 = 5%)"
             )
         if self.stablecoins not in STABLECOIN_POLICIES:
-            raise RiskcoreError(
+            raise ParameterError(
                 f"stablecoins is {self.stablecoins!r}; allowed: {_allowed(STABLECOIN_POLICIES)}"
             )
         if self.stablecoins == "sleeve" and method == "fixed":
-            raise RiskcoreError(
+            raise ParameterError(
                 "stablecoins='sleeve' applies to estimated methods (equal_weight, "
                 "inverse_volatility, erc, risk_budget); a fixed target sets the stablecoin "
                 "weights itself"
@@ -263,12 +278,12 @@ class RebalancePolicy:
         if not isinstance(self.cash, str) or (
             self.cash != CASH and not is_stablecoin(self.cash)
         ):
-            raise RiskcoreError(
+            raise ParameterError(
                 f"cash is {self.cash!r}; allowed: 'cash' (riskless) or the name of a "
                 "stablecoin column such as 'USDT-USD'"
             )
         if self.cash != CASH and self.target_volatility is None:
-            raise RiskcoreError(
+            raise ParameterError(
                 f"cash {self.cash!r} holds the remainder of a volatility target; set "
                 "target_volatility or leave cash='cash'"
             )
@@ -322,16 +337,22 @@ class BacktestResult:
         Reason of each rebalance, indexed by ``rebalance_dates`` (``"initial"``,
         ``"calendar"``, ``"band"``, ``"relative band"``, ``"risk band"``, ``"volatility band"``,
         joined by ``"+"``).
-    risk_contributions : pandas.DataFrame of shape (n_dates, n_assets)
+    relative_risk_contributions : pandas.DataFrame of shape (n_dates, n_assets)
         Relative risk contributions of the held weights under the covariance estimated at each
         date (NaN before the first full window or before investing).
     risk_reference : pandas.DataFrame of shape (n_dates, n_assets)
-        What ``risk_contributions`` are compared with: the risk budget, or the target's own
-        relative risk contributions.
+        What ``relative_risk_contributions`` are compared with: the risk budget, or the
+        target's own relative risk contributions.
     metrics : PortfolioMetrics
         Metrics of the equity from the first investment on.
     policy : RebalancePolicy
     cost_model : CostModel
+    notes : tuple of str
+        What the run did that a reader should know, one line each naming the coin and the
+        dates or day counts: a window start, coins that list after it, days without a real
+        price (valued at the last price, never traded), coins whose data end before the run
+        (sold at their last real close), days where market impact was skipped or used the
+        last valid volume, trades charged at the participation cap.
     """
 
     equity: pd.Series
@@ -345,11 +366,12 @@ class BacktestResult:
     turnover: float
     rebalance_dates: pd.DatetimeIndex
     rebalance_reasons: pd.Series
-    risk_contributions: pd.DataFrame
+    relative_risk_contributions: pd.DataFrame
     risk_reference: pd.DataFrame
     metrics: PortfolioMetrics
     policy: RebalancePolicy
     cost_model: CostModel
+    notes: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------
@@ -369,6 +391,70 @@ class _Prepared:
     reference: np.ndarray  # (T, n) reference relative risk contributions (NaN if unknown)
     new_period: np.ndarray  # (T,) calendar trigger
     periods_per_year: float
+    data_end: np.ndarray  # (T, n) last real price of an asset whose data end before the panel
+    notes: tuple[str, ...]
+    budget_reference: bool  # risk contributions are compared with the budget (else target)
+    budget_all: np.ndarray  # (n,) budgets over the assets
+    decide: Callable[[int], np.ndarray | None] | None = None  # lazy decision at run date t
+
+
+def _start_position(index: pd.DatetimeIndex, start) -> int:
+    """Position of the first date >= ``start`` (0 without a start)."""
+    if start is None:
+        return 0
+    try:
+        stamp = pd.Timestamp(start)
+    except (TypeError, ValueError) as exc:
+        raise ParameterError(f"start is {start!r}; it must be a date") from exc
+    if index.tz is not None and stamp.tz is None:
+        stamp = stamp.tz_localize(index.tz)
+    elif index.tz is None and stamp.tz is not None:
+        stamp = stamp.tz_convert(None)
+    first = int(index.searchsorted(stamp))
+    if first >= len(index) - 1:
+        raise DataError(
+            f"start {stamp:%Y-%m-%d} leaves fewer than 2 dates: the prices end on "
+            f"{index[-1]:%Y-%m-%d}; choose a start before that"
+        )
+    return first
+
+
+def _tradable_mask(tradable, index: pd.DatetimeIndex, assets: pd.Index) -> np.ndarray | None:
+    if tradable is None:
+        return None
+    if not isinstance(tradable, pd.DataFrame):
+        raise DataError("tradable must be a boolean DataFrame shaped like the prices")
+    frame = tradable.reindex(index=index, columns=assets)
+    missing = [a for a in assets if a not in tradable.columns]
+    if missing:
+        raise DataError(f"tradable has no column for {missing[0]}; give one per priced asset")
+    return frame.fillna(False).to_numpy(dtype=bool)
+
+
+def tradable_from_cleaning(prices: pd.DataFrame, actions: pd.DataFrame) -> pd.DataFrame:
+    """Mark the prices a cleaning step carried forward as not tradable.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame of shape (n_dates, n_assets)
+        The cleaned price panel.
+    actions : pandas.DataFrame
+        :attr:`riskcore.quality.CleanResult.actions`: one row per run of changed cells with
+        ``asset``, ``start``, ``end`` and ``action``.
+
+    Returns
+    -------
+    pandas.DataFrame of bool, shape (n_dates, n_assets)
+        True where the price is real (observed, not filled), for ``run_backtest(tradable=...)``.
+    """
+    mask = prices.notna()
+    if actions is None or actions.empty:
+        return mask
+    filled = actions[actions["action"] == "ffill"]
+    for row in filled.itertuples(index=False):
+        if row.asset in mask.columns:
+            mask.loc[row.start : row.end, row.asset] = False
+    return mask
 
 
 def _check_prices(prices: pd.DataFrame) -> pd.DataFrame:
@@ -413,36 +499,6 @@ def _universe(prices: pd.DataFrame, policy: RebalancePolicy) -> pd.Index:
     return names
 
 
-def _scale_to_volatility(
-    tgt: np.ndarray, cov: np.ndarray, target: float, ppy: float, cash: int | None
-) -> np.ndarray:
-    """Scale a target down to an annualized volatility, the remainder to cash or ``cash``.
-
-    Riskless cash: ``k = min(1, target / sigma(tgt))``. A stablecoin column ``cash``: ``k``
-    solves ``sigma(k * tgt + (1 - k) * e_cash) = target`` (the quadratic of
-    :func:`riskcore.allocation.volatility_target`), clipped to ``[0, 1]``. ``cov`` is per
-    period and annualized with ``ppy``.
-    """
-    var = tgt @ cov @ tgt
-    sigma = np.sqrt(var * ppy)
-    if not sigma > target:
-        return tgt
-    if cash is None:
-        return tgt * (target / sigma)
-    # var(k) = k^2 a + 2 k (1 - k) c + (1 - k)^2 d, per period
-    c = tgt @ cov[:, cash]
-    d = cov[cash, cash]
-    qa, qb, qc = var - 2.0 * c + d, 2.0 * c - 2.0 * d, d - target**2 / ppy
-    if abs(qa) < 1e-18:
-        k = -qc / qb if qb else 0.0
-    else:
-        k = (-qb + np.sqrt(max(qb * qb - 4.0 * qa * qc, 0.0))) / (2.0 * qa)
-    k = min(max(k, 0.0), 1.0)
-    out = tgt * k
-    out[cash] += 1.0 - k
-    return out
-
-
 def _new_period(index: pd.DatetimeIndex, frequency: str | None) -> np.ndarray:
     flags = np.zeros(len(index), dtype=bool)
     if frequency is None:
@@ -462,62 +518,9 @@ def _new_period(index: pd.DatetimeIndex, frequency: str | None) -> np.ndarray:
     return flags
 
 
-def _window_sums(x: np.ndarray, lookback: int) -> np.ndarray:
-    """Sum the ``lookback`` rows ending at each row (partial sums for the first rows).
-
-    Vectorized without a running total over the whole series: rows are split in blocks of
-    ``lookback``; the window ending at block ``k``, position ``j`` is the prefix sum of block
-    ``k`` up to ``j`` plus the suffix sum of block ``k - 1`` after ``j``. Each sum adds at most
-    ``lookback`` terms, so rounding does not grow with the series length.
-    """
-    t_count = x.shape[0]
-    blocks = -(-t_count // lookback)
-    padded = np.zeros((blocks * lookback,) + x.shape[1:])
-    padded[:t_count] = x
-    shaped = padded.reshape((blocks, lookback) + x.shape[1:])
-    prefix = np.cumsum(shaped, axis=1)
-    suffix = np.zeros_like(shaped)
-    # suffix[k, j] = sum of block k rows j+1 .. lookback-1
-    suffix[:, :-1] = np.cumsum(shaped[:, ::-1], axis=1)[:, ::-1][:, 1:]
-    out = prefix.copy()
-    out[1:] += suffix[:-1]
-    return out.reshape(padded.shape)[:t_count]
-
-
-def _rolling_moments(returns: np.ndarray, lookback: int, decay: float):
-    """Yield (t, s0, s1, s2) for each t: decayed sums over the ``lookback`` returns ending at t.
-
-    Incremental update ``s <- decay * s + x_t - decay**lookback * x_{t-lookback}``, recomputed
-    exactly from the window every ``lookback`` steps so that rounding does not accumulate.
-    NaN returns count as 0 (windows containing them are not used).
-    """
-    t_count, n = returns.shape
-    x = np.nan_to_num(returns, nan=0.0)
-    weights = decay ** np.arange(lookback)[::-1]  # oldest first
-    tail = decay**lookback
-    s1 = np.zeros(n)
-    s2 = np.zeros((n, n))
-    for t in range(t_count):
-        if t % lookback == 0:
-            lo = max(0, t - lookback + 1)
-            window = x[lo : t + 1]
-            w = weights[lookback - window.shape[0] :]
-            s1 = w @ window
-            s2 = (window * w[:, None]).T @ window
-        else:
-            new = x[t]
-            s1 *= decay
-            s1 += new
-            s2 *= decay
-            s2 += np.outer(new, new)
-            if t >= lookback:
-                old = x[t - lookback]
-                s1 -= tail * old
-                s2 -= tail * np.outer(old, old)
-        yield t, s1, s2
-
-
-def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool) -> _Prepared:
+def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool,
+             start=None, tradable_mask: pd.DataFrame | None = None,
+             spec: PortfolioSpec | None = None, force_generic: bool = False) -> _Prepared:
     prices = _check_prices(prices)
     assets = _universe(prices, policy)
     panel = prices[assets]
@@ -525,44 +528,28 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
     index = panel.index
     t_count, n = raw.shape
     ppy = float(infer_periods_per_year(index))
+    first = _start_position(index, start)
     tradable = ~np.isnan(raw)
+    mask = _tradable_mask(tradable_mask, index, assets)
+    if mask is not None:
+        tradable &= mask
+    # an asset whose real prices end before the panel is sold at its last real close
+    observed = tradable.any(axis=0)
+    last_real = np.where(observed, t_count - 1 - np.argmax(tradable[::-1], axis=0), -1)
+    data_end = np.zeros((t_count, n), dtype=bool)
+    ends = observed & (last_real < t_count - 1)
+    data_end[last_real[ends], np.flatnonzero(ends)] = True
     value_prices = panel.ffill().to_numpy(dtype=float)
     listed_count = np.cumsum(tradable, axis=0)
 
     lookback = int(policy.lookback)
     returns = np.full_like(raw, np.nan)
     returns[1:] = raw[1:] / raw[:-1] - 1.0
-    valid = ~np.isnan(returns)
-    csum = np.concatenate([np.zeros((1, n)), np.cumsum(valid, axis=0)])
-    full_window = np.zeros((t_count, n), dtype=bool)
-    if t_count > lookback:
-        window_count = csum[lookback + 1 :] - csum[1 : t_count - lookback + 1]
-        full_window[lookback:] = window_count == lookback
-
+    half_life = None
     if policy.estimator == "ewma":
         half_life = policy.half_life if policy.half_life is not None else lookback / 4.0
-        decay = 0.5 ** (1.0 / half_life)
-    else:
-        decay = 1.0
-
+    covariance, full_window = rolling_covariances(returns, lookback, half_life=half_life)
     first_full = np.argmax(full_window.any(axis=1)) if full_window.any() else t_count
-    if decay == 1.0:
-        x = np.nan_to_num(returns, nan=0.0)
-        s1 = _window_sums(x, lookback)
-        s2 = _window_sums(x[:, :, None] * x[:, None, :], lookback)
-        covariance = (s2 - s1[:, :, None] * s1[:, None, :] / lookback) / (lookback - 1)
-        covariance[:first_full] = 0.0
-    else:
-        # RiskMetrics recursion started at the window's first return (as
-        # riskcore.estimators.covariance): weights (1 - lam) lam**k, the oldest lam**(L-1),
-        # i.e. (1 - lam) * decayed sum + lam**L * outer(oldest return), zero mean.
-        x = np.nan_to_num(returns, nan=0.0)
-        tail = decay**lookback
-        covariance = np.zeros((t_count, n, n))
-        for t, _, m2 in _rolling_moments(returns, lookback, decay):
-            if t >= first_full:
-                old = x[t - lookback + 1]
-                covariance[t] = (1.0 - decay) * m2 + tail * np.outer(old, old)
     if policy.volatility_floor:
         start = min(first_full, t_count)
         covariance[start:] = floor_volatility(covariance[start:],
@@ -570,12 +557,13 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
     variances = np.diagonal(covariance, axis1=1, axis2=2)
     estimable = full_window & (variances > 0)
 
-    estimated = policy.method in _ESTIMATED or policy.target_volatility is not None
+    estimated = (spec is not None or policy.method in _ESTIMATED
+                 or policy.target_volatility is not None)
     if policy.min_history is not None:
         min_history = int(policy.min_history)
     else:
         min_history = lookback + 1 if estimated else 1
-    holdable = tradable & (listed_count >= min_history)
+    holdable = tradable & (listed_count >= min_history) & ~data_end
     eligible = holdable & estimable if estimated else holdable
 
     # assets inside the risk budget: all but the stablecoin sleeve and a cash column that
@@ -604,43 +592,158 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
     fixed = None
     if policy.method == "fixed":
         fixed = policy.target.reindex(assets, fill_value=0.0).to_numpy(dtype=float)
+    budget = policy.budget
+    if spec is not None and spec.risk_budget is not None:
+        budget = pd.Series(dict(spec.risk_budget), dtype=float)
     budget_all = (
-        policy.budget.reindex(assets, fill_value=0.0).to_numpy(dtype=float)
-        if policy.budget is not None
+        budget.reindex(assets, fill_value=0.0).to_numpy(dtype=float)
+        if budget is not None
         else np.full(n, 1.0 / n)
     )
     if not inside.all():
         budget_all = np.where(inside, budget_all, 0.0)
     previous = None
-    for t in np.flatnonzero(budget_eligible.any(axis=1)):
-        if all_targets or previous is None or new_period[t]:
-            tgt = _target(policy, covariance[t], budget_eligible[t], budget_all, previous,
-                          fixed, index, t)
+    end_day = data_end.any(axis=1)
+    generic = spec is not None and (force_generic or not _has_fast_path(spec))
+    decidable = eligible if generic else budget_eligible
+    candidates = np.flatnonzero(decidable.any(axis=1) | end_day)
+    max_leverage = 1.0 if spec is None else spec.max_leverage
+    # a spec without the fast path decides on calendar dates and, with band triggers,
+    # lazily when a band breaches (see _simulate): one decision per rebalance, not per day
+    lazy = generic and all_targets
+    for t in candidates[candidates >= first]:
+        if (all_targets and not lazy) or previous is None or new_period[t] or end_day[t]:
+            if generic:
+                tgt = _decide_at(returns, t, eligible[t], spec, index, assets, ppy) \
+                    if eligible[t].any() else None
+            else:
+                tgt = _target(policy, covariance[t], budget_eligible[t], budget_all, previous,
+                              fixed, index, t)
+            if tgt is None and end_day[t]:
+                targets[t] = 0.0  # nothing else can be held: the ending coin is sold to cash
             if tgt is not None:
                 previous = tgt
-                if policy.target_volatility is not None:
+                if policy.target_volatility is not None and not generic:
                     sleeve = cash_pos if cash_ok is not None and cash_ok[t] else None
-                    tgt = _scale_to_volatility(tgt, covariance[t], policy.target_volatility,
-                                               ppy, sleeve)
+                    k = volatility_scale(tgt, covariance[t] * ppy, policy.target_volatility,
+                                         max_leverage=max_leverage, cash_position=sleeve)
+                    tgt = tgt * k
+                    if sleeve is not None:
+                        tgt[sleeve] += 1.0 - k
                 targets[t] = tgt
-    reference = _reference(policy, covariance, estimable, eligible, targets, budget_all)
+    budget_reference = (spec.method == "risk_budget" if spec is not None
+                        else policy.method in ("erc", "risk_budget"))
+    reference = _reference(budget_reference, covariance, estimable, eligible, targets,
+                           budget_all)
+    decide_run = None
+    if lazy:
+        memo: dict[int, np.ndarray | None] = {}
+
+        def decide_run(t_run: int) -> np.ndarray | None:
+            t = t_run + first
+            if t not in memo:
+                memo[t] = (_decide_at(returns, t, eligible[t], spec, index, assets, ppy)
+                           if eligible[t].any() else None)
+            return memo[t]
+    run = slice(first, None)
+    notes = _data_notes(index, assets, tradable, last_real, ends, value_prices, first)
     return _Prepared(
-        index=index,
+        index=index[run],
         assets=assets,
-        value_prices=value_prices,
-        tradable=tradable,
-        covariance=covariance,
-        estimable=estimable,
-        eligible=eligible,
-        targets=targets,
-        reference=reference,
-        new_period=new_period,
+        value_prices=value_prices[run],
+        tradable=tradable[run],
+        covariance=covariance[run],
+        estimable=estimable[run],
+        eligible=eligible[run],
+        targets=targets[run],
+        reference=reference[run],
+        new_period=new_period[run],
         periods_per_year=ppy,
+        data_end=data_end[run],
+        notes=notes,
+        budget_reference=budget_reference,
+        budget_all=budget_all,
+        decide=decide_run,
+    )
+
+
+def _data_notes(index, assets, tradable, last_real, ends, value_prices, first) -> tuple:
+    """Lines about the run's start, listings, price gaps and data ends, naming each coin."""
+    notes = []
+    if first > 0:
+        notes.append(f"The run starts on {index[first]:%Y-%m-%d} (the window start); "
+                     f"estimates also use the {first} earlier dates.")
+    run = tradable[first:]
+    first_real = np.where(run.any(axis=0), np.argmax(run, axis=0), -1)
+    never, listed, gaps, ended = [], [], [], []
+    for i, asset in enumerate(assets):
+        if first_real[i] < 0:
+            never.append(str(asset))
+            continue
+        lo, hi = first + first_real[i], last_real[i]
+        if first_real[i] > 0:
+            listed.append(f"{asset} ({index[lo]:%Y-%m-%d})")
+        missing = int((~tradable[lo : hi + 1, i]).sum())
+        if missing:
+            gaps.append(f"{asset} ({missing} days)")
+        if ends[i]:
+            ended.append(f"{asset} ({index[hi]:%Y-%m-%d} at {value_prices[hi, i]:.6g} USD)")
+    if never:
+        notes.append("No real price inside the run, never traded: " + ", ".join(never) + ".")
+    if listed:
+        notes.append("First real price after the start, not held before: "
+                     + ", ".join(listed) + ".")
+    if gaps:
+        notes.append("Days without a real price between a coin's first and last (valued at "
+                     "the last price, never traded on): " + ", ".join(gaps) + ".")
+    if ended:
+        notes.append("Prices end before the run does; a holding is sold at that last real "
+                     "close and nothing is held after: " + ", ".join(ended) + ".")
+    return tuple(notes)
+
+
+def _has_fast_path(spec: PortfolioSpec) -> bool:
+    """Whether the rolling kernel computes this spec's targets (checked equal by a test).
+
+    Sample or EWMA covariance on the common window, and risk budgeting without bounds or
+    group limits, inverse volatility or equal weight. Every other spec re-runs
+    :func:`riskcore.portfolio.decide` at each date.
+    """
+    return (spec.estimator in ("sample", "ewma") and spec.alignment == "common"
+            and spec.method in ("risk_budget", "inverse_volatility", "equal_weight")
+            and not spec.bounds and not spec.group_limits)
+
+
+def _decide_at(returns: np.ndarray, t: int, eligible: np.ndarray, spec: PortfolioSpec,
+               index: pd.DatetimeIndex, assets: pd.Index, ppy: float) -> np.ndarray:
+    """Target weights at ``t`` from :func:`riskcore.portfolio.decide` (cash implied)."""
+    lo = t - spec.lookback + 1
+    window = pd.DataFrame(returns[lo : t + 1], index=index[lo : t + 1], columns=assets)
+    try:
+        portfolio = decide(window, eligible, spec, ppy)
+    except RiskcoreError as exc:
+        raise type(exc)(f"on {index[t]:%Y-%m-%d}: {exc}") from exc
+    weights = portfolio.weights.drop(CASH, errors="ignore")
+    return weights.reindex(assets, fill_value=0.0).to_numpy(dtype=float)
+
+
+def _policy_of(spec: PortfolioSpec) -> RebalancePolicy:
+    """Translate the triggers and walk-forward settings of a spec into a policy."""
+    fast = spec.method if spec.method in _ESTIMATED + ("equal_weight",) else "risk_budget"
+    return RebalancePolicy(
+        method=fast, frequency=spec.frequency, band=spec.band,
+        relative_band=spec.relative_band, risk_band=spec.risk_band,
+        volatility_band=spec.volatility_band, target_volatility=spec.target_volatility,
+        mode=spec.mode,
+        estimator=spec.estimator if spec.estimator in ESTIMATORS else "sample",
+        lookback=spec.lookback, half_life=spec.half_life_periods,
+        min_history=spec.lookback + 1, volatility_floor=spec.volatility_floor,
+        stablecoins=spec.stablecoins, cash=spec.sleeve_asset,
     )
 
 
 def _reference(
-    policy: RebalancePolicy,
+    budget_reference: bool,
     covariance: np.ndarray,
     estimable: np.ndarray,
     eligible: np.ndarray,
@@ -652,19 +755,15 @@ def _reference(
     The risk budget (over the estimable, eligible assets, renormalized) for risk-budget
     methods; otherwise the relative risk contributions of the latest target.
     """
-    if policy.method in ("erc", "risk_budget"):
+    if budget_reference:
         b = np.where(estimable & eligible, budget_all, 0.0)
         total = b.sum(axis=1, keepdims=True)
         with np.errstate(invalid="ignore", divide="ignore"):
             ref = np.where(estimable & (total > 0), b / total, np.nan)
         return ref
     latest = pd.DataFrame(targets).ffill().to_numpy()
-    w = np.where(estimable, np.nan_to_num(latest), 0.0)
-    sw = np.einsum("tij,tj->ti", covariance, w)
-    var = np.einsum("ti,ti->t", w, sw)
-    ref = np.full(w.shape, np.nan)
-    ok = var > 0
-    ref[ok] = (w[ok] * sw[ok]) / var[ok, None]
+    ref = relative_risk_contribution_array(np.where(estimable, np.nan_to_num(latest), 0.0),
+                                           covariance)
     ref[~estimable] = np.nan
     return ref
 
@@ -691,7 +790,7 @@ def _target(
     if policy.method == "equal_weight":
         out[elig] = 1.0 / elig.sum()
         return out
-    sub = cov[np.ix_(elig, elig)]
+    sub = cov if elig.all() else cov[np.ix_(elig, elig)]
     if policy.method == "inverse_volatility":
         inv = 1.0 / np.sqrt(np.diagonal(sub))
         out[elig] = inv / inv.sum()
@@ -713,12 +812,8 @@ def _target(
 
 
 def _relative_rc(cov: np.ndarray, weights: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    out = np.full(weights.size, np.nan)
-    w = np.where(mask, weights, 0.0)
-    sw = cov @ w
-    var = w @ sw
-    if var > 0:
-        out[mask] = (w * sw)[mask] / var
+    out = relative_risk_contribution_array(np.where(mask, weights, 0.0), cov)
+    out[~mask] = np.nan
     return out
 
 
@@ -732,8 +827,13 @@ def _simulate(
     costs: CostModel,
     volume: np.ndarray | None,
     initial_value: float,
+    notes: Sequence[str] = (),
 ) -> BacktestResult:
     t_count, n = prep.value_prices.shape
+    names = [str(a) for a in prep.assets]
+    capped = np.zeros(n, dtype=int)
+    data_end = prep.data_end
+    any_end = data_end.any(axis=1)
     value_prices = np.nan_to_num(prep.value_prices)  # 0 before listing (nothing held then)
     all_tradable = prep.tradable.all(axis=1)
     targets = prep.targets
@@ -758,6 +858,59 @@ def _simulate(
     any_band = band is not None or rel is not None or risk_band is not None
     new_period = prep.new_period
     mode = policy.mode
+    lazy = prep.decide is not None
+    if lazy:
+        targets = targets.copy()  # decisions made during this run stay in this run
+
+    def evaluate(t, weights, tgt, invested, units):
+        """Which triggers fire at ``t`` against the target ``tgt``."""
+        why: list[str] = []
+        breach = None
+        full = False
+        if not invested:
+            return ["initial"], None, True
+        if new_period[t]:
+            why.append("calendar")
+            full = True
+        if any_end[t] and (data_end[t] & (units > 0)).any():
+            why.append("data end")
+            full = True
+        if any_band:
+            breach = np.zeros(n, dtype=bool)
+            drift = np.abs(weights - tgt)
+            if band is not None:
+                hit = drift > band + _TOL
+                if hit.any():
+                    why.append("band")
+                    breach |= hit
+            if rel is not None:
+                hit = drift > rel * tgt + _TOL
+                if hit.any():
+                    why.append("relative band")
+                    breach |= hit
+            if risk_band is not None:
+                est = prep.estimable[t]
+                if est.any():
+                    rrc = _relative_rc(prep.covariance[t], weights, est)
+                    ref = (prep.reference[t] if not lazy or prep.budget_reference
+                           else _relative_rc(prep.covariance[t], tgt, est))
+                    hit = (np.abs(rrc - ref) > risk_band + _TOL) & est
+                    if hit.any():
+                        why.append("risk band")
+                        breach |= hit
+        if vol_band is not None:
+            est = prep.estimable[t]
+            if est.any():
+                cov = prep.covariance[t]
+                w_e = np.where(est, weights, 0.0)
+                t_e = np.where(est, tgt, 0.0)
+                var_t = t_e @ cov @ t_e
+                ratio = np.sqrt((w_e @ cov @ w_e) / var_t) if var_t > 0 else 1.0
+                if abs(ratio - 1.0) > vol_band + _TOL:
+                    why.append("volatility band")
+                    full = True
+        return why, breach, full
+
     invested = False
     tgt = None
     values = np.zeros(n)
@@ -769,49 +922,14 @@ def _simulate(
         if has_targets[t]:
             tgt = targets[t]
         if tgt is not None and total > 0:
-            why: list[str] = []
-            breach = None
-            full = False
             weights = values / total
-            if not invested:
-                why.append("initial")
-                full = True
-            else:
-                if new_period[t]:
-                    why.append("calendar")
-                    full = True
-                if any_band:
-                    breach = np.zeros(n, dtype=bool)
-                    drift = np.abs(weights - tgt)
-                    if band is not None:
-                        hit = drift > band + _TOL
-                        if hit.any():
-                            why.append("band")
-                            breach |= hit
-                    if rel is not None:
-                        hit = drift > rel * tgt + _TOL
-                        if hit.any():
-                            why.append("relative band")
-                            breach |= hit
-                    if risk_band is not None:
-                        est = prep.estimable[t]
-                        if est.any():
-                            rrc = _relative_rc(prep.covariance[t], weights, est)
-                            hit = (np.abs(rrc - prep.reference[t]) > risk_band + _TOL) & est
-                            if hit.any():
-                                why.append("risk band")
-                                breach |= hit
-                if vol_band is not None:
-                    est = prep.estimable[t]
-                    if est.any():
-                        cov = prep.covariance[t]
-                        w_e = np.where(est, weights, 0.0)
-                        t_e = np.where(est, tgt, 0.0)
-                        var_t = t_e @ cov @ t_e
-                        ratio = np.sqrt((w_e @ cov @ w_e) / var_t) if var_t > 0 else 1.0
-                        if abs(ratio - 1.0) > vol_band + _TOL:
-                            why.append("volatility band")
-                            full = True
+            why, breach, full = evaluate(t, weights, tgt, invested, units)
+            if lazy and invested and not has_targets[t] and set(why) & _BAND_REASONS:
+                # a band breach re-makes the decision with the data known today
+                fresh = prep.decide(t)
+                if fresh is not None:
+                    tgt = targets[t] = fresh
+                    why, breach, full = evaluate(t, weights, tgt, invested, units)
             if why:
                 if full:
                     wanted = tgt
@@ -827,8 +945,15 @@ def _simulate(
                     wanted *= invest / wanted.sum() if wanted.sum() > 0 else 0.0
                     wanted[~tradable] = weights[~tradable]
                 vol_t = None if volume is None else volume[t]
-                trades, trade_cost, _ = plan_trade_values(values, cash, wanted, costs, vol_t)
+                try:
+                    trades, trade_cost, _ = plan_trade_values(values, cash, wanted, costs,
+                                                              vol_t, names=names)
+                except ConvergenceError as exc:
+                    raise ConvergenceError(f"on {prep.index[t]:%Y-%m-%d}: {exc}") from exc
                 placed = trades != 0
+                if vol_t is not None and costs.impact > 0:
+                    with np.errstate(invalid="ignore", divide="ignore"):
+                        capped += placed & (np.abs(trades) > costs.max_participation * vol_t)
                 if placed.any():
                     unit_trade = np.divide(trades, price, out=np.zeros(n), where=placed)
                     units = units + unit_trade
@@ -850,27 +975,27 @@ def _simulate(
         units_hist[t] = units
         values_hist[t] = values
     trade_log = (rebalance_pos, reasons, trade_values, trade_units, trade_costs)
+    notes = list(prep.notes) + list(notes)
+    for i in np.flatnonzero(capped):
+        notes.append(f"{names[i]}: {capped[i]} trade(s) larger than {costs.max_participation:g}"
+                     " x the day's volume; market impact charged at that participation.")
     return _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist,
-                   cost_hist, turnover_hist, trade_log)
+                   cost_hist, turnover_hist, trade_log, tuple(notes), targets)
 
 
 def _relative_rc_panel(prep: _Prepared, weights: np.ndarray, start: int) -> np.ndarray:
     """Relative risk contributions of each date's weights over its estimable assets."""
     out = np.full(weights.shape, np.nan)
     est = prep.estimable[start:]
-    w = np.where(est, weights[start:], 0.0)
-    sw = np.einsum("tij,tj->ti", prep.covariance[start:], w)
-    var = np.einsum("ti,ti->t", w, sw)
-    ok = var > 0
-    rrc = np.full(w.shape, np.nan)
-    rrc[ok] = (w[ok] * sw[ok]) / var[ok, None]
+    rrc = relative_risk_contribution_array(np.where(est, weights[start:], 0.0),
+                                           prep.covariance[start:])
     rrc[~est] = np.nan
     out[start:] = rrc
     return out
 
 
 def _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist, cost_hist,
-            turnover_hist, trade_log) -> BacktestResult:
+            turnover_hist, trade_log, notes, targets) -> BacktestResult:
     rebalance_pos, reasons, trade_values, trade_units, trade_costs = trade_log
     index, assets = prep.index, prep.assets
     if not rebalance_pos or rebalance_pos[0] >= len(index) - 1:
@@ -883,7 +1008,9 @@ def _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist, cos
     with np.errstate(invalid="ignore", divide="ignore"):
         weights_hist = np.where(equity[:, None] > 0, values_hist / equity[:, None], 0.0)
     rrc_hist = _relative_rc_panel(prep, weights_hist, start)
-    reference = prep.reference.copy()
+    reference = (prep.reference.copy() if prep.decide is None else
+                 _reference(prep.budget_reference, prep.covariance, prep.estimable,
+                            prep.eligible, targets, prep.budget_all))
     reference[np.isnan(rrc_hist)] = np.nan
     dates = pd.DatetimeIndex(index[rebalance_pos], name="date")
     turnover_s = pd.Series(turnover_hist, index=index, name="turnover")
@@ -903,12 +1030,7 @@ def _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist, cos
             "reason": reason_arr[rebalance_k],
         }
     )
-    rows = ~np.isnan(rrc_hist).all(axis=1)
-    if rows.any():
-        dist = 0.5 * np.nansum(np.abs(rrc_hist[rows] - np.nan_to_num(reference[rows])), axis=1)
-        balance_error = float(np.mean(dist))
-    else:
-        balance_error = np.nan
+    balance_error = risk_balance_error(pd.DataFrame(rrc_hist), pd.DataFrame(reference))
     metrics = portfolio_metrics(
         equity_s.iloc[start:],
         periods_per_year=prep.periods_per_year,
@@ -922,42 +1044,90 @@ def _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist, cos
         weights=pd.DataFrame(weights_hist, index=index, columns=assets),
         holdings=pd.DataFrame(units_hist, index=index, columns=assets),
         cash=pd.Series(cash_hist, index=index, name="cash"),
-        target_weights=pd.DataFrame(prep.targets, index=index, columns=assets),
+        target_weights=pd.DataFrame(targets, index=index, columns=assets),
         trades=trades,
         costs=costs_s,
         turnover_by_date=turnover_s,
         turnover=total_turnover,
         rebalance_dates=dates,
         rebalance_reasons=pd.Series(reasons, index=dates, name="reason", dtype=object),
-        risk_contributions=pd.DataFrame(rrc_hist, index=index, columns=assets),
+        relative_risk_contributions=pd.DataFrame(rrc_hist, index=index, columns=assets),
         risk_reference=pd.DataFrame(reference, index=index, columns=assets),
         metrics=metrics,
         policy=policy,
         cost_model=costs,
+        notes=notes,
     )
 
 
-def _volume_array(volume: pd.DataFrame | None, prep: _Prepared) -> np.ndarray | None:
+def _volume_array(volume: pd.DataFrame | None, prep: _Prepared, costs: CostModel
+                  ) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    """USD volume per run date and asset, NaN where impact is skipped; and the notes.
+
+    Zero, negative, missing and non-finite volumes are unusable: with
+    ``costs.missing_volume == "skip"`` the impact is skipped on those asset-days, with
+    ``"last"`` the asset's last usable volume (of any earlier date of the panel) is used.
+    """
     if volume is None:
-        return None
+        return None, ()
     if not isinstance(volume, pd.DataFrame):
         raise DataError("volume must be a DataFrame of USD volume shaped like the prices")
-    return volume.reindex(index=prep.index, columns=prep.assets).to_numpy(dtype=float)
+    frame = volume.reindex(columns=prep.assets).astype(float)
+    frame = frame.where(np.isfinite(frame) & (frame > 0))
+    if costs.missing_volume == "last":
+        frame = frame.ffill()
+    values = frame.reindex(index=prep.index).to_numpy(dtype=float)
+    if costs.impact == 0:
+        return values, ()
+    notes = []
+    raw = volume.reindex(index=prep.index)
+    for i, asset in enumerate(prep.assets):
+        days = prep.tradable[:, i]
+        if asset not in volume.columns:
+            notes.append(f"{asset}: no volume in the data; market impact not charged.")
+            continue
+        col = raw[asset].to_numpy(dtype=float)
+        bad = days & ~(np.isfinite(col) & (col > 0))
+        if not bad.any():
+            continue
+        what = (f"{asset}: volume zero or missing on {int(bad.sum())} of {int(days.sum())} "
+                "trading days")
+        if costs.missing_volume == "skip":
+            notes.append(f"{what}; market impact skipped on those days.")
+        else:
+            none = int((bad & np.isnan(values[:, i])).sum())
+            notes.append(f"{what}; market impact used the last valid volume"
+                         + (f" (skipped on {none} days without an earlier one)." if none
+                            else "."))
+    return values, tuple(notes)
+
+
+def _resolve(prices, policy, costs, start):
+    """Split a spec into the simulator's policy, its panel, costs and start (explicit win)."""
+    spec = None
+    if isinstance(policy, PortfolioSpec):
+        spec, policy = policy, _policy_of(policy)
+        costs = spec.costs if costs is None else costs
+        start = spec.start if start is None else start
+        prices = spec_panel(prices, spec)
+    return prices, policy, spec, CostModel() if costs is None else costs, start
 
 
 def _check_initial(initial_value: float) -> float:
     if not np.isfinite(initial_value) or initial_value <= 0:
-        raise RiskcoreError(f"initial_value is {initial_value}; it must be > 0 USD")
+        raise ParameterError(f"initial_value is {initial_value}; it must be > 0 USD")
     return float(initial_value)
 
 
 def run_backtest(
     prices: pd.DataFrame,
-    policy: RebalancePolicy,
+    policy: PortfolioSpec | RebalancePolicy,
     costs: CostModel | None = None,
     *,
     volume: pd.DataFrame | None = None,
     initial_value: float = 10_000.0,
+    start: pd.Timestamp | str | None = None,
+    tradable: pd.DataFrame | None = None,
 ) -> BacktestResult:
     """Simulate a rebalancing policy day by day, without look-ahead, with trading costs.
 
@@ -967,15 +1137,39 @@ def run_backtest(
     ----------
     prices : pandas.DataFrame of shape (n_dates, n_assets)
         Price panel (USD per unit, NaN before listing), sorted unique DatetimeIndex.
-    policy : RebalancePolicy
-        Allocation method and triggers.
+    policy : PortfolioSpec or RebalancePolicy
+        The decision to re-make at each rebalance date: a :class:`~riskcore.spec.PortfolioSpec`
+        (every method and option of :func:`~riskcore.portfolio.build_portfolio`; its window,
+        universe and cost model are used unless ``start`` or ``costs`` are given), or the
+        simulator's own :class:`RebalancePolicy` (fixed targets, the benchmarks, bt
+        comparisons). With a spec the target at each date is
+        :func:`riskcore.portfolio.decide` on the ``lookback`` returns ending there (sample or
+        EWMA risk budgeting, inverse volatility and equal weight take a faster path through
+        :func:`riskcore.estimators.rolling_covariances`, tested equal, and re-decide every
+        day a band trigger is checked). The other specs decide at the first date, on
+        calendar dates and on data ends, and, with band triggers, check the bands against
+        the last decision and re-make it when a band breaches (the breach is then judged
+        against the new decision): one decision per rebalance instead of one per day, about
+        30 ms each.
     costs : CostModel, optional
         Fees, half-spread, market impact and minimum trade size; free trading by default.
     volume : pandas.DataFrame of shape (n_dates, n_assets), optional
         Daily traded volume in USD (Yahoo's crypto ``Volume`` is in USD), for the square-root
-        market-impact term; NaN where unknown.
+        market-impact term; NaN where unknown. Zero, missing or non-finite volume never makes
+        a cost infinite: see ``CostModel.missing_volume`` (the notes name the coin and count
+        the days).
     initial_value : float, default 10,000
         Cash in USD at the start.
+    start : timestamp or str, optional
+        Window start: the first trade is on the first date >= ``start``; estimates at that
+        date use the prices before it too. The result's series start there. Default: the
+        first date of the panel.
+    tradable : pandas.DataFrame of bool, shape (n_dates, n_assets), optional
+        True where the price is real. A price that is NaN, or False here (a carried-forward
+        or forward-filled price, see :func:`tradable_from_cleaning`), values the holding but
+        is never traded on. A coin whose real prices end before the panel's last date is sold
+        at its last real close (a rebalance with reason ``"data end"``; the proceeds go to
+        the other coins' targets, or to cash when nothing else can be held).
 
     Returns
     -------
@@ -997,15 +1191,17 @@ def run_backtest(
     Journal (constant mix versus buy-and-hold); Maillard, Roncalli & Teiletche (2010) (equal
     risk contribution); Spinu (2013) (risk-budget solver).
     """
-    costs = CostModel() if costs is None else costs
+    prices, policy, spec, costs, start = _resolve(prices, policy, costs, start)
     initial_value = _check_initial(initial_value)
-    prep = _prepare(prices, policy, all_targets=policy.needs_daily_target)
-    return _simulate(prep, policy, costs, _volume_array(volume, prep), initial_value)
+    prep = _prepare(prices, policy, all_targets=policy.needs_daily_target, start=start,
+                    tradable_mask=tradable, spec=spec)
+    vol, notes = _volume_array(volume, prep, costs)
+    return _simulate(prep, policy, costs, vol, initial_value, notes)
 
 
 def threshold_sweep(
     prices: pd.DataFrame,
-    policy: RebalancePolicy,
+    policy: PortfolioSpec | RebalancePolicy,
     thresholds: Sequence[float],
     costs: CostModel | None = None,
     *,
@@ -1013,6 +1209,8 @@ def threshold_sweep(
     volume: pd.DataFrame | None = None,
     initial_value: float = 10_000.0,
     progress: Callable[[int, int], None] | None = None,
+    start: pd.Timestamp | str | None = None,
+    tradable: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Run the same policy over a grid of trigger thresholds: the cost / risk-balance trade-off.
 
@@ -1022,8 +1220,9 @@ def threshold_sweep(
     ----------
     prices : pandas.DataFrame of shape (n_dates, n_assets)
         Price panel.
-    policy : RebalancePolicy
-        Base policy; its ``trigger`` field is replaced by each threshold.
+    policy : PortfolioSpec or RebalancePolicy
+        Base decision; its ``trigger`` field is replaced by each threshold (its other
+        triggers are kept).
     thresholds : sequence of float
         Thresholds (decimals; ``numpy.inf`` means never trigger).
     costs : CostModel, optional
@@ -1034,6 +1233,8 @@ def threshold_sweep(
     initial_value : float, default 10,000
     progress : callable, optional
         Called as ``progress(done, total)`` after each run (e.g. to move a progress bar).
+    start, tradable
+        As in :func:`run_backtest`.
 
     Returns
     -------
@@ -1049,16 +1250,17 @@ def threshold_sweep(
         For an unknown trigger or a negative threshold.
     """
     if trigger not in SWEEP_TRIGGERS:
-        raise RiskcoreError(f"trigger {trigger!r} is unknown; allowed: {_allowed(SWEEP_TRIGGERS)}")
-    costs = CostModel() if costs is None else costs
+        raise ParameterError(f"trigger {trigger!r} is unknown; allowed: {_allowed(SWEEP_TRIGGERS)}")
+    prices, policy, spec, costs, start = _resolve(prices, policy, costs, start)
     initial_value = _check_initial(initial_value)
     grid = [float(x) for x in thresholds]
     policies = [replace(policy, **{trigger: x}) for x in grid]
-    prep = _prepare(prices, policies[0] if policies else policy, all_targets=True)
-    vol = _volume_array(volume, prep)
+    prep = _prepare(prices, policies[0] if policies else policy, all_targets=True,
+                    start=start, tradable_mask=tradable, spec=spec)
+    vol, notes = _volume_array(volume, prep, costs)
     rows = []
     for k, pol in enumerate(policies):
-        res = _simulate(prep, pol, costs, vol, initial_value)
+        res = _simulate(prep, pol, costs, vol, initial_value, notes)
         m = res.metrics
         rows.append(
             {
@@ -1077,3 +1279,100 @@ def threshold_sweep(
         if progress is not None:
             progress(k + 1, len(policies))
     return pd.DataFrame(rows, index=pd.Index(grid, name="threshold"))
+
+
+#: Name of each benchmark of :func:`benchmark_backtests`, in the order they are run.
+BENCHMARKS: tuple[str, ...] = ("buy and hold", "equal weight, monthly", "BTC alone")
+_BITCOIN = ("BTC", "XBT")
+
+
+@dataclass(frozen=True, eq=False)
+class BenchmarkRuns:
+    """The simulator's benchmarks of one run, and why any of them is missing.
+
+    Attributes
+    ----------
+    runs : dict of str to BacktestResult
+        Benchmark name (``"buy and hold"``, ``"equal weight, monthly"``, ``"<BTC column>
+        alone"``) to its run, in that order; a benchmark that cannot run is absent.
+    notes : tuple of str
+        One line per benchmark that could not run, saying why.
+    """
+
+    runs: dict[str, BacktestResult]
+    notes: tuple[str, ...]
+
+
+def benchmark_backtests(
+    prices: pd.DataFrame,
+    result: BacktestResult,
+    costs: CostModel | None = None,
+    *,
+    volume: pd.DataFrame | None = None,
+    initial_value: float = 10_000.0,
+    tradable: pd.DataFrame | None = None,
+) -> BenchmarkRuns:
+    """Run the standard benchmarks of a backtest on the same prices, costs and start.
+
+    Every benchmark starts on the run's first investment date, with the same initial value,
+    costs, volume and tradable mask:
+
+    - ``"buy and hold"``: the run's first weights (its cash sleeve excluded, renormalized),
+      bought once and held;
+    - ``"equal weight, monthly"``: ``1 / n`` over the coins with a price, rebalanced on the
+      first date of each month;
+    - ``"<BTC> alone"``: the Bitcoin column (base symbol BTC or XBT; the one with the longest
+      history when there are several) bought and held.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame of shape (n_dates, n_assets)
+        The price panel the run used.
+    result : BacktestResult
+        The run to compare against.
+    costs : CostModel, optional
+        Default: the run's cost model.
+    volume, initial_value, tradable
+        As in :func:`run_backtest`.
+
+    Returns
+    -------
+    BenchmarkRuns
+        The runs, and a note for each benchmark that cannot run (no Bitcoin column, no
+        Bitcoin price on the start date, or the riskcore error it raised).
+    """
+    costs = result.cost_model if costs is None else costs
+    start = result.rebalance_dates[0]
+    # the run's universe and dates (a spec's as-of date ends the run before the panel ends)
+    universe = [c for c in result.weights.columns if c in prices.columns]
+    prices = prices.loc[: result.equity.index[-1], universe]
+    runs: dict[str, BacktestResult] = {}
+    notes: list[str] = []
+    kwargs = {"volume": volume, "initial_value": initial_value, "start": start,
+              "tradable": tradable}
+
+    def attempt(name: str, policy_args: dict) -> None:
+        try:
+            runs[name] = run_backtest(prices, RebalancePolicy(**policy_args), costs, **kwargs)
+        except RiskcoreError as exc:
+            notes.append(f"{name}: not computed: {exc}")
+
+    first = result.weights.loc[start]
+    first = first[first > 0]
+    attempt("buy and hold", {"target": first / first.sum()})
+    attempt("equal weight, monthly", {"method": "equal_weight", "frequency": "M"})
+    bitcoin = [c for c in prices.columns if base_symbol(str(c)) in _BITCOIN]
+    if not bitcoin:
+        notes.append("BTC alone: not computed: no Bitcoin column (base symbol BTC or XBT) "
+                     "among the selected coins.")
+        return BenchmarkRuns(runs, tuple(notes))
+    btc = max(bitcoin, key=lambda c: prices[c].notna().sum())
+    if pd.isna(prices[btc].get(start)):
+        known = prices[btc].dropna().index
+        span = (f"its prices run {known[0]:%Y-%m-%d} .. {known[-1]:%Y-%m-%d}" if len(known)
+                else "it has no price at all")
+        notes.append(f"BTC alone: not computed: {btc} has no price on {start:%Y-%m-%d}, the "
+                     f"run's start ({span}).")
+    else:
+        attempt(f"{btc} alone", {"target": pd.Series({btc: 1.0})})
+    return BenchmarkRuns(runs, tuple(notes))

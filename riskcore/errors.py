@@ -16,6 +16,19 @@ class DataError(RiskcoreError):
     """Price or return data that cannot be read or used (bad file, bad column, bad values)."""
 
 
+class ParameterError(DataError):
+    """An argument outside its allowed values (a name, a number or an option).
+
+    Examples: an unknown method, estimator, trigger or mode, a negative band or cost, a
+    lookback below 2, an option a method does not take.
+
+    The same kind of mistake raises this class wherever it is made (the specification, the
+    simulator's policy, the cost model, the estimators, the allocation entry points). It
+    subclasses :class:`DataError` because earlier versions raised that for some bad
+    arguments; catch :class:`RiskcoreError` in pages.
+    """
+
+
 class InfeasibleError(RiskcoreError):
     """Budgets, bounds or group constraints that no portfolio can satisfy."""
 

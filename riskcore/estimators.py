@@ -21,7 +21,7 @@ import pandas as pd
 from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.spatial.distance import squareform
 
-from riskcore.errors import ConvergenceError, DataError
+from riskcore.errors import ConvergenceError, DataError, ParameterError
 
 __all__ = [
     "COVARIANCE_METHODS",
@@ -76,15 +76,27 @@ def _check_frame(data: object, what: str) -> pd.DataFrame:
 
 def _check_int(value: object, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise DataError(f"{name} is {value!r}; it must be an integer >= {minimum}")
+        raise ParameterError(f"{name} is {value!r}; it must be an integer >= {minimum}")
     return int(value)
 
 
 def _check_positive(value: object, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, Real) or not value > 0 \
             or not math.isfinite(float(value)):
-        raise DataError(f"{name} is {value!r}; it must be a finite number > 0")
+        raise ParameterError(f"{name} is {value!r}; it must be a finite number > 0")
     return float(value)
+
+
+def _periods_per_year(returns: pd.DataFrame, periods_per_year: float | None) -> float:
+    """Return the given annualization, or infer it from the returns' time index."""
+    if periods_per_year is not None:
+        return _check_positive(periods_per_year, "periods_per_year")
+    if not isinstance(returns.index, pd.DatetimeIndex):
+        raise DataError("periods_per_year is required when the returns have no DatetimeIndex "
+                        "(365 for 24/7 crypto, 252 for weekday-only data)")
+    from riskcore.periods import infer_periods_per_year
+
+    return float(infer_periods_per_year(returns.index))
 
 
 def _check_asset(returns: pd.DataFrame, name: object) -> None:
@@ -157,7 +169,7 @@ def rolling_volatility(
     returns: pd.DataFrame,
     window: int,
     *,
-    periods_per_year: float = 365,
+    periods_per_year: float | None = None,
     min_periods: int | None = None,
 ) -> pd.DataFrame:
     """Compute the rolling realized volatility of each asset, annualized.
@@ -168,8 +180,10 @@ def rolling_volatility(
         Simple returns, decimal per period (NaN where missing).
     window : int
         Number of periods in each window, >= 2.
-    periods_per_year : float, default 365
-        Periods per year used to annualize (365 for 24/7 crypto, 252 for weekday-only data).
+    periods_per_year : float, optional
+        Periods per year used to annualize; default inferred from the returns' time index
+        (:func:`riskcore.periods.infer_periods_per_year`: 365 for 24/7 daily data, 252 for
+        weekday-only). Required when the index is not a DatetimeIndex.
     min_periods : int, optional
         Fewest non-missing returns a window needs (2 .. ``window``); default ``window``.
         Windows with fewer give NaN.
@@ -193,7 +207,7 @@ def rolling_volatility(
     """
     returns = _check_frame(returns, "returns")
     window = _check_int(window, "window", 2)
-    ppy = _check_positive(periods_per_year, "periods_per_year")
+    ppy = _periods_per_year(returns, periods_per_year)
     if min_periods is None:
         min_periods = window
     min_periods = _check_int(min_periods, "min_periods", 2)
@@ -206,7 +220,7 @@ def ewma_volatility(
     returns: pd.DataFrame,
     half_life: float,
     *,
-    periods_per_year: float = 365,
+    periods_per_year: float | None = None,
     min_periods: int | None = None,
 ) -> pd.DataFrame:
     """Compute the exponentially weighted (RiskMetrics) volatility of each asset, annualized.
@@ -222,8 +236,10 @@ def ewma_volatility(
     half_life : float
         Half-life of the weights in periods, > 0 (RiskMetrics' daily lambda 0.94 is a
         half-life of about 11.2 periods).
-    periods_per_year : float, default 365
-        Periods per year used to annualize.
+    periods_per_year : float, optional
+        Periods per year used to annualize; default inferred from the returns' time index
+        (:func:`riskcore.periods.infer_periods_per_year`: 365 for 24/7 daily data, 252 for
+        weekday-only). Required when the index is not a DatetimeIndex.
     min_periods : int, optional
         Fewest returns before the estimate is reported (earlier values are NaN);
         default ``max(2, ceil(half_life))``.
@@ -245,7 +261,7 @@ def ewma_volatility(
     """
     returns = _check_frame(returns, "returns")
     half_life = _check_positive(half_life, "half_life")
-    ppy = _check_positive(periods_per_year, "periods_per_year")
+    ppy = _periods_per_year(returns, periods_per_year)
     if min_periods is None:
         min_periods = max(2, math.ceil(half_life))
     min_periods = _check_int(min_periods, "min_periods", 1)
@@ -675,6 +691,138 @@ def _ewma_weights(n: int, half_life: float) -> np.ndarray:
     return weights
 
 
+def _window_sums(x: np.ndarray, lookback: int) -> np.ndarray:
+    """Sum the ``lookback`` rows ending at each row (partial sums for the first rows).
+
+    Vectorized without a running total over the whole series: rows are split in blocks of
+    ``lookback``; the window ending at block ``k``, position ``j`` is the prefix sum of block
+    ``k`` up to ``j`` plus the suffix sum of block ``k - 1`` after ``j``. Each sum adds at most
+    ``lookback`` terms, so rounding does not grow with the series length.
+    """
+    t_count = x.shape[0]
+    blocks = -(-t_count // lookback)
+    padded = np.zeros((blocks * lookback,) + x.shape[1:])
+    padded[:t_count] = x
+    shaped = padded.reshape((blocks, lookback) + x.shape[1:])
+    prefix = np.cumsum(shaped, axis=1)
+    suffix = np.zeros_like(shaped)
+    # suffix[k, j] = sum of block k rows j+1 .. lookback-1
+    suffix[:, :-1] = np.cumsum(shaped[:, ::-1], axis=1)[:, ::-1][:, 1:]
+    out = prefix.copy()
+    out[1:] += suffix[:-1]
+    return out.reshape(padded.shape)[:t_count]
+
+
+def _rolling_moments(returns: np.ndarray, lookback: int, decay: float):
+    """Yield (t, s0, s1, s2) for each t: decayed sums over the ``lookback`` returns ending at t.
+
+    Incremental update ``s <- decay * s + x_t - decay**lookback * x_{t-lookback}``, recomputed
+    exactly from the window every ``lookback`` steps so that rounding does not accumulate.
+    NaN returns count as 0 (windows containing them are not used).
+    """
+    t_count, n = returns.shape
+    x = np.nan_to_num(returns, nan=0.0)
+    weights = decay ** np.arange(lookback)[::-1]  # oldest first
+    tail = decay**lookback
+    s1 = np.zeros(n)
+    s2 = np.zeros((n, n))
+    for t in range(t_count):
+        if t % lookback == 0:
+            lo = max(0, t - lookback + 1)
+            window = x[lo : t + 1]
+            w = weights[lookback - window.shape[0] :]
+            s1 = w @ window
+            s2 = (window * w[:, None]).T @ window
+        else:
+            new = x[t]
+            s1 *= decay
+            s1 += new
+            s2 *= decay
+            s2 += np.outer(new, new)
+            if t >= lookback:
+                old = x[t - lookback]
+                s1 -= tail * old
+                s2 -= tail * np.outer(old, old)
+        yield t, s1, s2
+
+
+def full_windows(valid: np.ndarray, lookback: int) -> np.ndarray:
+    """Whether each of the ``lookback`` periods ending at each row is valid, per asset.
+
+    Parameters
+    ----------
+    valid : numpy.ndarray of bool, shape (n_periods, n_assets)
+        True where an asset has a return.
+    lookback : int
+        Window length in periods.
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (n_periods, n_assets)
+        True where the window ending at that row is complete (False in the first
+        ``lookback - 1`` rows).
+    """
+    t_count, n = valid.shape
+    csum = np.concatenate([np.zeros((1, n)), np.cumsum(valid, axis=0)])
+    out = np.zeros((t_count, n), dtype=bool)
+    if t_count >= lookback:
+        out[lookback - 1:] = (csum[lookback:] - csum[: t_count - lookback + 1]) == lookback
+    return out
+
+
+def rolling_covariances(
+    returns: np.ndarray, lookback: int, *, half_life: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-period covariance of the ``lookback`` returns ending at every row (walk-forward).
+
+    The rolling kernel of the simulator: at row ``t`` it equals :func:`estimate_covariance`
+    (``"sample"``, or ``"ewma"`` with ``half_life``) on returns ``t - lookback + 1 .. t``,
+    divided by ``periods_per_year``, wherever that window is complete (tested). Sample:
+    windowed sums (no running total over the series, so rounding does not grow with its
+    length). EWMA: the RiskMetrics recursion started at the window's first return, updated
+    incrementally and recomputed from the window every ``lookback`` rows.
+
+    Parameters
+    ----------
+    returns : numpy.ndarray of shape (n_periods, n_assets)
+        Simple returns per period, NaN where missing.
+    lookback : int
+        Window length (>= 2).
+    half_life : float, optional
+        EWMA half-life in periods; None for the sample covariance (ddof 1).
+
+    Returns
+    -------
+    covariance : numpy.ndarray of shape (n_periods, n_assets, n_assets)
+        Per-period covariance (0 before the first complete window of any asset; meaningless
+        for an asset whose own window is incomplete).
+    full_window : numpy.ndarray of bool, shape (n_periods, n_assets)
+        Whether each asset's window ending at that row is complete.
+
+    References
+    ----------
+    J.P. Morgan/Reuters (1996). RiskMetrics - Technical Document, 4th ed.
+    """
+    t_count, n = returns.shape
+    full_window = full_windows(~np.isnan(returns), lookback)
+    first_full = np.argmax(full_window.any(axis=1)) if full_window.any() else t_count
+    x = np.nan_to_num(returns, nan=0.0)
+    if half_life is None:
+        s1 = _window_sums(x, lookback)
+        s2 = _window_sums(x[:, :, None] * x[:, None, :], lookback)
+        covariance = (s2 - s1[:, :, None] * s1[:, None, :] / lookback) / (lookback - 1)
+        covariance[:first_full] = 0.0
+        return covariance, full_window
+    decay = 0.5 ** (1.0 / half_life)
+    tail = decay**lookback
+    covariance = np.zeros((t_count, n, n))
+    for t, _, m2 in _rolling_moments(returns, lookback, decay):
+        if t >= first_full:
+            old = x[t - lookback + 1]
+            covariance[t] = (1.0 - decay) * m2 + tail * np.outer(old, old)
+    return covariance, full_window
+
+
 def floor_volatility(cov: np.ndarray, floor_variance: float) -> np.ndarray:
     """Raise variances below ``floor_variance`` to it, keeping the correlations.
 
@@ -713,7 +861,7 @@ def estimate_covariance(
     method: str = "sample",
     lookback: int | None = None,
     half_life: float | None = None,
-    periods_per_year: float = 365,
+    periods_per_year: float | None = None,
     pairwise: bool = False,
     min_periods: int = 2,
     volatility_floor: float | None = None,
@@ -738,8 +886,10 @@ def estimate_covariance(
         Number of most recent periods to use (>= 2); default all.
     half_life : float, optional
         Half-life in periods (> 0); required by ``"ewma"``, ignored by the other methods.
-    periods_per_year : float, default 365
-        Periods per year used to annualize (365 for 24/7 crypto, 252 for weekday-only data).
+    periods_per_year : float, optional
+        Periods per year used to annualize; default inferred from the returns' time index
+        (:func:`riskcore.periods.infer_periods_per_year`: 365 for 24/7 daily data, 252 for
+        weekday-only). Required when the index is not a DatetimeIndex.
     pairwise : bool, default False
         Use pairwise-complete observations instead of the common window (``"sample"`` only).
     min_periods : int, default 2
@@ -775,7 +925,10 @@ def estimate_covariance(
       diagonal equals :func:`ewma_volatility` squared on the same window).
     - ``"ledoit_wolf"``: Ledoit-Wolf (2004) shrinkage towards a scaled identity
       (``sklearn.covariance.LedoitWolf``, maximum-likelihood covariance inside).
-    - ``"oas"``: Oracle Approximating Shrinkage (Chen et al. 2010, ``sklearn.covariance.OAS``).
+    - ``"oas"``: scikit-learn's Oracle Approximating Shrinkage (``sklearn.covariance.OAS``
+      with its defaults: maximum-likelihood covariance of the centred returns shrunk towards
+      ``mu * I``, ``mu`` the average variance, with scikit-learn's shrinkage formula, which
+      differs slightly from equation (23) of Chen et al. 2010).
 
     Both shrinkage targets pull every variance towards the average variance; with
     stablecoins in the universe this inflates their volatility, which is reported in
@@ -794,18 +947,18 @@ def estimate_covariance(
     """
     returns = _check_frame(returns, "returns")
     if method not in COVARIANCE_METHODS:
-        raise DataError(f"covariance method {method!r} is not allowed; use one of "
+        raise ParameterError(f"covariance method {method!r} is not allowed; use one of "
                         f"{', '.join(COVARIANCE_METHODS)}")
-    ppy = _check_positive(periods_per_year, "periods_per_year")
+    ppy = _periods_per_year(returns, periods_per_year)
     if lookback is not None:
         lookback = _check_int(lookback, "lookback", 2)
     if method == "ewma":
         if half_life is None:
-            raise DataError("covariance method 'ewma' needs half_life (in periods, > 0)")
+            raise ParameterError("covariance method 'ewma' needs half_life (in periods, > 0)")
         half_life = _check_positive(half_life, "half_life")
     if pairwise and method != "sample":
-        raise DataError(f"pairwise=True is available for method 'sample' only, not {method!r}: "
-                        "the other estimators need the common window")
+        raise ParameterError(f"pairwise=True is available for method 'sample' only, not "
+                             f"{method!r}: the other estimators need the common window")
     min_periods = _check_int(min_periods, "min_periods", 2)
     if volatility_floor is not None and (
         isinstance(volatility_floor, bool) or not isinstance(volatility_floor, Real)
@@ -933,7 +1086,7 @@ def covariance(
     method: str = "sample",
     lookback: int | None = None,
     half_life: float | None = None,
-    periods_per_year: float = 365,
+    periods_per_year: float | None = None,
     pairwise: bool = False,
     min_periods: int = 2,
     volatility_floor: float | None = None,
@@ -950,8 +1103,10 @@ def covariance(
         Number of most recent periods to use; default all.
     half_life : float, optional
         Half-life in periods for ``"ewma"``.
-    periods_per_year : float, default 365
-        Periods per year used to annualize.
+    periods_per_year : float, optional
+        Periods per year used to annualize; default inferred from the returns' time index
+        (:func:`riskcore.periods.infer_periods_per_year`: 365 for 24/7 daily data, 252 for
+        weekday-only). Required when the index is not a DatetimeIndex.
     pairwise : bool, default False
         Pairwise-complete estimation with nearest-correlation repair (``"sample"`` only).
     min_periods : int, default 2

@@ -57,8 +57,10 @@ def correlation_distance(cov: np.ndarray) -> np.ndarray:
 def hrp_weights(cov: pd.DataFrame | np.ndarray, *, linkage: str = "single") -> AllocationResult:
     """Hierarchical risk parity weights (Lopez de Prado 2016).
 
-    1. Tree clustering: scipy ``linkage`` (single by default, as in the paper) of the
-       correlation distance ``sqrt((1 - ρ) / 2)``.
+    1. Tree clustering: scipy ``linkage`` (single linkage by default, as in the paper) of
+       the correlation distance ``d_ij = sqrt((1 - ρ_ij) / 2)`` directly (the paper's
+       variant that clusters on the Euclidean distance between columns of ``d`` is not
+       used).
     2. Quasi-diagonalization: assets ordered as the leaves of the dendrogram.
     3. Recursive bisection: the ordered list is split in halves; each half's variance is that
        of its inverse-variance portfolio, and the halves share weight in inverse proportion

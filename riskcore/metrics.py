@@ -662,7 +662,7 @@ def portfolio_metrics(
         annualized_volatility=annualized_volatility(returns, periods_per_year=ppy),
         sharpe_ratio=sharpe_ratio(returns, risk_free=risk_free, periods_per_year=ppy),
         sortino_ratio=sortino_ratio(returns, required_return=risk_free, periods_per_year=ppy),
-        calmar_ratio=ann / abs(mdd) if mdd < 0 else np.nan,
+        calmar_ratio=calmar_ratio(returns, periods_per_year=ppy),
         max_drawdown=mdd,
         max_drawdown_peak=info.peak,
         max_drawdown_trough=info.trough,

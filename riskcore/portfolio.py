@@ -9,7 +9,7 @@ target with its cash or stablecoin sleeve, and the diagnostics of the final weig
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -29,16 +29,20 @@ from riskcore.allocation import (
     stablecoin_policy,
     volatility_target,
 )
-from riskcore.assets import CASH
+from riskcore.assets import CASH, is_stablecoin
 from riskcore.diagnostics import (
     diversification_ratio,
     effective_number_of_bets,
     group_risk_contributions,
 )
-from riskcore.errors import DataError, RiskcoreError
+from riskcore.errors import DataError, InfeasibleError, ParameterError, RiskcoreError
+from riskcore.estimators import CovarianceEstimate, estimate_covariance, full_windows
 from riskcore.hierarchical import cluster_risk_budget_weights, hrp_weights
+from riskcore.periods import infer_periods_per_year
+from riskcore.spec import METHOD_OPTIONS as SPEC_METHOD_OPTIONS
+from riskcore.spec import PortfolioSpec
 
-#: Allocation methods of :func:`build_portfolio` and what they accept.
+#: Allocation methods (:data:`riskcore.spec.METHODS`) and what each does.
 METHODS: dict[str, str] = {
     "risk_budget": "risk budgeting (equal budgets = equal risk contribution); bounds, groups",
     "cluster_risk_budget": "a risk budget per correlation cluster, equal risk inside it",
@@ -49,7 +53,7 @@ METHODS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Portfolio:
     """The decided portfolio: final weights, how they were made, and their risk decomposition.
 
@@ -82,11 +86,22 @@ class Portfolio:
         Weight of the sleeve (decimal; negative when borrowing).
     sleeve : tuple of str
         Stablecoins kept outside the risk budget by the stablecoin policy.
-    groups : pandas.DataFrame or None
+    group_table : pandas.DataFrame or None
         Per group: ``weight``, ``relative_risk_contribution`` and ``risk_budget`` (the sum of
         its members' budgets) of the final weights.
     notes : tuple of str
-        What the steps did that a user should know (dropped constraints, capped targets).
+        What the steps did that a user should know (dropped constraints, capped targets,
+        assets left out of the universe for lack of data).
+    estimate : CovarianceEstimate or None
+        The covariance estimate the decision used (None when built from a given covariance).
+    excluded : tuple of str
+        Assets of the specification left out at this date (no price that day, or fewer than
+        ``lookback`` valid returns ending there).
+
+    Notes
+    -----
+    Compared with ``==``, two portfolios are equal only if they are the same object (their
+    pandas fields have no single truth value); compare ``weights`` to compare decisions.
     """
 
     weights: pd.Series
@@ -103,17 +118,24 @@ class Portfolio:
     cash: str | None
     cash_weight: float
     sleeve: tuple[str, ...]
-    groups: pd.DataFrame | None
+    group_table: pd.DataFrame | None
     notes: tuple[str, ...]
+    estimate: CovarianceEstimate | None = None
+    excluded: tuple[str, ...] = ()
+
+    @property
+    def groups(self) -> pd.DataFrame | None:
+        """Former name of :attr:`group_table` (kept for the pages until they switch)."""
+        return self.group_table
 
 
-def build_portfolio(
+def allocate_portfolio(
     cov: pd.DataFrame,
     *,
     method: str = "risk_budget",
     budget: Mapping[str, float] | pd.Series | None = None,
     bounds: Mapping[str, tuple[float, float]] | None = None,
-    groups: Sequence[tuple[Sequence[str], float, float]] | None = None,
+    group_limits: Sequence[tuple[Sequence[str], float, float]] | None = None,
     group_names: Sequence[str] | None = None,
     stablecoins: str = "include",
     n_clusters: int | None = None,
@@ -123,7 +145,10 @@ def build_portfolio(
     max_leverage: float = 1.0,
     cash: str = CASH,
 ) -> Portfolio:
-    """Build the portfolio the dashboard shows from one covariance matrix and the user's choices.
+    """Allocate from one covariance matrix: the inner step of :func:`build_portfolio`.
+
+    The decision at one date and every rebalance of the simulator go through this function
+    (see :func:`build_portfolio` with a :class:`~riskcore.spec.PortfolioSpec`).
 
     Parameters
     ----------
@@ -137,12 +162,12 @@ def build_portfolio(
     bounds : mapping of asset -> (minimum, maximum), optional
         Weight bounds (decimals) for ``"risk_budget"`` and ``"minimum_variance"``, on the
         weights of the assets inside the risk budget (before the volatility target).
-    groups : sequence of (members, minimum, maximum), optional
+    group_limits : sequence of (members, minimum, maximum), optional
         Constraints on the members' total weight, for ``"risk_budget"``. With the sleeve
         policy, stablecoin members are dropped from a group, and a group left empty is dropped;
         both are said in ``notes``.
     group_names : sequence of str, optional
-        Names of ``groups`` for the group table (default "group 1", "group 2", ...).
+        Names of ``group_limits`` for the group table (default "group 1", "group 2", ...).
     stablecoins : {"include", "sleeve"}, default "include"
         Stablecoins inside the risk budget like any coin, or outside it as the sleeve (weight 0
         unless a volatility target parks the remainder in one of them).
@@ -183,16 +208,16 @@ def build_portfolio(
     A. Moreira, T. Muir (2017), "Volatility-managed portfolios", Journal of Finance 72(4).
     """
     if method not in METHODS:
-        raise DataError(f"method {method!r} is unknown; allowed: {', '.join(METHODS)}")
+        raise ParameterError(f"method {method!r} is unknown; allowed: {', '.join(METHODS)}")
     if budget is not None and method != "risk_budget":
-        raise DataError(f"method {method!r} takes no risk budget; use 'risk_budget'")
+        raise ParameterError(f"method {method!r} takes no risk budget; use 'risk_budget'")
     notes: list[str] = []
     policy = stablecoin_policy(cov, budget, policy=stablecoins)
     inside = list(policy.cov.columns)
     if policy.sleeve:
         notes.append(f"Outside the risk budget (stablecoin sleeve): {', '.join(policy.sleeve)}.")
     kept_bounds = None if bounds is None else {a: b for a, b in bounds.items() if a in inside}
-    kept_groups, kept_names = _groups_inside(groups, group_names, inside, notes)
+    kept_groups, kept_names = _groups_inside(group_limits, group_names, inside, notes)
 
     if method == "risk_budget":
         allocation = risk_budget_weights(policy.cov, policy.budget, bounds=kept_bounds or None,
@@ -268,19 +293,179 @@ def build_portfolio(
         cash=cash_name,
         cash_weight=cash_weight,
         sleeve=policy.sleeve,
-        groups=group_table,
+        group_table=group_table,
         notes=tuple(notes),
     )
 
 
+def build_portfolio(prices: pd.DataFrame, spec: PortfolioSpec | None = None,
+                    **options: Any) -> Portfolio:
+    """Make the decision of a :class:`~riskcore.spec.PortfolioSpec` at its as-of date.
+
+    Steps, each the one riskcore function for it (the simulator runs the same ones at every
+    rebalance date): the universe (the spec's assets with a real price on the as-of date and
+    ``lookback`` valid returns ending there; the others are left out with a note), the
+    covariance estimate of those returns (:func:`~riskcore.estimators.estimate_covariance`),
+    and the allocation with its options (:func:`allocate_portfolio`).
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame of shape (n_dates, n_assets)
+        Price panel (USD per unit, NaN where missing), sorted DatetimeIndex. Prices after
+        ``spec.as_of`` are ignored.
+    spec : PortfolioSpec
+        The decision. Without it (deprecated form kept for the current pages), ``prices``
+        is an annualized covariance matrix and ``options`` are the keyword options of
+        :func:`allocate_portfolio` (``groups`` is accepted for ``group_limits``).
+    **options
+        Only with the deprecated covariance form.
+
+    Returns
+    -------
+    Portfolio
+        With ``estimate`` (the covariance estimate used) and ``excluded`` filled in.
+
+    Raises
+    ------
+    DataError
+        If fewer than ``lookback`` returns end at the as-of date, no asset of the spec has
+        a full window, or an asset of the spec has no price column.
+    InfeasibleError, ConvergenceError
+        From the allocation (messages name the constraints).
+
+    References
+    ----------
+    T. Roncalli (2013), *Introduction to Risk Parity and Budgeting*, Chapman & Hall/CRC.
+    """
+    if spec is None:
+        return allocate_portfolio(prices, **_legacy_options(options))
+    if options:
+        raise TypeError(f"build_portfolio(prices, spec) takes no options; got {sorted(options)}")
+    panel = spec_panel(prices, spec)
+    raw = panel.to_numpy(dtype=float)
+    lookback = spec.lookback
+    if len(raw) <= lookback:
+        raise DataError(
+            f"prices have {len(raw) - 1} returns up to {panel.index[-1]:%Y-%m-%d}; the "
+            f"lookback needs {lookback}: use a shorter lookback or a later as-of date"
+        )
+    window_raw = raw[-lookback - 1:]
+    returns = window_raw[1:] / window_raw[:-1] - 1.0
+    full = full_windows(~np.isnan(returns), lookback)[-1]
+    eligible = ~np.isnan(raw[-1]) & full
+    ppy = float(infer_periods_per_year(panel.index))
+    window = pd.DataFrame(returns, index=panel.index[-lookback:], columns=panel.columns)
+    return decide(window, eligible, spec, ppy)
+
+
+def spec_panel(prices: pd.DataFrame, spec: PortfolioSpec) -> pd.DataFrame:
+    """Select the spec's assets (and stablecoin sleeve) up to its as-of date.
+
+    Raises
+    ------
+    DataError
+        If ``prices`` is not a DataFrame with a DatetimeIndex, or lacks an asset of the spec.
+    """
+    if not isinstance(prices, pd.DataFrame) or not isinstance(prices.index, pd.DatetimeIndex):
+        raise DataError("prices must be a DataFrame with a DatetimeIndex (a price panel)")
+    names = list(prices.columns) if spec.assets is None else list(spec.assets)
+    if spec.sleeve_asset != CASH and spec.sleeve_asset not in names:
+        names.append(spec.sleeve_asset)
+    missing = [a for a in names if a not in prices.columns]
+    if missing:
+        raise DataError(f"no price column for {missing[0]}; the specification names it")
+    panel = prices[names]
+    if spec.as_of is not None:
+        as_of = spec.as_of
+        if panel.index.tz is None:
+            as_of = as_of.tz_convert(None)
+        panel = panel.loc[:as_of]
+    if len(panel) < 2:
+        raise DataError(f"prices have {len(panel)} date(s) up to the as-of date; need 2")
+    return panel
+
+
+def decide(window: pd.DataFrame, eligible: np.ndarray, spec: PortfolioSpec,
+           periods_per_year: float) -> Portfolio:
+    """Estimate and allocate on one window: the step shared by the decision and simulator.
+
+    Parameters
+    ----------
+    window : pandas.DataFrame of shape (lookback, n_assets)
+        The ``lookback`` returns ending at the decision date (decimal per period).
+    eligible : numpy.ndarray of bool, shape (n_assets,)
+        Assets that can be allocated (a real price at the date and a full window).
+    spec : PortfolioSpec
+    periods_per_year : float
+        Annualization of the returns' calendar.
+
+    Returns
+    -------
+    Portfolio
+
+    Raises
+    ------
+    DataError
+        If no asset is eligible.
+    """
+    assets = [str(a) for a in window.columns]
+    excluded = tuple(a for a, ok in zip(assets, eligible, strict=True) if not ok)
+    kept = window.loc[:, np.asarray(eligible, dtype=bool)]
+    if kept.shape[1] == 0:
+        raise DataError(
+            f"no asset has a price on {window.index[-1]:%Y-%m-%d} and {len(window)} valid "
+            f"returns before it (left out: {', '.join(excluded)}); use a shorter lookback or "
+            "a later date"
+        )
+    notes = []
+    if excluded:
+        counts = window[list(excluded)].notna().sum()
+        notes.append(
+            f"Left out on {window.index[-1]:%Y-%m-%d} (no price that day or fewer than "
+            f"{len(window)} returns in the window): "
+            + ", ".join(f"{a} ({int(counts[a])})" for a in excluded) + "."
+        )
+    estimate = estimate_covariance(
+        kept, method=spec.estimator, half_life=spec.half_life_periods
+        if spec.estimator == "ewma" else None, periods_per_year=periods_per_year,
+        pairwise=spec.alignment == "pairwise", volatility_floor=spec.volatility_floor)
+    options = spec.allocation_options()
+    inside = list(kept.columns)
+    if options["cash"] != CASH and options["cash"] not in inside:
+        notes.append(f"The sleeve {options['cash']} cannot be held on "
+                     f"{window.index[-1]:%Y-%m-%d}; the remainder stays in riskless cash.")
+        options["cash"] = CASH
+    if "budget" in options:
+        budget = {a: float(options["budget"].get(a, 0.0)) for a in inside}
+        if not sum(budget.values()) > 0:
+            raise InfeasibleError(
+                f"risk budgets of the assets held on {window.index[-1]:%Y-%m-%d} "
+                f"({', '.join(inside)}) sum to 0; give one of them a positive budget"
+            )
+        options["budget"] = budget
+    if options.get("n_clusters") is not None:  # no more clusters than budgeted assets
+        budgeted = [a for a in inside
+                    if spec.stablecoins != "sleeve" or not is_stablecoin(a)]
+        options["n_clusters"] = max(1, min(options["n_clusters"], len(budgeted)))
+    portfolio = allocate_portfolio(estimate.matrix, **options)
+    return replace(portfolio, notes=tuple(notes) + portfolio.notes, estimate=estimate,
+                   excluded=excluded)
+
+
+def _legacy_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(options)
+    if "groups" in out:
+        out["group_limits"] = out.pop("groups")
+    return out
+
+
 # build_portfolio options that only some methods take
+# (riskcore.spec.METHOD_OPTIONS, the one table, plus the group names and the former
+# name "groups" of group_limits)
 _METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
-    "bounds": ("risk_budget", "minimum_variance"),
-    "groups": ("risk_budget",),
-    "group_names": ("risk_budget",),
-    "n_clusters": ("cluster_risk_budget",),
-    "clusters": ("cluster_risk_budget",),
-    "cluster_budget": ("cluster_risk_budget",),
+    **{k: v for k, v in SPEC_METHOD_OPTIONS.items() if k != "risk_budget"},
+    "groups": SPEC_METHOD_OPTIONS["group_limits"],
+    "group_names": SPEC_METHOD_OPTIONS["group_limits"],
 }
 _SHARED_OPTIONS = ("stablecoins", "target_volatility", "max_leverage", "cash")
 
@@ -359,7 +544,7 @@ def compare_portfolios(
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
-        raise DataError(f"method {unknown[0]!r} is unknown; allowed: {', '.join(METHODS)}")
+        raise ParameterError(f"method {unknown[0]!r} is unknown; allowed: {', '.join(METHODS)}")
     allowed = (*_METHOD_OPTIONS, *_SHARED_OPTIONS)
     extra = [k for k in options if k not in allowed]
     if extra:
@@ -373,7 +558,7 @@ def compare_portfolios(
         if method == "risk_budget":
             kwargs["budget"] = budget
         try:
-            out[method] = build_portfolio(cov, method=method, **kwargs)
+            out[method] = allocate_portfolio(cov, method=method, **_legacy_options(kwargs))
         except RiskcoreError as exc:
             out[method] = str(exc)
     return out

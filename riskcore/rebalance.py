@@ -9,23 +9,27 @@ Terms used here, one meaning each:
 
 - *weight*: USD value of an asset / total portfolio value (holdings plus cash), decimal.
 - *drift*: weight - target weight, decimal (0.05 = 5 percentage points).
-- *breach*: ``|drift| > threshold`` (absolute band, decimal).
+- *band*: the absolute band, decimal: an asset *breaches* when ``|drift| > band`` (the
+  simulator's ``band`` trigger and :func:`rebalance_trades`' ``band`` are the same number).
 - *turnover*: one-way turnover, ``sum(|trade USD|) / (2 * portfolio value)``: the fraction of the
   portfolio that changes hands (selling 10% of BTC to buy 10% of ETH is a turnover of 0.10).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from riskcore.errors import ConvergenceError, DataError, RiskcoreError
+from riskcore.errors import ConvergenceError, DataError, ParameterError
 
 #: Rebalancing modes: trade everything back to target once any asset breaches its band; move only
 #: the breached assets to the nearest edge of their band; move only the breached assets to target.
 REBALANCE_MODES: tuple[str, ...] = ("to_target", "to_band", "breached_only")
+#: What the simulator does with a day of zero or missing volume: no impact, or the last volume.
+MISSING_VOLUME: tuple[str, ...] = ("skip", "last")
 _TARGET_SUM_TOLERANCE = 1e-6
 _BREACH_TOLERANCE = 1e-12
 
@@ -40,7 +44,17 @@ class CostModel:
 
     The last term is the square-root market-impact law (Almgren, Thum, Hauptmann & Li 2005;
     Toth et al. 2011); it applies only where the volume is known (finite and positive), and is
-    zero otherwise. Trades whose USD value is below ``min_trade`` are not placed.
+    zero otherwise: zero, missing or non-finite volume never makes a cost infinite. The
+    participation ``|t| / v`` is capped at ``max_participation`` (the law is not calibrated
+    beyond a day's volume; a stale or collapsed volume such as 1 USD a day would otherwise
+    charge more than the trade itself). Trades whose USD value is below ``min_trade`` are
+    not placed.
+
+    With the cap, the cost per USD traded is at most ``fee + half_spread + impact *
+    sqrt(max_participation)`` and its derivative at most ``fee + half_spread + 1.5 * impact *
+    sqrt(max_participation)``; construction refuses a model where that derivative reaches 1,
+    so the self-financing trade plan (:func:`plan_trade_values`) is a contraction and always
+    converges.
 
     Parameters
     ----------
@@ -54,11 +68,20 @@ class CostModel:
         ``0.1 * sqrt(0.01)`` = 1% of its value).
     min_trade : float, default 0.0
         Minimum trade size in USD; smaller trades are skipped.
+    missing_volume : {"skip", "last"}, default "skip"
+        What the walk-forward simulator (:func:`riskcore.backtest.run_backtest`) does on a day
+        whose volume is zero, missing or not finite: skip the impact term for that asset-day,
+        or use the asset's last valid volume (none before its first valid volume). The
+        simulator reports the coin and the number of days either way.
+    max_participation : float, default 1.0
+        Largest participation ``|t| / v`` (decimal of the day's volume) the impact term
+        charges; larger trades pay the impact of this participation.
 
     Raises
     ------
     RiskcoreError
-        If a field is negative or not finite.
+        If a field is negative or not finite, ``missing_volume`` is unknown,
+        ``max_participation`` is not > 0, or the marginal cost of a USD traded can reach 1.
 
     See Also
     --------
@@ -69,13 +92,32 @@ class CostModel:
     half_spread: float = 0.0
     impact: float = 0.0
     min_trade: float = 0.0
+    missing_volume: str = "skip"
+    max_participation: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("fee", "half_spread", "impact", "min_trade"):
+        for name in ("fee", "half_spread", "impact", "min_trade", "max_participation"):
             value = getattr(self, name)
             if not np.isfinite(value) or value < 0:
-                raise RiskcoreError(f"cost {name} is {value}; it must be finite and >= 0")
+                raise ParameterError(f"cost {name} is {value}; it must be finite and >= 0")
             object.__setattr__(self, name, float(value))
+        if self.missing_volume not in MISSING_VOLUME:
+            allowed = ", ".join(repr(m) for m in MISSING_VOLUME)
+            raise ParameterError(
+                f"missing_volume is {self.missing_volume!r}; allowed: {allowed}"
+            )
+        if not self.max_participation > 0:
+            raise ParameterError(
+                f"max_participation is {self.max_participation}; it must be > 0 (decimal of "
+                "the day's volume, 1.0 = the whole volume)"
+            )
+        slope = self.proportional + 1.5 * self.impact * np.sqrt(self.max_participation)
+        if slope >= 1.0:
+            raise ParameterError(
+                f"costs of fee {self.fee:g} + half-spread {self.half_spread:g} + 1.5 x impact "
+                f"{self.impact:g} x sqrt(max_participation {self.max_participation:g}) = "
+                f"{slope:.3g} per USD traded; they must stay below 1 (decimals, not basis points)"
+            )
 
     @classmethod
     def from_bps(
@@ -125,6 +167,7 @@ class CostModel:
             Signed trade values in USD (positive buys, negative sells).
         volume : numpy.ndarray of shape (n_assets,), optional
             Daily traded volume in USD; NaN or non-positive where unknown (no impact charged).
+            Participation is capped at ``max_participation``.
 
         Returns
         -------
@@ -136,7 +179,8 @@ class CostModel:
         if self.impact > 0 and volume is not None:
             vol = np.asarray(volume, dtype=float)
             known = np.isfinite(vol) & (vol > 0)
-            rate[known] += self.impact * np.sqrt(size[known] / vol[known])
+            participation = np.minimum(size[known] / vol[known], self.max_participation)
+            rate[known] += self.impact * np.sqrt(participation)
         return size * rate
 
 
@@ -155,7 +199,7 @@ class RebalancePlan:
         - ``target``: target weight (0 for a holding without a target);
           ``has_target``: whether the asset was in the target;
         - ``drift``: weight - target (decimal; 0.05 = 5 percentage points);
-          ``breach``: ``|drift| > threshold``;
+          ``breach``: ``|drift| > band``;
         - ``side``: ``"buy"``, ``"sell"`` or ``"hold"``;
         - ``trade_units`` (signed coin units), ``trade_value`` (signed USD, positive = buy),
           ``cost`` (USD);
@@ -175,7 +219,7 @@ class RebalancePlan:
         Whether any trade is placed.
     skipped : tuple of str
         Assets whose wanted trade was below the minimum trade size.
-    threshold : float
+    band : float
         Absolute band used (decimal).
     mode : str
         Rebalancing mode used (one of ``REBALANCE_MODES``).
@@ -189,8 +233,13 @@ class RebalancePlan:
     total_cost: float
     rebalance: bool
     skipped: tuple[str, ...]
-    threshold: float
+    band: float
     mode: str
+
+    @property
+    def threshold(self) -> float:
+        """Former name of :attr:`band`."""
+        return self.band
 
 
 def check_mode(mode: str) -> str:
@@ -203,7 +252,7 @@ def check_mode(mode: str) -> str:
     """
     if mode not in REBALANCE_MODES:
         allowed = ", ".join(repr(m) for m in REBALANCE_MODES)
-        raise RiskcoreError(f"rebalancing mode {mode!r} is unknown; allowed: {allowed}")
+        raise ParameterError(f"rebalancing mode {mode!r} is unknown; allowed: {allowed}")
     return mode
 
 
@@ -212,7 +261,7 @@ def desired_weights(
     target: np.ndarray,
     breach: np.ndarray,
     mode: str,
-    threshold: float,
+    band: float,
 ) -> np.ndarray:
     """Post-trade weights wanted by a rebalancing mode (before costs and minimum trade size).
 
@@ -225,14 +274,14 @@ def desired_weights(
         Which assets are outside their band.
     mode : {"to_target", "to_band", "breached_only"}
         ``"to_target"``: every asset goes to its target. ``"to_band"``: breached assets go to
-        the nearest edge of their band (``target +/- threshold``, floored at 0).
+        the nearest edge of their band (``target +/- band``, floored at 0).
         ``"breached_only"``: breached assets go to their target. In the last two modes the
         assets that did not breach absorb the difference, pro rata to their target weights
         (pro rata to their current weights if their targets are all 0), so the weights sum to
         the target's sum.
         When every asset breached, or the others cannot absorb the difference without going
         negative, every asset goes to its target.
-    threshold : float
+    band : float
         Absolute band, decimal.
 
     Returns
@@ -244,7 +293,7 @@ def desired_weights(
         return target.copy()
     wanted = weights.copy()
     if mode == "to_band":
-        edge = target + np.sign(weights - target) * threshold
+        edge = target + np.sign(weights - target) * band
         wanted[breach] = np.maximum(edge[breach], 0.0)
     else:
         wanted[breach] = target[breach]
@@ -271,6 +320,7 @@ def plan_trade_values(
     *,
     tol: float = 1e-12,
     max_iter: int = 100,
+    names: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Self-financing trades (USD) toward wanted weights, net of costs and minimum trade size.
 
@@ -297,7 +347,10 @@ def plan_trade_values(
     tol : float, default 1e-12
         Convergence tolerance on the total cost, relative to the portfolio value.
     max_iter : int, default 100
-        Maximum fixed-point iterations.
+        Maximum fixed-point iterations (the iteration is a contraction for every valid
+        :class:`CostModel`, so this is a safeguard).
+    names : sequence of str, optional
+        Asset names, used only in the error message.
 
     Returns
     -------
@@ -311,7 +364,8 @@ def plan_trade_values(
     Raises
     ------
     ConvergenceError
-        If the cost fixed point does not converge (costs of the order of the trades themselves).
+        If the cost fixed point does not converge; the message names the trade with the
+        highest cost per USD traded, its value, its cost and the volume it was charged against.
     """
     n = values.size
     total = float(values.sum() + cash)
@@ -339,15 +393,14 @@ def plan_trade_values(
             trades = np.where(traded, share * investable - values, 0.0)
             trade_cost = costs.trade_costs(trades, volume)
             new_cost = float(trade_cost.sum())
-            if abs(new_cost - total_cost) <= tol * total:
+            change = abs(new_cost - total_cost)
+            if change <= tol * total:
                 total_cost = new_cost
                 break
             total_cost = new_cost
         else:
-            raise ConvergenceError(
-                f"trade costs did not converge in {max_iter} iterations (last change "
-                f"{abs(new_cost - total_cost):.3g} USD); the costs are too large for the trades"
-            )
+            raise ConvergenceError(_no_convergence(trades, trade_cost, volume, names, max_iter,
+                                                   change))
         investable = (total - total_cost) * (1.0 - cash_share) - kept
         trades = np.where(traded, share * investable - values, 0.0)
         if costs.min_trade > 0:
@@ -358,6 +411,21 @@ def plan_trade_values(
                 continue
         return trades, costs.trade_costs(trades, volume), skipped
     return zero, zero.copy(), skipped
+
+
+def _no_convergence(trades, trade_cost, volume, names, max_iter, change) -> str:
+    """Name the trade whose cost per USD is highest: the likely reason of a failure."""
+    size = np.abs(trades)
+    rate = np.divide(trade_cost, size, out=np.zeros_like(size), where=size > 0)
+    k = int(np.argmax(rate))
+    name = names[k] if names is not None else f"asset #{k}"
+    vol = "unknown" if volume is None else f"{volume[k]:,.0f} USD"
+    return (
+        f"trade costs did not converge in {max_iter} iterations (last change {change:.3g} "
+        f"USD): the {'buy' if trades[k] > 0 else 'sell'} of {size[k]:,.2f} USD of {name} "
+        f"costs {trade_cost[k]:,.2f} USD ({rate[k]:.1%} of its value) against a daily volume "
+        f"of {vol}; lower the impact or max_participation of the cost model"
+    )
 
 
 def units_from_values(values: pd.Series, prices: pd.Series) -> pd.Series:
@@ -430,16 +498,16 @@ def check_target(target: pd.Series) -> pd.Series:
     """
     target = pd.Series(target, dtype=float)
     if target.empty:
-        raise RiskcoreError("the target has no assets; give at least one target weight")
+        raise ParameterError("the target has no assets; give at least one target weight")
     if not target.index.is_unique:
         dup = target.index[target.index.duplicated()][0]
-        raise RiskcoreError(f"target lists {dup} more than once; one weight per asset")
+        raise ParameterError(f"target lists {dup} more than once; one weight per asset")
     for asset, value in target.items():
         if not np.isfinite(value) or value < 0:
-            raise RiskcoreError(f"target weight of {asset} is {value}; weights must be >= 0")
+            raise ParameterError(f"target weight of {asset} is {value}; weights must be >= 0")
     total = float(target.sum())
     if abs(total - 1.0) > _TARGET_SUM_TOLERANCE:
-        raise RiskcoreError(f"target weights sum to {total:.6g}; they must sum to 1")
+        raise ParameterError(f"target weights sum to {total:.6g}; they must sum to 1")
     return target
 
 
@@ -448,16 +516,17 @@ def rebalance_trades(
     prices: pd.Series,
     target: pd.Series,
     *,
-    threshold: float = 0.0,
+    band: float = 0.0,
     mode: str = "to_target",
     costs: CostModel | None = None,
     cash: float = 0.0,
     volume: pd.Series | None = None,
+    threshold: float | None = None,
 ) -> RebalancePlan:
     """Trade list that brings current holdings back to target weights.
 
     Current weights are USD values over the portfolio value (holdings plus cash). An asset
-    breaches its band when ``|weight - target| > threshold``. Nothing is traded unless an asset
+    breaches its band when ``|weight - target| > band``. Nothing is traded unless an asset
     breaches; then ``mode`` decides which assets move and where (see :func:`desired_weights`).
     The trades are self-financing: sales and cash pay for purchases and costs, so costs reduce
     what can be bought. A held asset without a target has target 0 (it is sold when a
@@ -475,8 +544,9 @@ def rebalance_trades(
         USD per unit, indexed by asset; must cover every held or targeted asset.
     target : pandas.Series
         Target weights (decimals summing to 1), indexed by asset.
-    threshold : float, default 0.0
+    band : float, default 0.0
         Absolute band, decimal (0.05 = 5 percentage points). 0 rebalances any drift.
+        ``threshold`` is its former name, still accepted.
     mode : {"to_target", "to_band", "breached_only"}, default "to_target"
         Where trades go once an asset breaches (see :func:`desired_weights`).
     costs : CostModel, optional
@@ -495,7 +565,7 @@ def rebalance_trades(
     DataError
         If a holding is negative or not finite, or a held or targeted asset has no price.
     RiskcoreError
-        If the target is invalid (negative weights, not summing to 1), the threshold is
+        If the target is invalid (negative weights, not summing to 1), the band is
         negative, the mode is unknown, or cash is negative.
 
     References
@@ -504,10 +574,12 @@ def rebalance_trades(
     """
     costs = CostModel() if costs is None else costs
     check_mode(mode)
-    if not np.isfinite(threshold) or threshold < 0:
-        raise RiskcoreError(f"threshold is {threshold}; it must be finite and >= 0")
+    if threshold is not None:  # former name of band
+        band = threshold
+    if not np.isfinite(band) or band < 0:
+        raise ParameterError(f"band is {band}; it must be finite and >= 0")
     if not np.isfinite(cash) or cash < 0:
-        raise RiskcoreError(f"cash is {cash}; it must be finite and >= 0 USD")
+        raise ParameterError(f"cash is {cash}; it must be finite and >= 0 USD")
     target = check_target(target)
     holdings = _check_series(holdings, "holding")
     extra = [a for a in holdings.index if a not in target.index and holdings[a] > 0]
@@ -525,11 +597,12 @@ def rebalance_trades(
     tgt = target.reindex(assets).fillna(0.0).to_numpy()
     weights = values / total
     drift = weights - tgt
-    breach = np.abs(drift) > threshold + _BREACH_TOLERANCE
+    breach = np.abs(drift) > band + _BREACH_TOLERANCE
     vol = None if volume is None else pd.Series(volume, dtype=float).reindex(assets).to_numpy()
     if breach.any():
-        wanted = desired_weights(weights, tgt, breach, mode, threshold)
-        trade_values, trade_cost, skipped = plan_trade_values(values, cash, wanted, costs, vol)
+        wanted = desired_weights(weights, tgt, breach, mode, band)
+        trade_values, trade_cost, skipped = plan_trade_values(values, cash, wanted, costs, vol,
+                                                              names=[str(a) for a in assets])
     else:
         trade_values = np.zeros(len(assets))
         trade_cost = np.zeros(len(assets))
@@ -573,6 +646,6 @@ def rebalance_trades(
         total_cost=total_cost,
         rebalance=traded,
         skipped=tuple(assets[skipped]),
-        threshold=float(threshold),
+        band=float(band),
         mode=mode,
     )

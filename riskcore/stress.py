@@ -608,7 +608,7 @@ def stress_test(
     cov: pd.DataFrame,
     scenarios: Mapping[str, Mapping[str, Any]] | None = None,
     *,
-    periods_per_year: float = 365,
+    periods_per_year: float,
     level: float = 0.99,
 ) -> pd.DataFrame:
     """Portfolio volatility, normal Value at Risk and expected shortfall under each scenario.
@@ -636,8 +636,9 @@ def stress_test(
         (``volatility_multiplier``, ``correlation``, ``correlation_blend``,
         ``stablecoin_volatility``, ``stablecoins``, ``push_stablecoins``); default
         :data:`STRESS_SCENARIOS` (illustrative assumptions).
-    periods_per_year : float, default 365
-        Periods per year of the one-period VaR (365: one day of 24/7 crypto).
+    periods_per_year : float
+        Periods per year of the one-period VaR (365: one day of 24/7 crypto; 252 for
+        weekday-only data). Required: a covariance matrix carries no calendar.
     level : float, default 0.99
         Confidence level, strictly between 0 and 1.
 

@@ -1,24 +1,19 @@
-"""Cached wrappers for the Rebalancing page: the policy's backtest, its benchmarks, the sweep.
+"""Cached wrappers for the Rebalancing simulator: the spec's backtest, its benchmarks, a sweep.
 
-Arguments are primitives (tuples, floats, strings) so that ``st.cache_data`` hashes them
-cheaply; the riskcore policy objects are built inside.
+The decision is a :class:`riskcore.PortfolioSpec` (frozen and hashable, so ``st.cache_data``
+keys on it); riskcore runs it and its benchmarks (:func:`riskcore.benchmark_backtests`).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 import riskcore
-from ui.compute import cost_model as build_cost_model
 
-TARGETS = {
-    "erc": "Equal risk contribution, re-estimated",
-    "risk_budget": "Risk budgets of the Allocation page, re-estimated",
-    "inverse_volatility": "Inverse volatility, re-estimated",
-    "equal_weight": "Equal weight",
-}
 TRIGGERS = {
     "frequency": "Calendar",
     "band": "Absolute band (pp)",
@@ -29,60 +24,29 @@ TRIGGERS = {
 FREQUENCIES = {"D": "daily", "W": "weekly", "M": "monthly", "Q": "quarterly"}
 
 
-def policy(method: str, budget: tuple[tuple[str, float], ...] | None, triggers: tuple,
-           mode: str, estimator: str, lookback: int, stablecoins: tuple = ()):
-    """Build the RebalancePolicy of the page's settings.
-
-    ``triggers`` and ``stablecoins`` are (field, value) pairs: the triggers, and the
-    stablecoin policy and volatility floor shared with the Allocation page.
-    """
-    return riskcore.RebalancePolicy(
-        method=method, budget=pd.Series(dict(budget)) if budget else None,
-        mode=mode, estimator=estimator, lookback=lookback, min_history=lookback + 1,
-        **dict(triggers), **dict(stablecoins),
-    )
-
-
 @st.cache_data(show_spinner="Simulating…", max_entries=16)
-def backtests(prices: pd.DataFrame, method: str, budget, triggers: tuple, mode: str,
-              estimator: str, lookback: int, cost_args: tuple, initial_value: float,
-              stablecoins: tuple = (), volume: pd.DataFrame | None = None):
-    """Run the policy and its three benchmarks on the same prices and costs.
+def backtests(prices: pd.DataFrame, spec: riskcore.PortfolioSpec, initial_value: float,
+              volume: pd.DataFrame | None = None):
+    """Run the spec and its benchmarks on the same prices, start and costs.
 
-    Benchmarks start with the policy (after the estimation window): buy-and-hold of the
-    policy's first target, equal weight rebalanced monthly, and BTC alone where present.
+    Returns ``(runs, notes)``: ``{"policy": result, benchmark name: result, ...}`` and the
+    notes of the run and of any benchmark that could not run.
     """
-    cost_model = build_cost_model(cost_args)
-    main = riskcore.run_backtest(
-        prices, policy(method, budget, triggers, mode, estimator, lookback, stablecoins),
-        cost_model, initial_value=initial_value, volume=volume)
-    start = main.rebalance_dates[0]
-    later = prices.loc[start:]
-    first_target = main.weights.loc[start]
-    first_target = first_target[first_target > 0] / first_target[first_target > 0].sum()
-    runs = {"policy": main}
-    runs["buy and hold"] = riskcore.run_backtest(
-        later, riskcore.RebalancePolicy(target=first_target), cost_model,
-        initial_value=initial_value, volume=volume)
-    runs["equal weight, monthly"] = riskcore.run_backtest(
-        later, riskcore.RebalancePolicy(method="equal_weight", frequency="M"), cost_model,
-        initial_value=initial_value, volume=volume)
-    btc = [c for c in prices.columns if riskcore.assets.base_symbol(c) in {"BTC", "XBT"}]
-    if btc and later[btc[0]].notna().iloc[0]:
-        runs[f"{btc[0]} alone"] = riskcore.run_backtest(
-            later[[btc[0]]], riskcore.RebalancePolicy(target=pd.Series({btc[0]: 1.0})),
-            cost_model, initial_value=initial_value, volume=volume)
-    return runs
+    main = riskcore.run_backtest(prices, spec, initial_value=initial_value, volume=volume)
+    bench = riskcore.benchmark_backtests(prices, main, volume=volume,
+                                         initial_value=initial_value)
+    return {"policy": main, **bench.runs}, main.notes + bench.notes
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def sweep(prices: pd.DataFrame, method: str, budget, mode: str, estimator: str, lookback: int,
-          cost_args: tuple, initial_value: float, stablecoins: tuple, trigger: str,
-          thresholds: tuple[float, ...], volume: pd.DataFrame | None = None, _progress=None):
-    """Cache :func:`riskcore.threshold_sweep`; ``_progress`` (not hashed) moves a bar."""
-    base = policy(method, budget, (), mode, estimator, lookback, stablecoins)
-    return riskcore.threshold_sweep(prices, base, list(thresholds), build_cost_model(cost_args),
-                                    trigger=trigger, initial_value=initial_value, volume=volume,
+def sweep(prices: pd.DataFrame, spec: riskcore.PortfolioSpec, trigger: str,
+          thresholds: tuple[float, ...], initial_value: float,
+          volume: pd.DataFrame | None = None, _progress=None):
+    """Cache :func:`riskcore.threshold_sweep` of the spec without its own triggers."""
+    base = replace(spec, frequency=None, band=None, relative_band=None, risk_band=None,
+                   volatility_band=None)
+    return riskcore.threshold_sweep(prices, base, list(thresholds), trigger=trigger,
+                                    initial_value=initial_value, volume=volume,
                                     progress=_progress)
 
 

@@ -131,7 +131,7 @@ def test_estimates_match_riskcore_covariance_and_allocation():
 
 def test_erc_keeps_risk_balance_when_rebalanced_daily():
     res = run_backtest(PRICES, RebalancePolicy(method="erc", frequency="D", lookback=60))
-    rrc = res.risk_contributions.dropna()
+    rrc = res.relative_risk_contributions.dropna()
     np.testing.assert_allclose(rrc.to_numpy(), 0.25, atol=1e-8)
     assert res.metrics.risk_balance_error < 1e-8
     monthly = run_backtest(PRICES, RebalancePolicy(method="erc", frequency="M", lookback=60))
@@ -143,7 +143,7 @@ def test_risk_budget_over_budget_assets():
     policy = RebalancePolicy(method="risk_budget", budget=budget, frequency="D", lookback=60)
     res = run_backtest(PRICES, policy)
     assert list(res.weights.columns) == ["BTC", "ETH", "DOGE"]
-    rrc = res.risk_contributions.dropna()
+    rrc = res.relative_risk_contributions.dropna()
     np.testing.assert_allclose(rrc.to_numpy(), np.tile(budget.to_numpy(), (len(rrc), 1)),
                                atol=1e-8)
     pd.testing.assert_frame_equal(res.risk_reference.dropna(), rrc * 0 + budget.to_numpy())

@@ -86,7 +86,7 @@ def test_volatility_floor_keeps_correlations_as_estimate_covariance():
         rrc = relative_risk_contributions(res.target_weights.iloc[t], cov)
         np.testing.assert_allclose(rrc, 0.25, atol=1e-8)
     # held daily, the measured risk contributions use the same floored estimate
-    np.testing.assert_allclose(res.risk_contributions.dropna(), 0.25, atol=1e-8)
+    np.testing.assert_allclose(res.relative_risk_contributions.dropna(), 0.25, atol=1e-8)
     unfloored = run_backtest(PRICES, daily(method="erc"))
     assert (res.target_weights[STABLE] < unfloored.target_weights[STABLE]).iloc[LOOKBACK:].all()
     # a floor below every measured volatility changes nothing

@@ -99,9 +99,9 @@ def test_annualized_variance_of_iid_data():
     # iid daily returns with sigma 0.04: annualized variance = 0.04^2 * 365
     rng = np.random.default_rng(42)
     returns = pd.DataFrame({"X": rng.standard_normal(200_000) * 0.04})
-    vol = rolling_volatility(returns, 200_000).iloc[-1, 0]
+    vol = rolling_volatility(returns, 200_000, periods_per_year=365).iloc[-1, 0]
     assert vol == pytest.approx(0.04 * np.sqrt(365), rel=0.01)
-    cov = covariance(returns)
+    cov = covariance(returns, periods_per_year=365)
     assert cov.iloc[0, 0] == pytest.approx(returns["X"].var(ddof=1) * 365, rel=1e-12)
 
 
@@ -569,3 +569,15 @@ def test_real_data_estimators_agree(yahoo_returns):
     assert abs(order.index("USDT-USD") - order.index("USDC-USD")) == 1
     average = average_correlation(yahoo_returns, 90).dropna()
     assert 0.3 < average.median() < 0.8
+
+
+def test_periods_per_year_is_inferred_from_the_index_or_required():
+    daily = make_returns()
+    weekdays = daily[daily.index.day_of_week < 5]
+    assert estimate_covariance(daily).periods_per_year == 365
+    assert estimate_covariance(weekdays).periods_per_year == 252
+    np.testing.assert_allclose(rolling_volatility(weekdays, 30).iloc[-1],
+                               weekdays.iloc[-30:].std() * np.sqrt(252))
+    with pytest.raises(DataError, match="periods_per_year is required when the returns have "
+                                        "no DatetimeIndex"):
+        estimate_covariance(daily.reset_index(drop=True))

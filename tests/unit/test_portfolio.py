@@ -200,3 +200,18 @@ def test_options_for_keeps_what_each_method_takes():
     assert set(options_for("cluster_risk_budget", options)) == {"stablecoins", "n_clusters",
                                                                "target_volatility"}
     assert options_for("hrp", {"typo": 1}) == {"typo": 1}  # build_portfolio rejects it
+
+
+def test_budget_error_and_optimality_error_are_separate(cov):
+    free = riskcore.allocate_portfolio(cov).allocation
+    assert free.budget_error <= 1e-9 and np.isnan(free.optimality_error)
+    capped = riskcore.allocate_portfolio(cov, bounds={"USDT-USD": (0.0, 0.1)}).allocation
+    assert capped.binding_constraints
+    assert capped.optimality_error <= 1e-8  # the solver converged ...
+    assert capped.budget_error > 0.1  # ... and the bound moves risk away from the budget
+    assert np.isnan(riskcore.allocate_portfolio(cov, method="hrp").allocation.budget_error)
+
+
+def test_portfolio_equality_does_not_raise(cov):
+    first, second = build_portfolio(cov), build_portfolio(cov)
+    assert first == first and first != second  # identity: compare .weights for decisions

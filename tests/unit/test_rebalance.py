@@ -72,7 +72,7 @@ def test_costs_from_bps():
 
 def test_inside_band_nothing_trades():
     holdings = units_from_values(pd.Series({"BTC": 520.0, "ETH": 290.0, "SOL": 190.0}), PRICES)
-    plan = rebalance_trades(holdings, PRICES, TARGET, threshold=0.05)
+    plan = rebalance_trades(holdings, PRICES, TARGET, band=0.05)
     assert not plan.rebalance
     assert not plan.trades["breach"].any()
     assert (plan.trades["side"] == "hold").all()
@@ -83,18 +83,18 @@ def test_inside_band_nothing_trades():
 def test_band_breach_and_modes():
     # BTC 60% (breaches a 5-point band), ETH 25%, SOL 15%
     holdings = units_from_values(pd.Series({"BTC": 600.0, "ETH": 250.0, "SOL": 150.0}), PRICES)
-    to_target = rebalance_trades(holdings, PRICES, TARGET, threshold=0.05)
+    to_target = rebalance_trades(holdings, PRICES, TARGET, band=0.05)
     assert to_target.trades["breach"].tolist() == [True, False, False]
     np.testing.assert_allclose(to_target.trades["post_weight"], TARGET, atol=1e-12)
 
-    to_band = rebalance_trades(holdings, PRICES, TARGET, threshold=0.05, mode="to_band")
+    to_band = rebalance_trades(holdings, PRICES, TARGET, band=0.05, mode="to_band")
     w = to_band.trades["post_weight"]
     assert w["BTC"] == pytest.approx(0.55)
     # ETH and SOL absorb the 5 points pro rata to their targets (3:2)
     assert w["ETH"] == pytest.approx(0.25 + 0.03) and w["SOL"] == pytest.approx(0.15 + 0.02)
     assert to_band.turnover < to_target.turnover
 
-    breached = rebalance_trades(holdings, PRICES, TARGET, threshold=0.05, mode="breached_only")
+    breached = rebalance_trades(holdings, PRICES, TARGET, band=0.05, mode="breached_only")
     assert breached.trades["post_weight"]["BTC"] == pytest.approx(0.5)
     assert breached.turnover == pytest.approx(to_target.turnover)
 
@@ -155,7 +155,7 @@ def test_errors_name_the_asset():
         rebalance_trades(good, PRICES, pd.Series({"BTC": 0.7, "ETH": 0.5, "SOL": -0.2}))
     with pytest.raises(RiskcoreError, match="mode 'sideways' is unknown; allowed: 'to_target'"):
         rebalance_trades(good, PRICES, TARGET, mode="sideways")
-    with pytest.raises(RiskcoreError, match="threshold is -0.1"):
+    with pytest.raises(RiskcoreError, match="band is -0.1"):
         rebalance_trades(good, PRICES, TARGET, threshold=-0.1)
     with pytest.raises(RiskcoreError, match="cash is -5"):
         rebalance_trades(good, PRICES, TARGET, cash=-5)
@@ -167,3 +167,13 @@ def test_errors_name_the_asset():
         units_from_values(pd.Series({"BTC": -3.0}), PRICES)
     with pytest.raises(DataError, match="holding lists BTC more than once"):
         rebalance_trades(pd.Series([1.0, 2.0], index=["BTC", "BTC"]), PRICES, TARGET)
+
+
+def test_threshold_is_the_former_name_of_band():
+    holdings = pd.Series({"BTC": 0.5, "ETH": 0.0})
+    prices = pd.Series({"BTC": 100.0, "ETH": 10.0})
+    target = pd.Series({"BTC": 0.5, "ETH": 0.5})
+    new = rebalance_trades(holdings, prices, target, band=0.1, cash=50.0)
+    old = rebalance_trades(holdings, prices, target, threshold=0.1, cash=50.0)
+    assert new.band == old.threshold == 0.1
+    pd.testing.assert_frame_equal(new.trades, old.trades)

@@ -317,7 +317,7 @@ def test_default_scenarios_run_on_real_data(yahoo_panel):
     returns = to_returns(yahoo_panel).dropna()
     cov = estimate_covariance(returns, method="ledoit_wolf", periods_per_year=365).matrix
     weights = pd.Series(1.0 / len(cov), index=cov.columns)
-    out = stress_test(weights, cov)
+    out = stress_test(weights, cov, periods_per_year=365)
     assert list(out.index) == list(STRESS_SCENARIOS)
     assert out.loc["volatility x2", "volatility"] == pytest.approx(
         2 * out.loc["baseline", "volatility"])
@@ -385,7 +385,7 @@ def test_unknown_asset_in_weights_everywhere(small):
         historical_scenarios(prices, weights)
     with pytest.raises(DataError, match=r"weights name XRP-USD, not in the covariance matrix; "
                                         r"allowed: BTC-USD, ETH-USD and 'cash'"):
-        stress_test(weights, cov, {"base": {}})
+        stress_test(weights, cov, {"base": {}}, periods_per_year=365)
 
 
 @pytest.mark.parametrize(
@@ -478,7 +478,7 @@ def test_covariance_errors(small):
         stress_covariance(zero)
     with pytest.raises(DataError, match=r"covariance matrix must be a square pandas DataFrame "
                                         r"labelled by asset, not ndarray"):
-        stress_test({"BTC-USD": 1.0}, cov.to_numpy())
+        stress_test({"BTC-USD": 1.0}, cov.to_numpy(), periods_per_year=365)
 
 
 @pytest.mark.parametrize(
@@ -496,7 +496,8 @@ def test_covariance_errors(small):
 def test_stress_test_errors(small, scenarios, kwargs, message):
     _, cov = small
     with pytest.raises(DataError, match=message):
-        stress_test({"BTC-USD": 0.6, "cash": 0.4}, cov, scenarios, **kwargs)
+        stress_test({"BTC-USD": 0.6, "cash": 0.4}, cov, scenarios,
+                    **({"periods_per_year": 365} | kwargs))
 
 
 @pytest.mark.parametrize(
