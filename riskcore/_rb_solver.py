@@ -143,7 +143,10 @@ def solve_risk_budget(
     ----------
     F. Spinu (2013), "An algorithm for computing risk parity weights", SSRN 2297383.
     """
-    cov = np.asarray(cov, dtype=float)
+    # The solver owns a C-contiguous float64 copy-or-view of the matrix: DataFrame.to_numpy()
+    # returns a column-major matrix, and every buffer below (the Hessian, its diagonal view,
+    # the transposed view handed to LAPACK) is laid out for row-major storage.
+    cov = np.ascontiguousarray(cov, dtype=float)
     b = np.asarray(budget, dtype=float)
     total = b.sum()
     if not total > 0:
@@ -172,8 +175,11 @@ def solve_risk_budget(
     sy *= scale
     obj = 0.5 - b @ np.log(y)
 
-    hess = np.empty_like(cov)
-    diag = hess.reshape(-1)[:: n + 1]
+    # A fresh C-contiguous buffer, whatever the caller's layout, and its diagonal as a view
+    # built from the strides (never a reshape, which silently copies a non-contiguous array
+    # and would drop the curvature from the Hessian).
+    hess = np.empty((n, n))
+    diag = np.lib.stride_tricks.as_strided(hess, shape=(n,), strides=((n + 1) * hess.itemsize,))
     # Large problems get inexact Newton directions from conjugate gradients (a CG step costs
     # O(n^2), a factorization O(n^3)), preconditioned by the Hessian's diagonal; if that is
     # too slow for the matrix at hand, the Hessian is factorized once and the factor serves

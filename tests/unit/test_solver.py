@@ -1,0 +1,81 @@
+"""Tests of the risk-budgeting hot path riskcore._rb_solver.solve_risk_budget (Spinu 2013)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from riskcore._rb_solver import relative_rc_error, solve_risk_budget
+from riskcore.allocation import risk_budget_weights
+
+
+def random_cov(rng: np.random.Generator, n: int, n_factors: int = 3) -> np.ndarray:
+    """Factor-model covariance with annualized crypto-like volatilities (20%..150%)."""
+    loadings = rng.standard_normal((n, n_factors))
+    cov = loadings @ loadings.T * 0.3 + np.diag(rng.uniform(0.05, 0.5, n))
+    d = np.sqrt(np.diag(cov))
+    vol = rng.uniform(0.2, 1.5, n)
+    return cov / np.outer(d, d) * np.outer(vol, vol)
+
+
+# ----- memory layout: DataFrame.to_numpy() gives a column-major (Fortran-ordered) matrix ----
+
+
+@pytest.mark.parametrize("n", [10, 60, 149, 150, 400])
+def test_fortran_ordered_covariance_converges_like_c_ordered(n):
+    rng = np.random.default_rng(42)
+    cov = random_cov(rng, n)
+    b = rng.uniform(0.2, 1.0, n)
+    b /= b.sum()
+    fortran = np.asfortranarray(cov)
+    assert fortran.flags.f_contiguous and not fortran.flags.c_contiguous
+    c_sol = solve_risk_budget(cov, b)
+    f_sol = solve_risk_budget(fortran, b)
+    assert c_sol.converged and f_sol.converged
+    assert f_sol.max_relative_error <= 1e-10
+    assert f_sol.iterations <= c_sol.iterations + 1
+    np.testing.assert_allclose(f_sol.weights, c_sol.weights, rtol=1e-12, atol=0)
+
+
+def test_labelled_dataframe_is_column_major_and_the_public_function_converges():
+    # pandas copies an array into a DataFrame block-transposed: to_numpy() is column-major,
+    # as it is for a .loc selection of a covariance DataFrame (a guard: the public function's
+    # validation already handed the solver a row-major copy before the fix)
+    rng = np.random.default_rng(42)
+    n = 30
+    cov = random_cov(rng, n)
+    names = [f"A{i}" for i in range(n)]
+    frame = pd.DataFrame(cov, index=names, columns=names)
+    assert frame.to_numpy().flags.f_contiguous
+    assert frame.loc[names[:10], names[:10]].to_numpy().flags.f_contiguous
+    res = risk_budget_weights(frame)
+    ref = solve_risk_budget(cov, np.full(n, 1.0 / n))
+    assert res.converged and ref.converged
+    np.testing.assert_allclose(res.weights.to_numpy(), ref.weights, rtol=1e-12, atol=0)
+    assert res.iterations <= ref.iterations + 1
+
+
+@pytest.mark.parametrize("layout", ["strided", "transposed view", "float32", "read-only"])
+def test_any_array_layout_gives_the_same_answer(layout):
+    rng = np.random.default_rng(42)
+    n = 20
+    cov = random_cov(rng, n)
+    b = np.full(n, 1.0 / n)
+    if layout == "strided":
+        big = np.zeros((2 * n, 2 * n))
+        big[::2, ::2] = cov
+        arg = big[::2, ::2]
+    elif layout == "transposed view":
+        arg = cov.T
+    elif layout == "float32":
+        cov = cov.astype(np.float32).astype(float)
+        arg = cov.astype(np.float32)
+    else:
+        arg = cov.copy()
+        arg.setflags(write=False)
+    ref = solve_risk_budget(np.ascontiguousarray(cov), b)
+    sol = solve_risk_budget(arg, b)
+    assert sol.converged and sol.iterations <= ref.iterations + 1
+    np.testing.assert_allclose(sol.weights, ref.weights, rtol=1e-12, atol=0)
+    assert relative_rc_error(cov, sol.weights, b) <= 1e-10
