@@ -79,3 +79,65 @@ def test_any_array_layout_gives_the_same_answer(layout):
     assert sol.converged and sol.iterations <= ref.iterations + 1
     np.testing.assert_allclose(sol.weights, ref.weights, rtol=1e-12, atol=0)
     assert relative_rc_error(cov, sol.weights, b) <= 1e-10
+
+
+# ----- compiled kernel (numba) and numpy path: one iteration, two implementations -----------
+
+
+def _both_paths(monkeypatch, *args, **kwargs):
+    from riskcore import _rb_solver
+
+    compiled = solve_risk_budget(*args, **kwargs)
+    with monkeypatch.context() as m:
+        m.setattr(_rb_solver, "_USE_KERNEL", False)
+        plain = solve_risk_budget(*args, **kwargs)
+    return compiled, plain
+
+
+@pytest.mark.parametrize("n", [1, 2, 10, 60, 149])
+@pytest.mark.parametrize("warm", [False, True])
+def test_compiled_kernel_and_numpy_path_agree(monkeypatch, n, warm):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(42)
+    cov = random_cov(rng, n)
+    b = rng.uniform(0.2, 1.0, n)
+    x0 = rng.uniform(0.5, 1.5, n) / n if warm else None
+    compiled, plain = _both_paths(monkeypatch, cov, b, x0=x0)
+    assert compiled.converged and plain.converged
+    assert compiled.iterations == plain.iterations
+    assert compiled.max_relative_error <= 1e-10
+    np.testing.assert_allclose(compiled.weights, plain.weights, rtol=1e-12, atol=0)
+    assert compiled.weights.sum() == pytest.approx(1.0, abs=1e-15)
+
+
+def test_compiled_kernel_reports_failures_like_the_numpy_path(monkeypatch):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(42)
+    cov = random_cov(rng, 8)
+    b = np.full(8, 1.0 / 8)
+    nan_cov = cov.copy()
+    nan_cov[2, 3] = nan_cov[3, 2] = np.nan
+    indefinite = cov - 2.0 * np.eye(8) * np.diag(cov).max()
+    for bad in (nan_cov, indefinite):
+        compiled, plain = _both_paths(monkeypatch, bad, b)
+        assert not compiled.converged and not plain.converged
+    # a zero budget: solved on the others, weight 0 for it, on both paths
+    zero = b.copy()
+    zero[5] = 0.0
+    compiled, plain = _both_paths(monkeypatch, cov, zero)
+    assert compiled.converged and compiled.weights[5] == 0.0
+    np.testing.assert_allclose(compiled.weights, plain.weights, rtol=1e-12, atol=0)
+    # max_iter reached: the error is reported, not hidden
+    compiled, plain = _both_paths(monkeypatch, cov, b, max_iter=1)
+    assert not compiled.converged and compiled.iterations == plain.iterations == 1
+    assert compiled.max_relative_error == pytest.approx(plain.max_relative_error, rel=1e-9)
+
+
+def test_without_numba_the_numpy_path_serves(monkeypatch):
+    from riskcore import _rb_solver
+
+    monkeypatch.setattr(_rb_solver, "_newton_cholesky", None)
+    rng = np.random.default_rng(42)
+    cov = random_cov(rng, 12)
+    sol = solve_risk_budget(cov, np.full(12, 1.0 / 12))
+    assert sol.converged and relative_rc_error(cov, sol.weights, np.full(12, 1.0 / 12)) <= 1e-10
