@@ -32,9 +32,10 @@ within it is reported with the time and error it did reach ("capped"). The CVXPY
 tolerances, up to ``--cvx-max-n`` assets, for reference only.
 
 Time: median wall time of repeated calls (about ``--target-seconds`` per cell, at least 3
-calls unless one call exceeds it), BLAS limited to ``--threads`` threads (riskparityportfolio's
-Eigen kernels run on one). riskcore is timed twice: the hot path ``solve_risk_budget`` (what the
-backtest calls) and the public ``risk_budget_weights`` (validation included: O(n^2) checks,
+calls unless one call exceeds it), after riskcore's one-off numba kernel load (printed), BLAS
+limited to ``--threads`` threads (riskparityportfolio's Eigen kernels run on one). riskcore
+is timed twice: the hot path ``solve_risk_budget`` (what the backtest calls) and the public
+``risk_budget_weights`` (validation and result labelling included: O(n^2) checks,
 plus a Cholesky definiteness check below 150 assets).
 
 Note on riskparityportfolio 0.6.0: ``vanilla.design(..., method=...)`` dispatches with
@@ -318,6 +319,12 @@ def main() -> None:
     threadpool_limits(args.threads)
     print(f"machine: {machine()}; BLAS threads: {args.threads}")
     print(f"target max_rel_rc_err: {args.accuracy:g}; peer call cap: {args.cap:g} s")
+    start = time.perf_counter()
+    solve_risk_budget(np.eye(3), np.ones(3))  # loads (or compiles) riskcore's numba kernel
+    print(
+        f"riskcore first small solve in this process (numba import and kernel load from its "
+        f"cache, or compilation): {time.perf_counter() - start:.2f} s, not in the timings"
+    )
     solvers = load_solvers(cvx=not args.no_peers)
     if args.no_peers:
         solvers = solvers[:2]
