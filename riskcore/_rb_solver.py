@@ -52,6 +52,11 @@ _MAX_SWEEPS = 1000
 # factorization) plus fixed work (logarithms, line search, two products) worth about eight
 # sweeps each; measured at 10..150 assets.
 _NEWTON_OVERHEAD_SWEEPS = 24.0
+# From _PCG_MIN_ASSETS on, the compiled sweeps warm-start Newton-CG, whose steps cost 10-60
+# products with the matrix each (a product costs about a sweep), or a factorization when
+# diagonal preconditioning stalls: the sweeps stop once those still needed exceed this
+# many (measured on the three matrix families of benchmarks/bench_allocation.py).
+_PCG_NEWTON_SWEEPS = 150.0
 
 
 @dataclass(frozen=True)
@@ -189,6 +194,18 @@ def solve_risk_budget(
         y = np.array(x0, dtype=float)
         if y.shape != b.shape or not (y > 0).all() or not np.isfinite(y).all():
             y = None
+    sweeps = 0
+    if _USE_KERNEL and n >= _PCG_MIN_ASSETS and cov.shape == (n, n):
+        # Large problems: compiled coordinate sweeps give Newton-CG a closer start, for as
+        # long as they are cheaper than the Newton steps they save.
+        if _newton_cholesky is _NOT_LOADED:
+            _load_kernel()
+        if _ccd_start is not None:
+            y_ccd, sweeps = _ccd_start(
+                cov, b, _EMPTY if y is None else y, float(tol), _PCG_NEWTON_SWEEPS, _MAX_SWEEPS
+            )
+            if sweeps > 0 and (y_ccd > 0).all() and np.isfinite(y_ccd).all():
+                y = y_ccd
     if y is None:
         with np.errstate(divide="ignore", invalid="ignore"):
             y = np.sqrt(b / np.diagonal(cov))
@@ -266,7 +283,7 @@ def solve_risk_budget(
 
     weights = y / y.sum()
     converged = bool(err <= tol)
-    return RiskBudgetSolution(weights, converged, it, err)
+    return RiskBudgetSolution(weights, converged, it, err, sweeps)
 
 
 def _solve_compiled(
@@ -560,17 +577,45 @@ def _ccd_sweeps(cov, b, y, sy, tol, newton_cost, max_sweeps):  # pragma: no cove
     return sweeps
 
 
+def _ccd_start_loops(cov, b, y0, tol, newton_cost, max_sweeps):  # pragma: no cover
+    """Return ``(y, sweeps)``: coordinate sweeps from ``y0`` (or the default start).
+
+    ``b`` is normalized and positive; ``y`` is rescaled optimally first. ``sweeps`` is 0
+    when the start is unusable (the caller then starts as without the kernel).
+    """
+    n = b.shape[0]
+    y = np.empty(n)
+    sy = np.empty(n)
+    for i in range(n):
+        y[i] = y0[i] if y0.shape[0] == n else np.sqrt(b[i] / cov[i, i])
+    quad = 0.0
+    for i in range(n):
+        s = 0.0
+        for j in range(n):
+            s += cov[i, j] * y[j]
+        sy[i] = s
+        quad += y[i] * s
+    if not (quad > 0.0 and quad < np.inf):
+        return y, 0
+    scale = 1.0 / np.sqrt(quad)
+    for i in range(n):
+        y[i] *= scale
+        sy[i] *= scale
+    return y, _ccd_sweeps(cov, b, y, sy, tol, newton_cost, max_sweeps)
+
+
 def _load_kernel():
     """Compile (or load from numba's on-disk cache) the kernel on first use; None without numba.
 
     Importing numba costs about half a second, so it happens at the first small solve, not
     at ``import riskcore``.
     """
-    global _newton_cholesky
+    global _newton_cholesky, _ccd_start
     try:
         import numba
     except ImportError:  # the numpy path serves
         _newton_cholesky = None
+        _ccd_start = None
     else:
         # reassociation lets LLVM vectorize the dot products; NaN and inf semantics are
         # kept, and division by zero gives inf/NaN as in numpy (reported as non-convergence)
@@ -580,8 +625,10 @@ def _load_kernel():
         global _ccd_sweeps
         _ccd_sweeps = jit(_ccd_sweeps)
         _newton_cholesky = jit(_newton_cholesky_loops)
+        _ccd_start = jit(_ccd_start_loops)
     return _newton_cholesky
 
 
 _NOT_LOADED = object()
 _newton_cholesky = _NOT_LOADED
+_ccd_start = None

@@ -174,3 +174,16 @@ def test_without_numba_the_numpy_path_serves(monkeypatch):
     cov = random_cov(rng, 12)
     sol = solve_risk_budget(cov, np.full(12, 1.0 / 12))
     assert sol.converged and relative_rc_error(cov, sol.weights, np.full(12, 1.0 / 12)) <= 1e-10
+
+
+@pytest.mark.parametrize("n", [150, 400])
+def test_large_problems_warm_started_by_sweeps_agree_with_the_numpy_path(monkeypatch, n):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(42)
+    cov = random_cov(rng, n, n_factors=max(1, n // 10))
+    b = rng.uniform(0.2, 1.0, n)
+    compiled, plain = _both_paths(monkeypatch, cov, b)
+    assert compiled.converged and plain.converged
+    assert compiled.sweeps > 0 and plain.sweeps == 0
+    assert relative_rc_error(cov, compiled.weights, b) <= 1e-10
+    np.testing.assert_allclose(compiled.weights, plain.weights, rtol=1e-8)
