@@ -177,9 +177,13 @@ def solve_risk_budget(
     ):
         kernel = _load_kernel() if _newton_cholesky is _NOT_LOADED else _newton_cholesky
         if kernel is not None:
-            solution = _solve_compiled(kernel, cov, b, x0, tol, max_iter)
-            if solution is not None:
-                return solution
+            y0 = _EMPTY if x0 is None else _usable_start(x0, b)
+            weights, it, err, status, sweeps = kernel(cov, b, y0, float(tol), int(max_iter))
+            if status == 0:
+                return RiskBudgetSolution(weights, err <= tol, it, err, sweeps)
+            if status == 1:
+                return _failed(b.shape[0])
+            # status 2, a budget that is not positive: the numpy path below handles it
     total = b.sum()
     if not total > 0:
         return _failed(b.shape[0])
@@ -286,31 +290,12 @@ def solve_risk_budget(
     return RiskBudgetSolution(weights, converged, it, err, sweeps)
 
 
-def _solve_compiled(
-    kernel: Callable,
-    cov: np.ndarray,
-    b: np.ndarray,
-    x0: np.ndarray | None,
-    tol: float,
-    max_iter: int,
-) -> RiskBudgetSolution | None:
-    """Run the compiled kernel (same iteration as the numpy path, Cholesky directions).
-
-    ``b`` is the budget as given (normalized in the kernel); None when a budget is not
-    positive, left to the numpy path.
-    """
-    n = b.shape[0]
-    y0 = _EMPTY
-    if x0 is not None:
-        y0 = np.array(x0, dtype=float)
-        if y0.shape != b.shape or not (y0 > 0).all() or not np.isfinite(y0).all():
-            y0 = _EMPTY
-    weights, it, err, status, sweeps = kernel(cov, b, y0, float(tol), int(max_iter))
-    if status == 2:
-        return None
-    if status == 1:
-        return _failed(n)
-    return RiskBudgetSolution(weights, bool(err <= tol), it, err, sweeps)
+def _usable_start(x0: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``x0`` as a float array if it is a usable start (positive, finite), else empty."""
+    y0 = np.array(x0, dtype=float)
+    if y0.shape != b.shape or not (y0 > 0).all() or not np.isfinite(y0).all():
+        return _EMPTY
+    return y0
 
 
 def _pcg(
@@ -429,13 +414,28 @@ def _newton_cholesky_loops(cov, budget, y0, tol, max_iter):  # pragma: no cover 
     # Cholesky step costs about n/6 sweeps (n^3/6 against n^2 multiply-adds) plus fixed
     # work, and about three steps finish from where the sweeps stop.
     sweeps = _ccd_sweeps(cov, b, y, sy, tol, n / 2.0 + _NEWTON_OVERHEAD_SWEEPS, _MAX_SWEEPS)
-    obj = 0.0
+    total = 0.0
     for i in range(n):
         s = 0.0
         for j in range(n):
             s += cov[i, j] * y[j]
         sy[i] = s  # afresh: the sweeps updated it incrementally
-        obj += 0.5 * y[i] * s - b[i] * np.log(y[i])
+        total += y[i] * s
+    err = 0.0
+    for i in range(n):
+        e = abs(y[i] * sy[i] / (total * b[i]) - 1.0)
+        if not e <= err:
+            err = e
+    if err <= tol:  # the sweeps got there: no Newton step, no Hessian
+        total = 0.0
+        for i in range(n):
+            total += y[i]
+        for i in range(n):
+            y[i] /= total
+        return y, 0, err, 0, sweeps
+    obj = 0.0
+    for i in range(n):
+        obj += 0.5 * y[i] * sy[i] - b[i] * np.log(y[i])
     chol = np.empty((n, n))
     grad = np.empty(n)
     step = np.empty(n)
