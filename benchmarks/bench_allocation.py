@@ -321,7 +321,10 @@ def main() -> None:
     print(f"machine: {machine()}; BLAS threads: {args.threads}")
     print(f"target max_rel_rc_err: {args.accuracy:g}; peer call cap: {args.cap:g} s")
     start = time.perf_counter()
-    solve_risk_budget(np.eye(3), np.ones(3))  # loads (or compiles) riskcore's numba kernel
+    # loads (or compiles) riskcore's numba kernels: the small-problem loop and the sweeps
+    # that warm-start the large-problem path
+    solve_risk_budget(np.eye(3), np.ones(3))
+    solve_risk_budget(np.eye(160), np.ones(160))
     print(
         f"riskcore first small solve in this process (numba import and kernel load from its "
         f"cache, or compilation): {time.perf_counter() - start:.2f} s, not in the timings"
