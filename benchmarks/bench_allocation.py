@@ -291,9 +291,13 @@ def machine() -> str:
     try:
         from threadpoolctl import threadpool_info
 
-        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
-        if info:
-            blas = f"{info[0].get('internal_api')} {info[0].get('version')}"
+        libs = {
+            f"{i.get('internal_api')} {i.get('version')}"
+            for i in threadpool_info()
+            if i.get("user_api") == "blas"
+        }
+        if libs:
+            blas = " + ".join(sorted(libs))  # numpy's and scipy's may differ
     except ImportError:
         pass
     return (
