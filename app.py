@@ -3,9 +3,9 @@
 import streamlit as st
 
 from ui.compute import init_state
-from ui.data import asset_picker, sidebar
+from ui.data import asset_picker, sidebar, window_picker
 
-st.set_page_config(page_title="Crypto risk budgeting", page_icon=":material/balance:",
+st.set_page_config(page_title="Crypto risk budgeting", page_icon="⚖️",
                    layout="wide")
 
 pages = [
@@ -23,4 +23,5 @@ navigation = st.navigation(pages)
 init_state()
 sidebar()
 asset_picker()
+window_picker()
 navigation.run()

@@ -4,76 +4,70 @@ import pandas as pd
 import streamlit as st
 
 from riskcore.assets import is_stablecoin
+from riskcore.export import to_csv_safe
 from ui import charts
 from ui.compute import (
     ESTIMATORS,
     METHODS,
     STABLECOIN_POLICIES,
-    budget_key,
-    target_allocation,
+    estimate,
+    inside_budget,
+    target_portfolio,
 )
-from ui.constraints import bounds_editor, group_members, groups_editor
+from ui.constraints import bounds_editor, budget_editor, group_members, groups_editor
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
 from ui.export import decision_record
+from ui.layout import metric_row
+from ui.text import plain
 
 SESSION = {"persist_state": "session"}
 st.title("Allocation")
 data = current_dataset()
-assets = list(data.prices.columns)
+with shown_errors():
+    est = estimate(data)
+assets = list(est.matrix.columns)
 stables = [a for a in assets if is_stablecoin(a)]
-equal = round(100 / len(assets), 1)
-for asset in assets:
-    st.session_state.setdefault(budget_key(asset), equal)
-
-
-def reset_budgets() -> None:
-    for asset in assets:
-        st.session_state[budget_key(asset)] = equal
-
-
 state = st.session_state
-settings, budget_col = st.columns([2, 3])
-with settings:
-    st.selectbox("Method", list(METHODS), format_func=METHODS.get, key="method", **SESSION)
-    st.selectbox("Covariance estimator", list(ESTIMATORS), format_func=ESTIMATORS.get,
-                 key="estimator", **SESSION)
-    st.slider("Lookback (periods)", 30, 1460, key="lookback", step=5, **SESSION,
-              help="Covariance is estimated on the last N periods; with the common-window "
-                   "alignment (Data page) periods where a selected asset has no price drop out.")
-    if state["estimator"] == "ewma":
-        st.slider("EWMA half-life (periods)", 5, 365, key="half_life", **SESSION)
-    if stables:
-        st.radio(f"Stablecoins ({', '.join(stables)})", list(STABLECOIN_POLICIES),
-                 format_func=STABLECOIN_POLICIES.get, key="stablecoins", **SESSION)
-    st.number_input("Volatility floor (annualized %)", 0.0, 50.0, step=1.0,
-                    key="volatility_floor_pct", **SESSION,
-                    help="Assets measured below this volatility are estimated at the floor "
-                         "(correlations kept), so a calm stablecoin cannot absorb the portfolio.")
-    if state["method"] == "cluster_risk_budget":
-        st.radio("Groups", ["correlation", "groups"], key="cluster_source", **SESSION,
-                 format_func={"correlation": "correlation clusters",
-                              "groups": "my groups (edited under Groups and constraints)"}.get)
-        if state["cluster_source"] == "correlation":
-            st.slider("Correlation clusters", 2, max(2, len(assets) - 1), key="n_clusters",
-                      **SESSION)
+settings = st.columns(4)
+settings[0].selectbox("Method", list(METHODS), format_func=METHODS.get, key="method", **SESSION)
+settings[1].selectbox("Covariance estimator", list(ESTIMATORS), format_func=ESTIMATORS.get,
+                      key="estimator", **SESSION)
+settings[2].slider("Lookback (periods)", 30, 1460, key="lookback", step=5, **SESSION,
+                   help="Covariance is estimated on the last N periods up to the as-of date of "
+                        "the analysis window (sidebar); coins with too little data there are "
+                        "left out with a note.")
+settings[3].number_input("Volatility floor (annualized %)", 0.0, 50.0, step=1.0,
+                         key="volatility_floor_pct", **SESSION,
+                         help="Assets measured below this volatility are estimated at the floor "
+                              "(correlations kept), so a calm stablecoin cannot absorb the "
+                              "portfolio.")
+if state["estimator"] == "ewma":
+    settings[2].slider("EWMA half-life (periods)", 5, 365, key="half_life", **SESSION)
+if stables:
+    settings[0].radio(plain(f"Stablecoins ({', '.join(stables)})"), list(STABLECOIN_POLICIES),
+                      format_func=STABLECOIN_POLICIES.get, key="stablecoins", **SESSION)
+in_budget = inside_budget(assets)
+if state["method"] == "cluster_risk_budget":
+    settings[1].radio("Groups", ["correlation", "groups"], key="cluster_source", **SESSION,
+                      format_func={"correlation": "correlation clusters",
+                                   "groups": "my groups (edited under Groups and constraints)"}.get)
+    if state["cluster_source"] == "correlation" and len(in_budget) > 2:
+        settings[1].slider("Correlation clusters", 2, len(in_budget) - 1, key="n_clusters",
+                           **SESSION)
+
+budget_col, result_col = st.columns(2, gap="medium")
 with budget_col:
-    in_budget = [a for a in assets if not (a in stables and state["stablecoins"] == "sleeve")]
     if state["method"] == "risk_budget":
-        st.markdown("**Risk budget per coin** (relative; normalised to sum to 100%)")
-        cols = st.columns(2)
-        for i, asset in enumerate(in_budget):
-            cols[i % 2].slider(asset, 0.0, 100.0, step=0.5, key=budget_key(asset), **SESSION)
-        st.button("Reset to equal budgets (equal risk contribution)", on_click=reset_budgets)
+        budget_editor(in_budget)
     elif state["method"] == "cluster_risk_budget" and state["cluster_source"] == "groups":
         groups = group_members(in_budget)
         state["cluster_groups"] = groups
         named = {m for members in groups.values() for m in members}
         st.markdown("**Risk budget per group** (relative; split equally inside each group)")
-        cols = st.columns(2)
-        for i, group in enumerate([*groups, *(["other"] if set(in_budget) - named else [])]):
+        for group in [*groups, *(["other"] if set(in_budget) - named else [])]:
             st.session_state.setdefault(f"cbudget_{group}", 1.0)
-            cols[i % 2].slider(group, 0.0, 5.0, step=0.05, key=f"cbudget_{group}", **SESSION)
+            st.slider(plain(group), 0.0, 5.0, step=0.05, key=f"cbudget_{group}", **SESSION)
     else:
         st.info(f"{METHODS[state['method']]} sets no per-coin risk budget; "
                 "choose risk budgeting to set one.")
@@ -90,42 +84,43 @@ with budget_col:
                    "cluster risk budgeting.")
         bounds_editor(in_budget)
         for problem in groups_editor(in_budget):
-            st.warning(problem)
+            st.warning(plain(problem))
 
-with shown_errors():
-    estimate, portfolio = target_allocation(data)
-observations = estimate.n_observations
-st.caption(history_note(data.prices) + f" Covariance: {ESTIMATORS[estimate.method]}, "
-           f"{observations if isinstance(observations, int) else 'pairwise'} observations, "
-           "annualized.")
-if state.get("alignment") == "pairwise" and state["estimator"] != "sample":
-    st.info("Pairwise alignment (Data page) works with the sample estimator only: "
-            f"{ESTIMATORS[state['estimator']]} uses the common window.")
-for message in (*estimate.warnings, *portfolio.notes):
-    st.info(message)
+with result_col:
+    with shown_errors():
+        portfolio = target_portfolio(est)
+    observations = est.n_observations
+    st.caption(plain(history_note(data.prices)) + f" Covariance: {ESTIMATORS[est.method]}, "
+               f"{observations if isinstance(observations, int) else 'pairwise'} observations "
+               f"{est.start:%Y-%m-%d} → {est.end:%Y-%m-%d}, annualized.")
+    if state.get("alignment") == "pairwise" and state["estimator"] != "sample":
+        st.info("Pairwise alignment (Data page) works with the sample estimator only: "
+                f"{ESTIMATORS[state['estimator']]} uses the common window.")
+    for message in (*est.warnings, *portfolio.notes):
+        st.info(plain(message))
+    top = portfolio.relative_risk_contributions.idxmax()
+    metric_row([
+        ("Volatility (annualized)", f"{portfolio.portfolio_volatility:.1%}"),
+        ("Diversification ratio", f"{portfolio.diversification_ratio:.2f}",
+         "Σ wᵢσᵢ / σₚ (Choueifaty & Coignard 2008)"),
+        ("Effective number of bets", f"{portfolio.effective_number_of_bets:.1f}",
+         "exp(entropy of relative risk contributions), Meucci (2009)"),
+        ("Largest risk share: " + plain(top), f"{portfolio.relative_risk_contributions[top]:.1%}"),
+        ("Leverage / sleeve", f"{portfolio.leverage:.2f}× / {portfolio.cash_weight:.0%}",
+         f"Sleeve held in {portfolio.cash or '—'}"),
+    ])
+    table = pd.DataFrame({
+        "weight": portfolio.weights,
+        "relative risk contribution": portfolio.relative_risk_contributions,
+        "risk budget": portfolio.budget if portfolio.budget is not None else float("nan"),
+        "marginal risk contribution": portfolio.marginal_risk_contributions,
+        "volatility": est.volatility,
+    })
+    shown = ["weight", "relative risk contribution"] + (
+        ["risk budget"] if portfolio.budget is not None else [])
+    st.plotly_chart(charts.grouped_bars(table[shown], title="Weights and risk contributions"),
+                    key="chart_weights")
 
-top = portfolio.relative_risk_contributions.idxmax()
-m = st.columns(5)
-m[0].metric("Volatility (annualized)", f"{portfolio.portfolio_volatility:.1%}")
-m[1].metric("Diversification ratio", f"{portfolio.diversification_ratio:.2f}",
-            help="Σ wᵢσᵢ / σₚ (Choueifaty & Coignard 2008)")
-m[2].metric("Effective number of bets", f"{portfolio.effective_number_of_bets:.1f}",
-            help="exp(entropy of relative risk contributions), Meucci (2009)")
-m[3].metric(f"Largest risk share: {top}", f"{portfolio.relative_risk_contributions[top]:.1%}")
-m[4].metric("Leverage / sleeve", f"{portfolio.leverage:.2f}× / {portfolio.cash_weight:.0%}",
-            help=f"Sleeve held in {portfolio.cash or '—'}")
-
-table = pd.DataFrame({
-    "weight": portfolio.weights,
-    "relative risk contribution": portfolio.relative_risk_contributions,
-    "risk budget": portfolio.budget if portfolio.budget is not None else float("nan"),
-    "marginal risk contribution": portfolio.marginal_risk_contributions,
-    "volatility": estimate.volatility,
-})
-shown = ["weight", "relative risk contribution"] + (
-    ["risk budget"] if portfolio.budget is not None else [])
-st.plotly_chart(charts.grouped_bars(table[shown], title="Weights and risk contributions"),
-                key="chart_weights")
 charts.table(table, percent=tuple(table.columns))
 if portfolio.groups is not None:
     st.markdown("**Groups**: total weight and share of risk against the members' budgets")
@@ -137,8 +132,8 @@ error_kind = ("optimality-condition error" if result.binding_constraints or
 st.caption(f"Solver: {result.method}, {'converged' if result.converged else 'NOT converged'} in "
            f"{result.iterations} iterations, {error_kind} {result.max_relative_error:.1e}.")
 d1, d2 = st.columns(2)
-d1.download_button("Download weights (CSV)", table.to_csv(index_label="asset"),
+d1.download_button("Download weights (CSV)", to_csv_safe(table, index_label="asset"),
                    file_name="allocation.csv", mime="text/csv")
 d2.download_button("Download the decision (JSON: data, settings, constraints, weights)",
-                   decision_record(data, estimate, portfolio, st.session_state),
+                   decision_record(data, est, portfolio, st.session_state),
                    file_name="allocation_decision.json", mime="application/json")

@@ -3,26 +3,28 @@
 import pandas as pd
 import streamlit as st
 
+from riskcore.export import to_csv_safe
 from ui import charts
-from ui.compute import METHODS, budgets, compare, estimate, n_inside, settings_options
+from ui.compute import METHODS, budgets, compare, estimate, inside_budget, settings_options
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
+from ui.text import plain
 
 st.title("Method comparison")
 data = current_dataset()
-st.caption(history_note(data.prices) + " Same covariance estimate, stablecoin policy, "
+st.caption(plain(history_note(data.prices)) + " Same covariance estimate, stablecoin policy, "
            "constraints and volatility target as the Allocation page; risk budgeting uses its "
            "budgets.")
 with shown_errors():
     est = estimate(data)
-    budget = tuple(budgets(list(est.matrix.columns)).items())
-    inside = n_inside(list(est.matrix.columns))
-    results = compare(est.matrix, budget, settings_options(inside))
+    inside = inside_budget(list(est.matrix.columns))
+    budget = tuple(budgets(inside).items())
+    results = compare(est.matrix, budget, settings_options(len(inside)))
 ok = {METHODS[m].split(" (")[0]: results[m] for m in METHODS
       if not isinstance(results[m], str)}
 for method, message in results.items():
     if isinstance(message, str):
-        st.warning(f"{METHODS[method]}: {message}")
+        st.warning(plain(f"{METHODS[method]}: {message}"))
 
 weights = pd.DataFrame({name: p.weights for name, p in ok.items()}).fillna(0.0)
 risk = pd.DataFrame({name: p.relative_risk_contributions for name, p in ok.items()}).fillna(0.0)
@@ -45,6 +47,6 @@ charts.table(weights, percent=tuple(weights.columns))
 st.markdown("**Relative risk contributions**")
 charts.table(risk, percent=tuple(risk.columns))
 st.download_button("Download comparison (CSV)",
-                   pd.concat({"weight": weights, "relative risk contribution": risk},
-                             axis=1).to_csv(index_label="asset"),
+                   to_csv_safe(pd.concat({"weight": weights, "relative risk contribution": risk},
+                                         axis=1), index_label="asset"),
                    file_name="method_comparison.csv", mime="text/csv")

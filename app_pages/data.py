@@ -4,6 +4,7 @@ import streamlit as st
 
 from riskcore.quality import observation_counts, quality_report
 from ui import charts
+from ui.coins import coin_names_editor
 from ui.data import (
     DEMO,
     QUALITY_DEFAULTS,
@@ -12,6 +13,7 @@ from ui.data import (
     quality_policy,
     source_data,
 )
+from ui.text import plain
 
 ACTIONS = {"missing": ["keep", "ffill"], "nonpositive": ["keep", "drop", "ffill"],
            "stale": ["keep", "drop"], "extreme": ["keep", "drop", "ffill"],
@@ -30,18 +32,19 @@ if st.session_state.get("source", DEMO) == DEMO:
     st.warning("**Simulated data.** " + " ".join(data.notes), icon=":material/science:")
 else:
     for note in data.notes:
-        st.info(note)
-st.markdown(f"**Source:** {data.source}, {prices.index[0]:%Y-%m-%d} → "
+        st.info(plain(note))
+st.markdown("**Source:** " + plain(data.source) + f", {prices.index[0]:%Y-%m-%d} → "
             f"{prices.index[-1]:%Y-%m-%d}")
 c1, c2, c3 = st.columns(3)
 c1.metric("Assets", prices.shape[1])
 c2.metric("Periods", f"{len(prices):,}")
 c3.metric("Periods per year", data.periods_per_year)
-st.caption(history_note(prices))
+st.caption(plain(history_note(prices)))
 
 if source.load is not None:
     st.subheader("Files")
     charts.table(source.load.files)
+    coin_names_editor(source.load)
     if not source.load.conflicts.empty:
         st.warning(f"{len(source.load.conflicts)} overlapping timestamps disagree between files; "
                    "the file listed first is kept. Details below.")

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from riskcore.assets import is_stablecoin
+from riskcore.export import to_csv_safe
 from riskcore.metrics import drawdown as riskcore_drawdown
 from ui import charts
 from ui.compute import (
@@ -75,7 +76,7 @@ st.plotly_chart(charts.equity(curves, markers=main.rebalance_dates,
                               title=f"Equity ({len(main.rebalance_dates)} rebalances marked)"),
                 key="chart_equity")
 drawdowns = curves.apply(riskcore_drawdown)
-st.plotly_chart(charts.lines(drawdowns, title="Drawdown", y_title="drawdown"),
+st.plotly_chart(charts.lines(drawdowns, title="Drawdown", y_title="drawdown", coins=False),
                 key="chart_drawdown")
 st.subheader("Metrics")
 charts.table(metrics_table(runs))
@@ -90,7 +91,7 @@ right.plotly_chart(charts.lines(risk, title="Realized relative risk contribution
 with st.expander(f"Trades ({len(main.trades):,})"):
     charts.table(main.trades, max_rows=20, value=st.column_config.NumberColumn(format="dollar"),
                  cost=st.column_config.NumberColumn(format="dollar"))
-    st.download_button("Download trades (CSV)", main.trades.to_csv(index=False),
+    st.download_button("Download trades (CSV)", to_csv_safe(main.trades, index=False),
                        file_name="backtest_trades.csv", mime="text/csv")
 
 st.subheader("Threshold trade-off")

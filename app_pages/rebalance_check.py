@@ -4,10 +4,12 @@ import pandas as pd
 import streamlit as st
 
 import riskcore
+from riskcore.export import to_csv_safe
 from ui import charts
 from ui.compute import band_slider, cost_model, target_allocation, trading_inputs, volume_note
 from ui.data import current_dataset
 from ui.errors import shown_errors
+from ui.text import plain
 
 st.title("Rebalance check")
 data = current_dataset()
@@ -32,10 +34,10 @@ edited = st.data_editor(default, hide_index=True, disabled=["asset"], key="holdi
                         column_config={"amount": st.column_config.NumberColumn(min_value=0.0)})
 amounts = edited.set_index("asset")["amount"].astype(float).fillna(0.0)
 
-columns = st.columns(6)
+columns = [*st.columns(3), *st.columns(3)]  # two rows: readable from 800 px wide
 band = band_slider(columns[0])
 trading_inputs(columns[1:])
-st.caption(volume_note(data))
+st.caption(plain(volume_note(data)))
 state = st.session_state
 threshold = band * 100
 
@@ -48,7 +50,7 @@ with shown_errors():
 trades = plan.trades
 breached = trades.index[trades["breach"]].tolist()
 if breached:
-    st.warning(f"Outside the ±{threshold:.1f} pp band: {', '.join(breached)}.")
+    st.warning(f"Outside the ±{threshold:.1f} pp band: " + plain(", ".join(breached)) + ".")
 else:
     st.success(f"Every coin is within ±{threshold:.1f} pp of its target: no trade needed.")
 
@@ -61,7 +63,7 @@ m1.metric("Portfolio value (USD)", f"{plan.portfolio_value:,.0f}")
 m2.metric("Turnover (one-way)", f"{plan.turnover:.1%}")
 m3.metric("Trading costs (USD)", f"{plan.total_cost:,.2f}")
 if plan.skipped:
-    st.info(f"Below the minimum trade size, not traded: {', '.join(plan.skipped)}.")
+    st.info("Below the minimum trade size, not traded: " + plain(", ".join(plan.skipped)) + ".")
 shown = trades[["weight", "target", "drift", "breach", "side", "trade_units", "trade_value",
                 "cost", "skipped"]]
 charts.table(
@@ -70,5 +72,5 @@ charts.table(
     trade_value=st.column_config.NumberColumn("USD to trade", format="dollar"),
     cost=st.column_config.NumberColumn("cost (USD)", format="dollar"),
 )
-st.download_button("Download trade list (CSV)", shown.to_csv(index_label="asset"),
+st.download_button("Download trade list (CSV)", to_csv_safe(shown, index_label="asset"),
                    file_name="trade_list.csv", mime="text/csv")

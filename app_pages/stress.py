@@ -4,10 +4,12 @@ import pandas as pd
 import streamlit as st
 
 from riskcore import stress
+from riskcore.export import to_csv_safe
 from ui import charts
 from ui.compute import target_allocation
 from ui.data import DEMO, current_dataset
 from ui.errors import shown_errors
+from ui.text import plain
 
 SESSION = {"persist_state": "session"}
 st.title("Stress")
@@ -16,7 +18,7 @@ with shown_errors():
     estimate, portfolio = target_allocation(data)
 weights = portfolio.weights[portfolio.weights.abs() > 0]
 st.caption("Portfolio: the Allocation page's weights "
-           + ", ".join(f"{a} {w:.0%}" for a, w in weights.nlargest(6).items())
+           + plain(", ".join(f"{a} {w:.0%}" for a, w in weights.nlargest(6).items()))
            + (" …" if len(weights) > 6 else "") + ".")
 
 st.subheader("Crash scenarios on the covariance")
@@ -36,7 +38,7 @@ table = table.rename(columns={"value_at_risk": "normal VaR 99%",
                               "expected_shortfall": "normal expected shortfall 99%"})
 risk = table[["normal VaR 99%", "normal expected shortfall 99%"]]
 st.plotly_chart(charts.grouped_bars(risk, title="One-period loss at 99% under each scenario "
-                                    "(normal assumption)"), key="chart_stress")
+                                    "(normal assumption)", coins=False), key="chart_stress")
 charts.table(table, percent=("volatility", "period_volatility", "normal VaR 99%",
                              "normal expected shortfall 99%",
                              "largest_relative_risk_contribution"))
@@ -59,10 +61,10 @@ if st.session_state.get("source", DEMO) == DEMO:
     st.warning("The demo market is simulated: the dated crash windows below did not happen in "
                "it. Load real prices to replay them.", icon=":material/science:")
 with shown_errors():
-    history = stress.historical_scenarios(data.prices, weights)
+    history = stress.historical_scenarios(data.history, weights)
 missing = [name for name in stress.CRASH_WINDOWS if name not in history.index]
 if missing:
-    st.caption("Not covered by the loaded prices: " + ", ".join(missing) + ".")
+    st.caption("Not covered by the prices up to the as-of date: " + ", ".join(missing) + ".")
 if not history.empty:
     charts.table(history, percent=("portfolio_return", "covered_weight",
                                    *[c for c in history.columns if c in weights.index]))
@@ -73,6 +75,7 @@ with shown_errors():
 charts.table(worst, percent=("portfolio_return", "worst_asset_return", "best_asset_return",
                              *[c for c in worst.columns if c in weights.index]))
 st.download_button("Download the stress report (CSV)",
-                   pd.concat({"scenarios": table.astype(str), "worst periods": worst.astype(str)},
-                             names=["section"]).to_csv(), file_name="stress_report.csv",
+                   to_csv_safe(pd.concat({"scenarios": table.astype(str),
+                                          "worst periods": worst.astype(str)}, names=["section"])),
+                   file_name="stress_report.csv",
                    mime="text/csv")

@@ -31,12 +31,55 @@ Conventions (the rules a reader of a loaded panel can rely on)
   ``.xlsx`` workbooks (recognized by their ZIP signature) are read from the first sheet.
 - Price column: ``Adj Close`` if present, else ``Close`` (any ``close...`` column that is not a
   time), else ``price``/``last``/``rate``. The columns used are reported by :func:`load_files`.
-- Asset name: a symbol column in the content (Kaggle ``Symbol``, CryptoDataDownload ``symbol``,
+- Null price cells (see above) are listed in :attr:`LoadResult.bad_values` with their line and
+  raw text, and so is every cell that cannot be a price: ``inf``/``-inf`` or a number too large
+  to be represented (``1e400``) -> issue ``"infinite"``, set to NaN; a magnitude above
+  :data:`MAX_PRICE` -> ``"too large"``, set to NaN; a negative price -> ``"negative"``, KEPT in
+  the panel so that :func:`riskcore.quality.clean_prices` decides (its ``nonpositive`` policy).
+- Dates in day/month or month/day form are decided from ALL rows of the column: a first field
+  above 12 anywhere makes the whole column day-first, a second field above 12 month-first;
+  both, or neither while some day and month differ, refuses the file naming the line. Rows that
+  start with a four-digit year are always year-month-day.
+- Asset names (see :func:`riskcore.assets.coin_identity` for the identity rule): the source
+  name is a symbol column in the content (Kaggle ``Symbol``, CryptoDataDownload ``symbol``,
   long panels), the column names of a wide panel or the ``Ticker`` row of a yfinance header;
-  otherwise the file name stem, upper-cased, after removing a Binance Vision
-  ``-<interval>-YYYY-MM`` suffix, trailing ``_1d``/``-max``/``_d``/``_2025``-style suffixes, and
-  everything up to the last ``_`` (``yahoo-classic_ETH-USD.csv`` -> ``ETH-USD``,
-  ``BTC-USD_1d.csv`` -> ``BTC-USD``).
+  otherwise it comes from the file name: the stem without a Binance Vision
+  ``-<interval>-YYYY-MM`` suffix and trailing ``_1d``/``-max``/``_d``/``_2025``-style
+  suffixes, split at ``_``; numbers, dates, intervals and site words (``historical``,
+  ``data``, ``coinmarketcap``, ``coin``...) are dropped; the first part that names a known
+  coin or a pair wins, else the last part left (``yahoo-classic_ETH-USD.csv`` -> ``ETH-USD``,
+  ``Bitcoin_01_01_2012-04_10_2018_historical_data_coinmarketcap.csv`` -> ``Bitcoin``,
+  ``BTCUSDC_1m_20230301_20230321.csv`` -> ``BTCUSDC``). The panel names each asset by the
+  base symbol of its source name (``BTC``, ``ETH``), its *default name*.
+- Same coin twice: when several assets (in one file or across the files of one
+  :func:`load_files` call) have the same base symbol, the first keeps the symbol and the
+  others are named ``"<symbol> (2)"``, ``"<symbol> (3)"``... in load order; they are never
+  merged silently. :attr:`LoadResult.same_coin` lists each such group, and
+  ``load_files(..., names={"BTC (2)": "BTC"})`` merges them (first file wins, overlaps and
+  conflicts reported) or renames any asset.
+
+Limits (a shared server must not be tied up by one small upload)
+----------------------------------------------------------------
+Checked before the expensive step they protect; each refusal says what, how much and why.
+The defaults are :data:`DEFAULT_LIMITS` (:class:`ReadLimits`):
+
+- :data:`MAX_ASSETS` = 200 assets per upload: every page computes on each asset and each pair
+  of assets (a 200 x 200 covariance is fine; 10,000 coins take minutes per page and megabytes
+  of charts per rerun). Checked on a wide file's header line before the file is split into
+  cells, and on each file's assets before any value is parsed.
+- :data:`MAX_COLUMNS` = 2,000 columns per file (a yfinance download of 200 tickers with 6
+  fields each fits), checked on the first lines before the file is split into cells.
+- :data:`MAX_ROWS` = 1,000,000 rows per file (about two years of 1-minute bars) and
+  :data:`MAX_CELLS` = 10,000,000 cells (rows x columns), counted on the raw lines before the
+  file is split into cells. Text cells cost about 85 bytes each while a file is read: a year
+  of 1-minute Binance klines (525,600 rows x 12 columns, 52 MB) takes about 10 s and 520 MB.
+- :data:`MAX_XLSX_BYTES` = 50 MB: the sum of the uncompressed sizes an ``.xlsx`` declares in
+  its ZIP directory, read with :mod:`zipfile` before any XML is parsed (a 0.75 MB workbook that
+  expands to 219 MB took 243 s of CPU; the declared sizes bound what :mod:`zipfile` will
+  inflate, so a lying directory fails its size check instead).
+- :data:`PARSE_SECONDS` = 30 s of parsing per :func:`load_files` call (all files together),
+  checked between steps and every few thousand rows of a workbook; a file that runs out of
+  time is refused, and the files after it are refused without being read.
 
 Volume (:attr:`LoadResult.volume`)
 ----------------------------------
@@ -66,10 +109,14 @@ Volume (:attr:`LoadResult.volume`)
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import io
 import re
-from collections.abc import Sequence
+import time
+import warnings
+import zipfile
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -77,10 +124,109 @@ from typing import Any, BinaryIO
 import numpy as np
 import pandas as pd
 
+from riskcore.assets import CASH, KNOWN_SYMBOLS, CoinIdentity, coin_identity
 from riskcore.errors import DataError, RiskcoreError
 from riskcore.periods import infer_periods_per_year
 
-__all__ = ["LoadResult", "load_files", "read_prices"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "MAX_ASSETS",
+    "MAX_CELLS",
+    "MAX_COLUMNS",
+    "MAX_PRICE",
+    "MAX_ROWS",
+    "MAX_XLSX_BYTES",
+    "PARSE_SECONDS",
+    "LoadResult",
+    "ReadLimits",
+    "load_files",
+    "read_prices",
+]
+
+#: Most assets read from one upload (one :func:`load_files` call) or one file. Every page
+#: computes on each asset and each pair of assets; see the module notes.
+MAX_ASSETS = 200
+#: Most columns in one file, checked on its first lines before it is split into cells.
+MAX_COLUMNS = 2_000
+#: Most rows in one file (about two years of 1-minute bars), counted on the raw bytes.
+MAX_ROWS = 1_000_000
+#: Most cells (rows x columns) in one file, counted before the file is split into cells.
+MAX_CELLS = 10_000_000
+#: Largest total uncompressed size (bytes) an ``.xlsx`` may declare in its ZIP directory.
+MAX_XLSX_BYTES = 50_000_000
+#: Parsing time budget (seconds) of one :func:`load_files` or :func:`read_prices` call.
+PARSE_SECONDS = 30.0
+#: Largest absolute price (USD per unit) read as a price; larger cells are "too large". No
+#: coin has traded above about 1e6 USD; 1e12 also catches epoch milliseconds read as prices.
+MAX_PRICE = 1e12
+
+
+@dataclass(frozen=True)
+class ReadLimits:
+    """Resource limits of the reader (defaults: the module constants).
+
+    Attributes
+    ----------
+    max_assets : int
+        Most assets per upload (:data:`MAX_ASSETS`).
+    max_columns : int
+        Most columns per file (:data:`MAX_COLUMNS`).
+    max_rows : int
+        Most rows per file (:data:`MAX_ROWS`).
+    max_cells : int
+        Most cells (rows x columns) per file (:data:`MAX_CELLS`).
+    max_xlsx_bytes : int
+        Largest declared uncompressed size of an ``.xlsx``, bytes (:data:`MAX_XLSX_BYTES`).
+    seconds : float
+        Parsing time budget per call, seconds (:data:`PARSE_SECONDS`).
+    clock : callable returning float
+        Monotonic clock in seconds (:func:`time.monotonic`); tests inject a fake one.
+    """
+
+    max_assets: int = MAX_ASSETS
+    max_columns: int = MAX_COLUMNS
+    max_rows: int = MAX_ROWS
+    max_cells: int = MAX_CELLS
+    max_xlsx_bytes: int = MAX_XLSX_BYTES
+    seconds: float = PARSE_SECONDS
+    clock: Callable[[], float] = time.monotonic
+
+
+#: The limits used when none are given.
+DEFAULT_LIMITS = ReadLimits()
+
+
+class _Budget:
+    """The limits and the parsing deadline of the current call (held in a context variable)."""
+
+    def __init__(self, limits: ReadLimits) -> None:
+        self.limits = limits
+        self.deadline = limits.clock() + limits.seconds
+
+    def check(self, label: str, step: str) -> None:
+        if self.limits.clock() > self.deadline:
+            raise DataError(
+                f"{label}: reading stopped while {step}: the parsing time budget of "
+                f"{self.limits.seconds:g} s per upload is used up (the server is shared); "
+                "upload a smaller file, fewer files, or save the data as a plain CSV"
+            )
+
+
+_BUDGET: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar(
+    "riskcore_ingest_budget", default=None
+)
+
+
+def _budget() -> _Budget:
+    budget = _BUDGET.get()
+    return budget if budget is not None else _Budget(DEFAULT_LIMITS)
+
+
+def _check_time(label: str, step: str) -> None:
+    budget = _BUDGET.get()
+    if budget is not None:
+        budget.check(label, step)
+
 
 _SEPARATORS = (",", ";", "\t", "|")
 _NULL_TOKENS = frozenset({"", "null", "nan", "none", "na", "n/a", "#n/a", "-", "--", "nil"})
@@ -139,10 +285,15 @@ class LoadResult:
     ----------
     prices : pandas.DataFrame of shape (n_periods, n_assets)
         Merged price panel (UTC ``DatetimeIndex`` named ``date``, float64 USD prices, NaN where
-        a file had no price).
+        a file had no price). Columns are the final asset names: the default names (base
+        symbols, ``"BTC (2)"`` for a second BTC) after the ``names`` renames.
     files : pandas.DataFrame
-        One row per file read: ``file``, ``layout``, ``assets``, ``columns_used``, ``volume``
-        (the volume column and its unit, e.g. ``"total_volume (USD)"``,
+        One row per file read, for display (names joined by ``", "``; a name may itself hold
+        a comma, so use ``assets`` below for exact names): ``file``, ``layout``, ``assets``
+        (final names), ``default_assets`` (default names), ``source_assets`` (names as written in
+        the file or taken from its name), ``quote`` (quote currencies named by the source
+        names, e.g. ``"USDT"``; empty when not named), ``columns_used``, ``volume`` (the
+        volume column and its unit, e.g. ``"total_volume (USD)"``,
         ``"Quote asset volume (USDT)"``, ``"Volume BNB x close (USDT)"`` for a volume counted
         in coins and converted, or ``"none"``), ``rows_read``, ``first``, ``last``,
         ``frequency`` (native bar length), ``notes``.
@@ -159,8 +310,10 @@ class LoadResult:
         Duplicate timestamps inside one file: ``file``, ``asset``, ``date``, ``count``,
         ``kept_value``, ``dropped_values``.
     bad_values : pandas.DataFrame
-        Price cells read as NaN: ``file``, ``asset``, ``line``, ``value`` (the raw text) and
-        ``issue`` (``"null"`` for an explicit missing marker, ``"non-numeric"`` otherwise).
+        Price cells that are not usable prices: ``file``, ``asset`` (final name), ``line``,
+        ``value`` (the raw text) and ``issue``: ``"null"`` (explicit missing marker),
+        ``"non-numeric"``, ``"infinite"``, ``"too large"`` (above :data:`MAX_PRICE`) -- all
+        four read as NaN -- or ``"negative"`` (kept in the panel; see the module notes).
     volume : pandas.DataFrame of shape (n_periods, n_assets_with_volume)
         Traded volume in quote currency (USD) per period (per day for daily data, the day's
         bars summed when resampled to daily), float64; the same index as ``prices`` and one
@@ -168,6 +321,14 @@ class LoadResult:
         order); NaN where unknown or negative in the file. Pass it as the ``volume`` of
         :func:`riskcore.backtest.run_backtest`. Empty (no columns) when no file has a volume.
         The rules are in the module notes.
+    assets : pandas.DataFrame
+        One row per asset of each file read, in load order: ``file``, ``source_name`` (as in
+        the file), ``default_name``, ``name`` (final name, a column of ``prices``), ``symbol``
+        and ``quote`` (:func:`riskcore.assets.coin_identity` of the source name; ``quote``
+        is ``""`` when the name does not say). The table to offer renames and merges on.
+    same_coin : dict of str to tuple of str
+        Base symbol -> the default names of the assets that hold it, for every symbol held by
+        two or more assets (``{"BTC": ("BTC", "BTC (2)")}``). Detected whatever ``names`` says.
     """
 
     prices: pd.DataFrame
@@ -178,13 +339,35 @@ class LoadResult:
     duplicates: pd.DataFrame = field(default_factory=pd.DataFrame)
     bad_values: pd.DataFrame = field(default_factory=pd.DataFrame)
     volume: pd.DataFrame = field(default_factory=pd.DataFrame)
+    assets: pd.DataFrame = field(default_factory=pd.DataFrame)
+    same_coin: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def merge_same_coin(self) -> dict[str, str]:
+        """Return the ``names`` of :func:`load_files` that merges every same-coin group.
+
+        Returns
+        -------
+        dict of str to str
+            Every default name of each :attr:`same_coin` group -> the group's symbol, e.g.
+            ``{"BTC": "BTC", "BTC (2)": "BTC", "USDC (2)": "USDC", ...}``; pass it (or the
+            user's edit of it) back with the same files to merge them.
+        """
+        return {name: symbol for symbol, group in self.same_coin.items() for name in group}
+
+
+_FILE_COLUMNS = ["file", "layout", "assets", "default_assets", "source_assets", "quote",
+                 "columns_used", "volume", "rows_read", "first", "last", "frequency", "notes"]
+_ASSET_COLUMNS = ["file", "source_name", "default_name", "name", "symbol", "quote"]
 
 
 # --------------------------------------------------------------------------- public API
 
 
 def read_prices(
-    source: str | Path | bytes | bytearray | BinaryIO, *, name: str | None = None
+    source: str | Path | bytes | bytearray | BinaryIO,
+    *,
+    name: str | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> pd.DataFrame:
     """Read one price file (CSV or ``.xlsx``) of any supported layout into a price panel.
 
@@ -196,33 +379,48 @@ def read_prices(
         The file name, used in error messages and, for single-asset files without a symbol in
         their content, to name the asset (see the module notes). Defaults to the path's name,
         the file object's ``name`` attribute, or ``"upload"``.
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Resource limits and parsing time budget (see the module notes).
 
     Returns
     -------
     pandas.DataFrame of shape (n_periods, n_assets)
         Price panel: sorted, unique, tz-aware UTC ``DatetimeIndex`` named ``date``; one float64
-        column of USD prices per asset; NaN where the file had a null or non-numeric price.
+        column of USD prices per asset, named by its default name (base symbol, see the
+        module notes); NaN where the file had a null, non-numeric, infinite or too large price.
         Newest-first files are sorted; duplicate timestamps keep the latest observation.
 
     Raises
     ------
     DataError
         If the file is not text, is empty, is cut off mid-line, has rows with more fields than
-        its header, has no date column, an unreadable or ambiguous date (naming the line), or
-        no numeric price column. No other exception escapes.
+        its header, has no date column, an unreadable or ambiguous date (naming the line), no
+        numeric price column, only one row of prices, git conflict markers, or exceeds a
+        limit (naming it). No other exception escapes.
 
     Notes
     -----
     Layout conventions (which timestamp labels a bar, which column is the close) are listed
-    in the module docstring. Parsing uses :func:`pandas.read_csv`, :func:`pandas.read_excel`
-    (openpyxl) and :func:`pandas.to_datetime` (McKinney, *Python for Data Analysis*, 2022).
+    in the module docstring. Parsing uses :func:`pandas.read_csv`, :mod:`openpyxl` and
+    :func:`pandas.to_datetime` (McKinney, *Python for Data Analysis*, 2022).
     """
     raw, label = _source_bytes(source, name)
-    return _read_guarded(raw, label).prices
+    token = _BUDGET.set(_Budget(limits))
+    try:
+        parsed = _read_guarded(raw, label)
+    finally:
+        _BUDGET.reset(token)
+    sources = list(parsed.prices.columns)
+    defaults, _, _ = _default_names([(label, s) for s in sources])
+    return parsed.prices.set_axis(defaults, axis=1)
 
 
 def load_files(
-    files: Sequence[tuple[str, bytes]], *, frequency: str = "native"
+    files: Sequence[tuple[str, bytes]],
+    *,
+    frequency: str = "native",
+    names: Mapping[str, str] | None = None,
+    limits: ReadLimits = DEFAULT_LIMITS,
 ) -> LoadResult:
     """Read several uploaded files and merge them into one price panel, with a full report.
 
@@ -235,39 +433,41 @@ def load_files(
         different bar length is refused with that reason). ``"daily"`` resamples intraday
         files to UTC daily closes: the last price in ``[D 00:00, D+1 00:00)`` labelled D,
         and the sum of the volumes of those bars.
+    names : mapping of str to str, optional
+        Default asset name -> the name wanted (``{"BTC (2)": "BTC"}``). Assets given the same
+        final name are merged in file order: the first file wins, later files fill the
+        timestamps it lacks, overlaps are noted and different prices listed in
+        ``conflicts``. Assets not named keep their default name.
+    limits : ReadLimits, default DEFAULT_LIMITS
+        Resource limits and the parsing time budget of this call (see the module notes).
 
     Returns
     -------
     LoadResult
-        Merged panel, its volume panel (USD per period), one report row per file, conflicts
-        between files, refused files, duplicates and null/non-numeric cells, and
-        ``periods_per_year`` of the panel.
+        Merged panel, its volume panel (USD per period), one report row per file and per
+        asset, groups of assets holding the same coin, conflicts between files, refused
+        files, duplicates and unusable price cells, and ``periods_per_year`` of the panel.
 
     Raises
     ------
     DataError
-        Only for an invalid ``frequency``; a bad file is reported in ``errors`` and does not
-        stop the others.
+        For an invalid ``frequency`` or ``names`` (a name that is not a default asset name,
+        an empty new name, or the reserved name ``"cash"``); a bad file is reported in
+        ``errors`` and does not stop the others.
     """
     if frequency not in ("native", "daily"):
         raise DataError(f"frequency is {frequency!r}; allowed values are 'native' and 'daily'")
-    rows: list[dict[str, Any]] = []
-    errors: list[tuple[str, str]] = []
-    loaded: list[tuple[str, pd.DataFrame]] = []
-    volumes: list[tuple[str, pd.DataFrame]] = []
-    dups: list[pd.DataFrame] = []
-    bads: list[pd.DataFrame] = []
-    parsed_files: list[tuple[str, _Parsed, str]] = []
-    for file_name, raw in files:
-        try:
-            parsed = _read_guarded(bytes(raw), str(file_name))
-        except RiskcoreError as exc:
-            errors.append((str(file_name), str(exc)))
-            continue
-        parsed_files.append((str(file_name), parsed, _frequency_label(parsed.prices.index)))
+    renames = _check_names(names)
+    budget = _Budget(limits)
+    token = _BUDGET.set(budget)
+    try:
+        parsed_files, errors = _read_all(files, budget)
+    finally:
+        _BUDGET.reset(token)
     # native frequency: the bar length of most files (ties: the earliest file) is used
     freqs = [f for _, p, f in parsed_files if len(p.prices) > 1]
     native_freq = max(freqs, key=freqs.count) if freqs else None
+    kept: list[tuple[str, _Parsed, pd.DataFrame, pd.DataFrame, list[str]]] = []
     for file_name, parsed, freq in parsed_files:
         panel, volume = parsed.prices, parsed.volume
         notes = list(parsed.notes)
@@ -283,21 +483,57 @@ def load_files(
                 "choose daily frequency to combine them",
             ))
             continue
-        loaded.append((file_name, panel))
-        volumes.append((file_name, volume))
-        dups.append(parsed.duplicates.assign(file=file_name))
-        bads.append(parsed.bad_values.assign(file=file_name))
+        kept.append((file_name, parsed, panel, volume, notes))
+    # names: default names by coin identity, then the user's renames
+    entries = [(f, str(a)) for f, _, panel, _, _ in kept for a in panel.columns]
+    defaults, identities, same_coin = _default_names(entries)
+    unknown = sorted(set(renames) - set(defaults))
+    if unknown:
+        raise DataError(
+            f"names renames {', '.join(map(repr, unknown))}, which "
+            f"{'is not a loaded asset' if len(unknown) == 1 else 'are not loaded assets'}; "
+            f"the loaded assets are {', '.join(defaults) or 'none'}"
+        )
+    finals = [renames.get(d, d) for d in defaults]
+    asset_rows = [
+        {"file": f, "source_name": s, "default_name": d, "name": n, "symbol": i.symbol,
+         "quote": i.quote or ""}
+        for (f, s), d, n, i in zip(entries, defaults, finals, identities, strict=True)
+    ]
+    rows: list[dict[str, Any]] = []
+    loaded: list[tuple[str, pd.DataFrame]] = []
+    volumes: list[tuple[str, pd.DataFrame]] = []
+    dups: list[pd.DataFrame] = []
+    bads: list[pd.DataFrame] = []
+    position = 0
+    for file_name, parsed, panel, volume, notes in kept:
+        mine = asset_rows[position: position + panel.shape[1]]
+        position += panel.shape[1]
+        final = {r["source_name"]: r["name"] for r in mine}
+        for source, target in final.items():  # one entry per asset: two may share a name
+            loaded.append((file_name, panel[source].to_frame(target)))
+            if source in volume.columns:
+                volumes.append((file_name, volume[source].to_frame(target)))
+        renamed = [f"{r['default_name']} renamed {r['name']}" for r in mine
+                   if r["name"] != r["default_name"]]
+        for table, out in ((parsed.duplicates, dups), (parsed.bad_values, bads)):
+            if len(table):
+                out.append(table.assign(file=file_name, asset=table["asset"].map(final)))
+        quotes = list(dict.fromkeys(r["quote"] for r in mine if r["quote"]))
         rows.append({
             "file": file_name,
             "layout": parsed.layout,
-            "assets": ", ".join(map(str, panel.columns)),
+            "assets": ", ".join(r["name"] for r in mine),
+            "default_assets": ", ".join(r["default_name"] for r in mine),
+            "source_assets": ", ".join(r["source_name"] for r in mine),
+            "quote": ", ".join(quotes),
             "columns_used": parsed.columns_used,
             "volume": parsed.volume_used,
             "rows_read": parsed.rows_read,
             "first": panel.index.min() if len(panel) else pd.NaT,
             "last": panel.index.max() if len(panel) else pd.NaT,
-            "frequency": freq,
-            "notes": "; ".join(notes),
+            "frequency": _frequency_label(parsed.prices.index),
+            "notes": "; ".join(notes + renamed),
         })
     prices, conflicts, overlaps, owners = _merge(loaded)
     volume = _merge_volume(volumes, prices, owners, overlaps)
@@ -308,11 +544,9 @@ def load_files(
         ppy: int | None = infer_periods_per_year(prices.index)
     except RiskcoreError:
         ppy = None
-    file_cols = ["file", "layout", "assets", "columns_used", "volume", "rows_read", "first",
-                 "last", "frequency", "notes"]
     return LoadResult(
         prices=prices,
-        files=pd.DataFrame(rows, columns=file_cols),
+        files=pd.DataFrame(rows, columns=_FILE_COLUMNS),
         conflicts=conflicts,
         errors=tuple(errors),
         periods_per_year=ppy,
@@ -320,7 +554,101 @@ def load_files(
                                   "dropped_values"]),
         bad_values=_concat(bads, ["file", "asset", "line", "value", "issue"]),
         volume=volume,
+        assets=pd.DataFrame(asset_rows, columns=_ASSET_COLUMNS),
+        same_coin=same_coin,
     )
+
+
+def _read_all(
+    files: Sequence[tuple[str, bytes]], budget: _Budget
+) -> tuple[list[tuple[str, _Parsed, str]], list[tuple[str, str]]]:
+    """Read each file within the upload's limits; refused files go to the error list."""
+    parsed_files: list[tuple[str, _Parsed, str]] = []
+    errors: list[tuple[str, str]] = []
+    n_assets = 0
+    out_of_time = False
+    max_assets = budget.limits.max_assets
+    for file_name, raw in files:
+        label = str(file_name)
+        if out_of_time:
+            errors.append((label, f"{label}: not read: the parsing time budget of "
+                                  f"{budget.limits.seconds:g} s per upload was used up by the "
+                                  "files before it"))
+            continue
+        try:
+            if isinstance(raw, str):
+                raw = raw.encode("utf-8")
+            if not isinstance(raw, (bytes, bytearray, memoryview)):
+                raise DataError(
+                    f"{label}: the upload holds a {type(raw).__name__}, not the file's bytes"
+                )
+            parsed = _read_guarded(bytes(raw), label)
+        except RiskcoreError as exc:
+            errors.append((label, str(exc)))
+            out_of_time = "parsing time budget" in str(exc)
+            continue
+        n_new = parsed.prices.shape[1]
+        if n_assets + n_new > max_assets:
+            errors.append((label, (
+                f"{label}: not added: its {n_new} asset(s) would bring the upload to "
+                f"{n_assets + n_new} assets; at most {max_assets} assets are read per upload "
+                "(every page computes on each asset and each pair of assets)"
+            )))
+            continue
+        n_assets += n_new
+        parsed_files.append((label, parsed, _frequency_label(parsed.prices.index)))
+    return parsed_files, errors
+
+
+def _check_names(names: Mapping[str, str] | None) -> dict[str, str]:
+    """Validate the ``names`` argument of :func:`load_files`: default name -> final name."""
+    if names is None:
+        return {}
+    if not isinstance(names, Mapping):
+        raise DataError(
+            f"names is a {type(names).__name__}; it must map default asset names to new names"
+        )
+    out: dict[str, str] = {}
+    for key, value in names.items():
+        if not isinstance(value, str) or not value.strip():
+            raise DataError(
+                f"names gives asset {key!r} the name {value!r}; a name must be non-empty text"
+            )
+        if value.strip() == CASH:
+            raise DataError(
+                f"names gives asset {key!r} the name {CASH!r}, which is reserved for the cash "
+                "sleeve; choose another name"
+            )
+        out[str(key)] = value.strip()
+    return out
+
+
+def _default_names(
+    entries: Sequence[tuple[str, str]],
+) -> tuple[list[str], list[CoinIdentity], dict[str, tuple[str, ...]]]:
+    """Name each ``(file, source name)`` by its base symbol; later holders get ``" (k)"``.
+
+    Returns the default names, the identities and the same-coin groups (symbol -> names).
+    """
+    identities = [coin_identity(source) for _, source in entries]
+    used: set[str] = set()
+    count: dict[str, int] = {}
+    defaults: list[str] = []
+    for ident in identities:
+        symbol = ident.symbol or "ASSET"
+        k = count.get(symbol, 0) + 1
+        candidate = symbol if k == 1 else f"{symbol} ({k})"
+        while candidate in used:
+            k += 1
+            candidate = f"{symbol} ({k})"
+        count[symbol] = k
+        used.add(candidate)
+        defaults.append(candidate)
+    groups: dict[str, list[str]] = {}
+    for ident, default in zip(identities, defaults, strict=True):
+        groups.setdefault(ident.symbol or "ASSET", []).append(default)
+    same = {s: tuple(g) for s, g in groups.items() if len(g) > 1}
+    return defaults, identities, same
 
 
 # --------------------------------------------------------------------------- file to table
@@ -363,12 +691,29 @@ def _read_guarded(raw: bytes, label: str) -> _Parsed:
 def _read_one(raw: bytes, label: str) -> _Parsed:
     if not raw.strip():
         raise DataError(f"{label}: the file is empty")
+    _check_time(label, "opening the file")
     if raw[:4] == b"PK\x03\x04":
         table, first_line, notes = _excel_table(raw, label), 1, ["read from the first sheet"]
     else:
+        limits = _budget().limits
+        lines = raw.count(b"\n") + 1
+        if lines > limits.max_rows + 10:  # a few header, banner and blank lines allowed
+            raise DataError(
+                f"{label}: {lines:,} lines; at most {limits.max_rows:,} rows are read per file "
+                "(about two years of 1-minute bars); resample it to hourly or daily bars, or "
+                "split it"
+            )
         text = _decode(raw, label)
         table, first_line, notes = _csv_table(text, label)
-    return _interpret(table, first_line, label, notes)
+    _check_time(label, "splitting the file into cells")
+    parsed = _interpret(table, first_line, label, notes)
+    if len(parsed.prices) < 2:
+        when = f" ({parsed.prices.index[0]:%Y-%m-%d %H:%M})" if len(parsed.prices) else ""
+        raise DataError(
+            f"{label}: only one row of prices{when}; at least two dates are needed to "
+            "compute a return"
+        )
+    return parsed
 
 
 def _decode(raw: bytes, label: str) -> str:
@@ -391,26 +736,76 @@ def _decode(raw: bytes, label: str) -> str:
 
 
 def _excel_table(raw: bytes, label: str) -> pd.DataFrame:
+    """Read the first sheet of an ``.xlsx`` as text cells, within the size and time limits.
+
+    The ZIP directory's declared uncompressed sizes are summed before any XML is parsed;
+    :mod:`zipfile` never inflates a member beyond its declared size.
+    """
+    limits = _budget().limits
     try:
-        frame = pd.read_excel(io.BytesIO(raw), header=None, dtype=object, engine="openpyxl")
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as exc:
+        raise DataError(f"{label}: not a readable .xlsx workbook ({exc})") from exc
+    declared = sum(m.file_size for m in members)
+    if declared > limits.max_xlsx_bytes or len(members) > 10_000:
+        raise DataError(
+            f"{label}: the workbook expands to {declared / 1e6:,.0f} MB in {len(members):,} "
+            f"parts when unzipped; at most {limits.max_xlsx_bytes / 1e6:,.0f} MB are read (a "
+            "small .xlsx that expands this much ties up the server for minutes); save the "
+            "sheet as CSV or split it"
+        )
+    import openpyxl  # noqa: PLC0415 - only for workbooks
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True,
+                                      keep_links=False)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for a bad workbook
         raise DataError(f"{label}: not a readable .xlsx workbook ({exc})") from exc
-
-    def cell(value: Any) -> str:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            return ""
-        if isinstance(value, pd.Timestamp):
-            return value.isoformat()
-        if hasattr(value, "isoformat"):
-            return value.isoformat()
-        if isinstance(value, float):
-            return repr(value)
-        return str(value)
-
-    table = frame.map(cell)
+    rows: list[list[str]] = []
+    try:
+        if not book.worksheets:
+            raise DataError(f"{label}: the workbook has no sheet")
+        for k, row in enumerate(book.worksheets[0].iter_rows(values_only=True)):
+            if k % 2_000 == 0:
+                _check_time(label, f"reading row {k + 1:,} of the workbook")
+            if k >= limits.max_rows + 10:
+                raise DataError(
+                    f"{label}: more than {limits.max_rows:,} rows in the first sheet; at most "
+                    f"{limits.max_rows:,} rows are read per file; resample or split it"
+                )
+            cells = list(row)
+            while cells and cells[-1] is None:
+                cells.pop()
+            if len(cells) > limits.max_columns:
+                raise DataError(
+                    f"{label}: row {k + 1} has {len(cells):,} columns; at most "
+                    f"{limits.max_columns:,} columns are read per file"
+                )
+            rows.append([_excel_cell(c) for c in cells])
+    except RiskcoreError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a corrupt sheet fails inside openpyxl
+        raise DataError(f"{label}: not a readable .xlsx workbook ({exc})") from exc
+    finally:
+        book.close()
+    width = max((len(r) for r in rows), default=0)
+    table = pd.DataFrame([r + [""] * (width - len(r)) for r in rows], dtype=object)
+    if table.empty:
+        return table
     table = table.loc[(table != "").any(axis=1)]
     table.columns = range(table.shape[1])
     return table
+
+
+def _excel_cell(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
 
 
 def _sniff_separator(lines: list[str]) -> str:
@@ -426,16 +821,79 @@ def _sniff_separator(lines: list[str]) -> str:
     return best
 
 
+_CONFLICT_MARKER = re.compile(r"^(<{7}|={7}|>{7})(?:[ \t].*)?$", re.MULTILINE)
+
+
+def _unwrap_quoted_lines(lines: list[str], sample: list[str]) -> list[str] | None:
+    """Undo an export that wrapped each whole line in quotes (``"a;b;c"``), if it did.
+
+    The file is wrapped when its first line starts and ends with ``"``, splits into one field
+    under every separator and holds a separator inside, and at least 80% of the first lines
+    start and end with ``"`` around a separator. Inner quotes may be doubled (``""``, as a
+    spreadsheet writes them: undone) or left as they were. Returns the unwrapped lines, or
+    None for a normal file (a normal quoted header ``"Date","Close"`` splits into fields).
+    """
+    def quoted(line: str) -> bool:
+        s = line.strip()
+        return len(s) >= 3 and s[0] == '"' == s[-1] and any(sep in s for sep in _SEPARATORS)
+
+    header = sample[0].strip() if sample else ""
+    if not quoted(header) or any(
+        len(next(csv.reader([header], delimiter=sep), [])) != 1 for sep in _SEPARATORS
+    ):
+        return None
+    if sum(map(quoted, sample)) < 0.8 * len(sample):
+        return None
+
+    def unwrap(line: str) -> str:
+        s = line.strip()
+        if not quoted(s):
+            return line
+        inner = s[1:-1]
+        doubled = '""' in inner and '"' not in inner.replace('""', "")
+        return inner.replace('""', '"') if doubled else inner
+
+    return [unwrap(ln) for ln in lines]
+
+
 def _csv_table(text: str, label: str) -> tuple[pd.DataFrame, int, list[str]]:
     notes: list[str] = []
+    limits = _budget().limits
+    marker = _CONFLICT_MARKER.search(text)
+    if marker:
+        line = text.count("\n", 0, marker.start()) + 1
+        raise DataError(
+            f"{label}: line {line} is a git merge conflict marker ({marker.group(0)[:40]!r}): "
+            "the file was saved in the middle of a merge; keep one side, delete the "
+            "<<<<<<< ======= >>>>>>> lines and upload it again"
+        )
     lines = text.splitlines()
     nonblank = [i for i, ln in enumerate(lines) if ln.strip()]
     if not nonblank:
         raise DataError(f"{label}: the file is empty")
     sample = [lines[i] for i in nonblank[:30]]
+    unwrapped = _unwrap_quoted_lines(lines, sample)
+    if unwrapped is not None:
+        lines = unwrapped
+        text = "\n".join(lines) + "\n"
+        sample = [lines[i] for i in nonblank[:30]]
+        notes.append("every line was wrapped in quotes (\"a;b;c\"): quotes removed")
     sep = _sniff_separator(sample)
     counts = [len(next(csv.reader([ln], delimiter=sep), [])) for ln in sample]
     width = max(set(counts), key=counts.count)
+    if max(counts) > limits.max_columns:
+        raise DataError(
+            f"{label}: {max(counts):,} columns; at most {limits.max_columns:,} columns "
+            f"({limits.max_assets} assets) are read per file: every page computes on each "
+            "asset and each pair of assets, and this many would tie up the server; keep the "
+            "coins you need"
+        )
+    if width * len(nonblank) > limits.max_cells:
+        raise DataError(
+            f"{label}: {len(nonblank):,} rows x {width:,} columns = "
+            f"{width * len(nonblank):,} cells; at most {limits.max_cells:,} cells are read "
+            "per file; split it or keep the columns you need"
+        )
     # banner lines above the header (CryptoDataDownload's URL line)
     skip = 0
     for i, count in zip(nonblank, counts, strict=False):
@@ -447,6 +905,11 @@ def _csv_table(text: str, label: str) -> tuple[pd.DataFrame, int, list[str]]:
         raise DataError(
             f"{label}: no separated columns found (expected ',' ';' tab or '|' between fields)"
         )
+    # a wide header naming more assets than allowed: refused before the cells are split
+    header = next((lines[i] for i in nonblank if i >= skip), "")
+    fields = next(csv.reader([header], delimiter=sep), [])
+    if not any(_looks_like_value(f) for f in fields):
+        _check_assets(sum(map(_could_be_asset, fields)), label)
     # a last line cut off mid-way (no line end, fewer fields than the header)
     last_idx = nonblank[-1]
     last_count = len(next(csv.reader([lines[last_idx]], delimiter=sep), []))
@@ -634,6 +1097,24 @@ def _layout(
     return _wide(data, date_col, cols, [names[i] for i in cols], names, label, "wide", notes)
 
 
+def _check_assets(n_assets: int, label: str) -> None:
+    limit = _budget().limits.max_assets
+    if n_assets > limit:
+        raise DataError(
+            f"{label}: {n_assets:,} assets; at most {limit} assets are read per upload: every "
+            "page computes on each asset and each pair of assets, and this many would tie up "
+            "the server; keep the coins you need"
+        )
+
+
+def _could_be_asset(name: str) -> bool:
+    """Tell whether a header name could be an asset column of a wide panel."""
+    n = _norm(name)
+    return bool(n) and not n.startswith("volume") and n not in _NON_ASSET_FIELDS and (
+        n not in _DATE_NAMES and n not in _PRICE_NAMES and n not in _SYMBOL_NAMES
+    )
+
+
 def _guess_date_column(data: pd.DataFrame) -> int | None:
     sample = data.head(20)
     for j in range(sample.shape[1]):
@@ -694,6 +1175,7 @@ def _volume_values(
         values = np.array([np.nan])
     if not np.isfinite(values).all():  # text, nulls, "1.2B", "1,234": the price cell parser
         values, bad = _parse_numbers(column, name, "")
+        values[np.isinf(values)] = np.nan
     if in_coins:
         values = values * close
     notes = []
@@ -727,7 +1209,7 @@ def _single(
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     asset = _asset_from_file(label)
     dates = _parse_dates(data.iloc[:, date_col], names[date_col], label)
-    values, bad = _parse_numbers(data.iloc[:, price_col], names[price_col], label)
+    values, bad = _parse_prices(data.iloc[:, price_col], names[price_col], label)
     if np.isfinite(values).sum() == 0:
         raise DataError(
             f"{label}: column {names[price_col]!r} has no numeric price in {len(values)} rows"
@@ -764,7 +1246,7 @@ def _long(
     volume: tuple[int, str, bool] | None = None,
 ) -> _Parsed:
     dates = _parse_dates(data.iloc[:, date_col], names[date_col], label)
-    values, bad = _parse_numbers(data.iloc[:, price_col], names[price_col], label)
+    values, bad = _parse_prices(data.iloc[:, price_col], names[price_col], label)
     symbols = data.iloc[:, symbol_col].astype(str).str.strip().str.replace("/", "-")
     if (symbols == "").any():
         line = int(symbols.index[(symbols == "").to_numpy()][0])
@@ -773,6 +1255,7 @@ def _long(
         raise DataError(
             f"{label}: column {names[price_col]!r} has no numeric price in {len(values)} rows"
         )
+    _check_assets(symbols.nunique(), label)
     sym_by_line = dict(zip(data.index, symbols, strict=True))
     vol, vol_notes = (None, []) if volume is None else _volume_values(
         data.iloc[:, volume[0]], values, in_coins=volume[2], name=names[volume[0]]
@@ -813,11 +1296,13 @@ def _wide(
     *,
     volume_cols: dict[str, int] | None = None,
 ) -> _Parsed:
+    _check_assets(len(cols), label)
     dates = _parse_dates(data.iloc[:, date_col], names[date_col], label)
     columns: dict[str, np.ndarray] = {}
     bad_all: list[tuple[str, int, str, str]] = []
     for j, asset in zip(cols, assets, strict=True):
-        values, bad = _parse_numbers(data.iloc[:, j], names[j], label)
+        _check_time(label, f"reading column {names[j]!r}")
+        values, bad = _parse_prices(data.iloc[:, j], names[j], label)
         asset = asset or names[j] or f"column {j + 1}"
         if np.isfinite(values).sum() == 0 and any(issue == "non-numeric" for *_, issue in bad):
             notes.append(f"column {names[j]!r} skipped: no numeric values")
@@ -906,9 +1391,17 @@ def _finish_many(
         notes.append(f"{len(label_rows)} duplicate timestamp(s): latest observation kept")
     bad = meta["bad"]
     if bad:
-        n_null = sum(1 for *_, issue in bad if issue == "null")
-        n_text = len(bad) - n_null
-        notes.append(f"{n_null} null and {n_text} non-numeric price cell(s) kept as NaN")
+        kinds = [issue for *_, issue in bad]
+        n_null, n_text = kinds.count("null"), kinds.count("non-numeric")
+        if n_null or n_text:
+            notes.append(f"{n_null} null and {n_text} non-numeric price cell(s) kept as NaN")
+        if kinds.count("infinite") or kinds.count("too large"):
+            notes.append(
+                f"{kinds.count('infinite')} infinite and {kinds.count('too large')} too large "
+                f"(above {MAX_PRICE:g} USD) price cell(s) set to NaN"
+            )
+        if kinds.count("negative"):
+            notes.append(f"{kinds.count('negative')} negative price cell(s) kept (listed)")
     return _Parsed(
         prices=panel,
         layout=meta["layout"],
@@ -982,7 +1475,32 @@ def _parse_numbers(
             else:
                 pos = np.flatnonzero(failed)[k]
                 values[pos] = number
-    values[np.isinf(values)] = np.nan
+    return values, bad
+
+
+def _parse_prices(
+    column: pd.Series, col_name: str, label: str
+) -> tuple[np.ndarray, list[tuple[int, str, str]]]:
+    """Parse price cells; list every cell that cannot be a price (see the module notes).
+
+    Null and non-numeric cells, infinite values and magnitudes above :data:`MAX_PRICE` become
+    NaN; negative prices are kept. Each is listed as ``(line, raw text, issue)``.
+    """
+    values, bad = _parse_numbers(column, col_name, label)
+    with np.errstate(invalid="ignore"):
+        infinite = np.isinf(values)
+        too_large = np.isfinite(values) & (np.abs(values) > MAX_PRICE)
+        negative = np.isfinite(values) & (values < 0) & ~too_large
+    flagged = infinite | too_large | negative
+    if flagged.any():
+        lines = column.index.to_numpy()
+        raws = column.astype(str).str.strip().to_numpy()
+        for pos in np.flatnonzero(flagged):
+            issue = ("infinite" if infinite[pos] else "too large" if too_large[pos]
+                     else "negative")
+            bad.append((int(lines[pos]), str(raws[pos]), issue))
+        bad.sort(key=lambda b: b[0])
+        values[infinite | too_large] = np.nan
     return values, bad
 
 
@@ -1024,6 +1542,7 @@ def _clean_number(raw: str, *, decimal_comma: bool) -> float | None:
 
 
 def _parse_dates(column: pd.Series, col_name: str, label: str) -> pd.DatetimeIndex:
+    _check_time(label, f"reading the dates of column {col_name!r}")
     text = column.astype(str).str.strip().str.strip('"')
     empty = text == ""
     if empty.any():
@@ -1044,20 +1563,72 @@ def _parse_dates(column: pd.Series, col_name: str, label: str) -> pd.DatetimeInd
         return _check_range(pd.DatetimeIndex(parsed), text, col_name, label)
     except (ValueError, TypeError, OverflowError):
         pass
-    if cleaned.str.match(r"\d{4}-\d{2}-\d{2}").mean() >= 0.5:
-        parsed = pd.to_datetime(cleaned, utc=True, format="ISO8601", errors="coerce")
-    else:
-        dayfirst = _dayfirst(cleaned, col_name, label)
-        parsed = pd.to_datetime(
-            cleaned, utc=True, format="mixed", dayfirst=dayfirst, errors="coerce"
-        )
-    if parsed.isna().any():
-        line = int(column.index[parsed.isna().to_numpy()][0])
+    # mixed forms: year-first rows, day/month or month/day rows decided from all of them,
+    # and anything else (month names) by pandas
+    year_first = cleaned.str.match(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}").to_numpy(dtype=bool)
+    parts = cleaned.str.extract(_DMY)
+    numeric = (parts.notna().all(axis=1) & (parts[0].str.len() <= 2)).to_numpy(dtype=bool)
+    numeric = numeric & ~year_first
+    out = pd.Series(pd.NaT, index=cleaned.index, dtype="datetime64[ns, UTC]")
+    if year_first.any():
+        rows = cleaned[year_first]
+        first = pd.to_datetime(rows, utc=True, format="ISO8601", errors="coerce")
+        if first.isna().any():
+            retry = _mixed_dates(rows[first.isna()], label, col_name, yearfirst=True,
+                                 dayfirst=False)
+            first = first.where(first.notna(), retry)
+        out[year_first] = first.dt.as_unit("ns")
+    dayfirst = False
+    if numeric.any():
+        dayfirst = _dayfirst(cleaned[numeric], parts[numeric], col_name, label)
+        out[numeric] = _parse_day_month(cleaned[numeric], label, col_name, dayfirst=dayfirst)
+    other = ~year_first & ~numeric
+    if other.any():
+        out[other] = _mixed_dates(cleaned[other], label, col_name, dayfirst=dayfirst)
+    if out.isna().any():
+        line = int(column.index[out.isna().to_numpy()][0])
         raw = text.loc[line]
         raise DataError(
             f"{label}: line {line}: {raw!r} in column {col_name!r} is not a date"
         )
-    return _check_range(pd.DatetimeIndex(parsed), text, col_name, label)
+    return _check_range(pd.DatetimeIndex(out), text, col_name, label)
+
+
+def _mixed_dates(rows: pd.Series, label: str, col_name: str, **kwargs: Any) -> pd.Series:
+    """Parse dates of any form in chunks, checking the parsing time budget between them.
+
+    :func:`pandas.to_datetime` with ``format="mixed"`` makes one dateutil call per row (slow
+    on large files); unreadable rows become NaT.
+    """
+    try:  # one format inferred from the first row and applied to all: fast when it fits
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
+            return pd.to_datetime(rows, utc=True, **kwargs).dt.as_unit("ns")
+    except (ValueError, TypeError, OverflowError):
+        pass
+    chunk = 20_000
+    parts = []
+    for start in range(0, len(rows), chunk):
+        if start:
+            _check_time(label, f"reading the dates of column {col_name!r} (row {start:,})")
+        parts.append(pd.to_datetime(rows.iloc[start:start + chunk], utc=True, format="mixed",
+                                    errors="coerce", **kwargs).dt.as_unit("ns"))
+    if not parts:
+        return pd.Series(pd.NaT, index=rows.index, dtype="datetime64[ns, UTC]")
+    return pd.concat(parts)
+
+
+def _parse_day_month(rows: pd.Series, label: str, col_name: str, *, dayfirst: bool
+                     ) -> pd.Series:
+    """Parse ``dd/mm/yyyy`` or ``mm/dd/yyyy`` rows (one explicit format when they share it)."""
+    shape = rows.str.extract(r"^\d{1,2}([/.\-])\d{1,2}([/.\-])\d{4}$")
+    if shape.notna().all(axis=None) and shape.nunique().max() == 1:
+        sep = shape.iloc[0, 0]
+        fmt = f"%d{sep}%m{sep}%Y" if dayfirst else f"%m{sep}%d{sep}%Y"
+        parsed = pd.to_datetime(rows, utc=True, format=fmt, errors="coerce")
+    else:
+        return _mixed_dates(rows, label, col_name, dayfirst=dayfirst)
+    return parsed.dt.as_unit("ns")
 
 
 _FIRST_DATE = pd.Timestamp("1970-01-01", tz="UTC")
@@ -1095,23 +1666,28 @@ def _parse_epochs(text: pd.Series, col_name: str, label: str) -> pd.DatetimeInde
     return pd.DatetimeIndex(pd.to_datetime(np.round(nanos).astype("int64"), utc=True))
 
 
-def _dayfirst(cleaned: pd.Series, col_name: str, label: str) -> bool:
-    parts = cleaned.str.extract(_DMY)
-    if parts.isna().any(axis=None) or (parts[0].str.len() == 4).any():
-        return False  # year first, or words: let pandas decide
+def _dayfirst(cleaned: pd.Series, parts: pd.DataFrame, col_name: str, label: str) -> bool:
+    """Decide day/month or month/day from ALL the numeric rows (``parts`` from ``_DMY``)."""
     first, second = parts[0].astype(int), parts[1].astype(int)
-    if (first > 12).any() and (second > 12).any():
-        raise DataError(f"{label}: column {col_name!r} mixes day/month and month/day dates")
-    if (first > 12).any():
+    day_first, month_first = (first > 12).to_numpy(), (second > 12).to_numpy()
+    if day_first.any() and month_first.any():
+        a = int(cleaned.index[day_first][0])
+        b = int(cleaned.index[month_first][0])
+        raise DataError(
+            f"{label}: column {col_name!r} mixes day/month and month/day dates (line {a}: "
+            f"{cleaned.loc[a]!r} is day/month, line {b}: {cleaned.loc[b]!r} is month/day); "
+            "save the file with ISO dates (YYYY-MM-DD)"
+        )
+    if day_first.any():
         return True
-    if (second > 12).any():
+    if month_first.any():
         return False
     if (first != second).any():
         line = int(cleaned.index[(first != second).to_numpy()][0])
         raise DataError(
             f"{label}: dates in column {col_name!r} are ambiguous (line {line}: "
-            f"{cleaned.loc[line]!r}): is it day/month or month/day? Save the file with "
-            "ISO dates (YYYY-MM-DD)"
+            f"{cleaned.loc[line]!r}): is it day/month or month/day? No date has a day above "
+            "12 to decide; save the file with ISO dates (YYYY-MM-DD)"
         )
     return False
 
@@ -1119,7 +1695,17 @@ def _dayfirst(cleaned: pd.Series, col_name: str, label: str) -> bool:
 # --------------------------------------------------------------------------- names, merge
 
 
+_NAME_NOISE = frozenset({
+    "historical", "history", "data", "prices", "price", "coinmarketcap", "cmc", "coingecko",
+    "yahoo", "yfinance", "binance", "kaggle", "cryptodatadownload", "cdd", "investing",
+    "coin", "daily", "hourly", "weekly", "minute", "max", "all", "ohlc", "ohlcv", "export",
+    "kline", "klines", "spot", "d", "h", "w",
+})
+_NAME_NUMBER = re.compile(r"^(?:[\d\-.: ]+|\d+(?:s|m|h|d|w|mo|min))$", re.IGNORECASE)
+
+
 def _asset_from_file(label: str) -> str:
+    """Source asset name taken from a file name (the rules are in the module notes)."""
     stem = Path(label).name
     if "." in stem:
         stem = stem.rsplit(".", 1)[0]
@@ -1132,10 +1718,15 @@ def _asset_from_file(label: str) -> str:
         shorter = _STEM_SUFFIX.sub("", stem)
         if shorter:
             stem = shorter
-    if "_" in stem:
-        tail = [part for part in stem.split("_") if part]
-        stem = tail[-1] if tail else stem
-    return stem.upper() or "ASSET"
+    parts = [p.strip() for p in stem.split("_") if p.strip()]
+    parts = [p for p in parts if p.lower() not in _NAME_NOISE and not _NAME_NUMBER.match(p)]
+    for part in parts:
+        ident = coin_identity(part)
+        if ident.quote is not None or ident.symbol in KNOWN_SYMBOLS:
+            return part
+    if parts:
+        return parts[-1]
+    return stem.strip() or "ASSET"
 
 
 def _i8(index: pd.DatetimeIndex) -> np.ndarray:

@@ -66,3 +66,38 @@ def infer_periods_per_year(index: pd.DatetimeIndex) -> int:
         weekend_share = float(np.mean(index.day_of_week >= 5))
         return TRADING_DAYS_PER_YEAR if weekend_share < 0.01 else PERIODS_PER_YEAR["1D"]
     return max(1, int(np.floor(365 * day / median_seconds + 0.5)))
+
+
+def periods_per_day(index: pd.DatetimeIndex) -> float:
+    """Return how many bars of a time index make one calendar day.
+
+    Used to turn volume per bar into volume per day (the unit of the market-impact cost):
+    daily bars, on a 24/7 or a weekday-only calendar alike, are one bar per day; hourly bars
+    are 24.
+
+    Parameters
+    ----------
+    index : pandas.DatetimeIndex of shape (n_periods,)
+        Sorted timestamps of a price panel.
+
+    Returns
+    -------
+    float
+        1.0 for daily data (median spacing between 0.75 and 1.5 days, as in
+        :func:`infer_periods_per_year`), otherwise ``1 day / median spacing`` (24 for hourly
+        bars, 1/7 for weekly bars).
+
+    Raises
+    ------
+    DataError
+        If the index has fewer than 2 timestamps or a non-positive median spacing.
+    """
+    if len(index) < 2:
+        raise DataError(f"cannot infer the bar length from {len(index)} timestamp(s)")
+    median_seconds = pd.Series(index).diff().median().total_seconds()
+    if median_seconds <= 0:
+        raise DataError("the time index has duplicate timestamps; cannot infer its bar length")
+    day = 86_400.0
+    if 0.75 * day <= median_seconds <= 1.5 * day:
+        return 1.0
+    return day / median_seconds

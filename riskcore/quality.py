@@ -3,7 +3,8 @@
 Three steps the Data page shows in order:
 
 1. :func:`quality_report` -- one row per asset: history, gaps, duplicate timestamps,
-   zero/negative/null/non-numeric prices, stale runs, extreme returns, stablecoin de-pegs.
+   zero/negative/null/non-numeric/infinite/too large prices, stale runs, extreme returns,
+   stablecoin de-pegs.
 2. :func:`clean_prices` with a :class:`QualityPolicy` -- the user's choice per issue (keep,
    drop, forward-fill up to N periods). Every changed cell appears in ``CleanResult.actions``;
    with the default policy (keep everything) nothing changes.
@@ -154,7 +155,10 @@ def quality_report(
         ``LoadResult.duplicates`` (columns ``asset``, ``count``): duplicate timestamps met while
         reading, which the panel itself can no longer show (one row per duplicated timestamp).
     bad_values : pandas.DataFrame, optional
-        ``LoadResult.bad_values`` (columns ``asset``, ``issue``): null and non-numeric cells.
+        ``LoadResult.bad_values`` (columns ``asset``, ``issue``): cells that could not be read
+        as a price (issues ``"null"``, ``"non-numeric"``, ``"infinite"``, ``"too large"``,
+        which the panel holds as NaN, and ``"negative"``, which it keeps). Their lines are in
+        that table; here they are counted per asset.
 
     Returns
     -------
@@ -162,9 +166,12 @@ def quality_report(
         Indexed by asset, columns: ``first``, ``last`` (first and last observed date),
         ``rows`` (observed prices), ``missing_periods`` (NaN periods between first and last),
         ``gaps`` (runs of missing periods), ``largest_gap`` (periods), ``largest_gap_start``,
-        ``duplicate_timestamps``, ``zero_prices``, ``negative_prices``, ``null_prices``,
-        ``non_numeric_prices``, ``stale_runs``, ``stale_periods`` (repeated prices inside stale
-        runs), ``extreme_returns``, ``largest_abs_return`` (decimal), ``stablecoin`` (bool),
+        ``duplicate_timestamps``, ``zero_prices``, ``negative_prices`` (negative prices in
+        the panel, or the ``"negative"`` cells of ``bad_values`` if more), ``null_prices``,
+        ``non_numeric_prices``, ``infinite_prices`` (``inf``, ``-inf``, ``1e400``),
+        ``too_large_prices`` (above :data:`riskcore.ingest.MAX_PRICE`), ``stale_runs``,
+        ``stale_periods`` (repeated prices inside stale runs), ``extreme_returns``,
+        ``largest_abs_return`` (decimal), ``stablecoin`` (bool),
         ``depeg_periods`` and ``largest_depeg`` (decimal distance from 1; 0 for other assets).
 
     Raises
@@ -180,6 +187,9 @@ def quality_report(
     dup_counts = _count_by_asset(duplicates, None)
     null_counts = _count_by_asset(bad_values, "null")
     text_counts = _count_by_asset(bad_values, "non-numeric")
+    inf_counts = _count_by_asset(bad_values, "infinite")
+    large_counts = _count_by_asset(bad_values, "too large")
+    negative_counts = _count_by_asset(bad_values, "negative")
     rows = []
     for asset in prices.columns:
         series = prices[asset]
@@ -205,9 +215,11 @@ def quality_report(
             "largest_gap_start": series.index[largest[0]] if largest else pd.NaT,
             "duplicate_timestamps": int(dup_counts.get(asset, 0)),
             "zero_prices": int((obs == 0).sum()),
-            "negative_prices": int((obs < 0).sum()),
+            "negative_prices": max(int((obs < 0).sum()), int(negative_counts.get(asset, 0))),
             "null_prices": int(null_counts.get(asset, 0)),
             "non_numeric_prices": int(text_counts.get(asset, 0)),
+            "infinite_prices": int(inf_counts.get(asset, 0)),
+            "too_large_prices": int(large_counts.get(asset, 0)),
             "stale_runs": stale_runs,
             "stale_periods": int(stale.sum()),
             "extreme_returns": int(_extreme_mask(series, extreme_return).sum()),

@@ -1,60 +1,272 @@
 """Plotly figure builders shared by the pages.
 
-Figures are built from plain lists (not numpy arrays) so that the values can be read back from
-the figure JSON in tests. Percent formatting happens here, at the edge; inputs are decimals.
+Figures are built from numpy arrays (plotly validates list elements one by one; arrays are sent
+base64-encoded) and time series are reduced to what a screen shows: at most ``MAX_POINTS`` points
+per trace, chosen by MinMaxLTTB (tsdownsample), which keeps every peak and trough. Gaps stay gaps
+(a coin that lists late starts late; a hole in the middle breaks the line). Percent formatting
+happens here, at the edge; inputs are decimals. Every per-coin trace takes its colour from
+``ui.colors`` so a coin looks the same on every page.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from tsdownsample import MinMaxLTTBDownsampler
+
+from ui.colors import NEUTRAL, colors_for
 
 HEIGHT = 420
+#: Points per time-series trace sent to the browser (a chart is about 1,000 pixels wide) ...
+MAX_POINTS = 1000
+#: ... and per figure, so that 30 coins weigh what 10 do (about 23 bytes of JSON per point).
+FIGURE_POINTS = 10_000
+#: Fewest points per trace however many traces there are.
+MIN_TRACE_POINTS = 250
+#: Range-selector buttons of every time-series chart.
+RANGE_BUTTONS = (
+    {"count": 1, "label": "1M", "step": "month", "stepmode": "backward"},
+    {"count": 6, "label": "6M", "step": "month", "stepmode": "backward"},
+    {"count": 1, "label": "1Y", "step": "year", "stepmode": "backward"},
+    {"count": 1, "label": "YTD", "step": "year", "stepmode": "todate"},
+    {"label": "all", "step": "all"},
+)
+#: Bar patterns that tell the columns of a grouped bar chart apart when bars take coin colours.
+PATTERNS = ("", "/", ".", "x", "\\", "-", "|", "+")
+LEGEND = {"orientation": "h", "y": -0.15, "itemclick": "toggleothers",
+          "itemdoubleclick": "toggle"}
 
 
-def _dates(index: pd.Index) -> list[str]:
-    return [f"{t:%Y-%m-%d %H:%M}" if (t.hour or t.minute) else f"{t:%Y-%m-%d}" for t in index]
+def _date_strings(index: pd.DatetimeIndex) -> np.ndarray:
+    """Dates as ``YYYY-MM-DD`` (``YYYY-MM-DDTHH:MM`` for intraday data), vectorized."""
+    values = pd.DatetimeIndex(index)
+    if values.tz is not None:
+        values = values.tz_localize(None)
+    stamps = values.to_numpy(dtype="datetime64[ns]")
+    intraday = bool(len(stamps)) and bool(
+        (stamps - stamps.astype("datetime64[D]")).astype(np.int64).any())
+    return np.datetime_as_string(stamps, unit="m" if intraday else "D")
+
+
+def _value_format(percent: bool) -> str:
+    return ".1%" if percent else ",.2f"
+
+
+def _hover(percent: bool) -> str:
+    return f"%{{fullData.name}}: %{{y:{_value_format(percent)}}} (%{{x|%Y-%m-%d}})<extra></extra>"
+
+
+def _runs(valid: np.ndarray) -> list[tuple[int, int]]:
+    """``[start, stop)`` of each run of True in ``valid``."""
+    edges = np.diff(np.concatenate(([0], valid.astype(np.int8), [0])))
+    return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True))
+
+
+def downsample_positions(values: np.ndarray, max_points: int = MAX_POINTS, *,
+                         recent: int = 0) -> np.ndarray:
+    """Row positions to draw for one series: every finite point, or MinMaxLTTB's choice.
+
+    Parameters
+    ----------
+    values : ndarray of shape (n_periods,)
+        The series (NaN where the coin has no value).
+    max_points : int, default MAX_POINTS
+        Points to keep (plus each run's maximum and minimum, when LTTB did not keep them).
+    recent : int, default 0
+        The last ``recent`` periods are kept at full resolution (at most ``max_points // 2``),
+        so that zooming on the latest month shows every day; the earlier history shares the
+        rest of the budget.
+
+    Returns
+    -------
+    ndarray of int
+        Sorted positions of finite values. Each run of finite values keeps its first and last
+        point and a share of the budget proportional to its length; inside a run the points
+        are chosen by MinMaxLTTB (Van Der Donckt et al. 2023, "MinMaxLTTB: Leveraging MinMax-
+        Preselection to Scale LTTB"), which keeps the visual shape; each run's maximum and
+        minimum are always kept.
+    """
+    finite = np.isfinite(values)
+    if int(finite.sum()) <= max_points:
+        return np.flatnonzero(finite)
+    cut = len(values) - min(max(recent, 0), max_points // 2)
+    tail = np.flatnonzero(finite[cut:]) + cut
+    head = _reduce(values[:cut], max_points - tail.size)
+    return np.union1d(head, tail)
+
+
+def _reduce(values: np.ndarray, max_points: int) -> np.ndarray:
+    """MinMaxLTTB positions of each finite run of ``values``, ``max_points`` shared out."""
+    finite = np.isfinite(values)
+    total = int(finite.sum())
+    if total <= max_points:
+        return np.flatnonzero(finite)
+    picked = [np.zeros(0, dtype=np.int64)]
+    for start, stop in _runs(finite):
+        length = stop - start
+        n_out = max(3, int(max_points * length / total))
+        if length <= n_out:
+            picked.append(np.arange(start, stop))
+            continue
+        x = np.arange(length, dtype=np.int64)
+        run = values[start:stop]
+        chosen = MinMaxLTTBDownsampler().downsample(x, run, n_out=n_out)
+        # LTTB may skip a run's highest or lowest point by a bin: the spike is always drawn
+        extremes = [int(np.argmax(run)), int(np.argmin(run))]
+        picked.append(start + np.concatenate((np.asarray(chosen, dtype=np.int64), extremes)))
+    return np.unique(np.concatenate(picked))
+
+
+def _trace_xy(dates: np.ndarray, values: np.ndarray,
+              max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Downsampled x and y of one trace, with a NaN at the first missing date of each gap.
+
+    The last quarter of the budget goes to the latest periods at full resolution (about six
+    months of daily data): the 1M and 6M range buttons then show every day.
+    """
+    keep = downsample_positions(values, max_points, recent=max_points // 4)
+    if keep.size == 0:
+        return dates[:0], values[:0]
+    gaps = keep[:-1][np.diff(keep) > 1]
+    gaps = gaps[~np.isfinite(values[gaps + 1])] + 1  # a real hole, not a downsampling step
+    rows = np.sort(np.concatenate((keep, gaps)))
+    return dates[rows], values[rows]
+
+
+def points_per_trace(n_traces: int, max_points: int | None = None) -> int:
+    """Point budget of each trace: ``max_points`` if given, else ``MAX_POINTS`` shared out.
+
+    Without ``max_points`` a figure holds at most ``FIGURE_POINTS`` points (``MAX_POINTS`` per
+    trace up to 10 traces, fewer beyond, never below ``MIN_TRACE_POINTS``).
+    """
+    if max_points is not None:
+        return max_points
+    return max(MIN_TRACE_POINTS, min(MAX_POINTS, FIGURE_POINTS // max(1, n_traces)))
+
+
+def _time_axis(fig: go.Figure, *, range_slider: bool = False) -> None:
+    fig.update_xaxes(type="date", hoverformat="%Y-%m-%d",
+                     rangeselector={"buttons": list(RANGE_BUTTONS)},
+                     rangeslider={"visible": range_slider})
+
+
+def _clip_note(fig: go.Figure, values: np.ndarray, quantile: float, log: bool) -> None:
+    """Cap the y-axis at ``quantile`` of all values and say so (the data are not altered)."""
+    finite = values[np.isfinite(values)]
+    if log:
+        finite = finite[finite > 0]
+    if finite.size == 0:
+        return
+    top = float(np.quantile(finite, quantile))
+    above = int((finite > top).sum())
+    if above == 0:
+        return
+    bottom = float(finite.min())
+    if log:
+        span = [np.log10(bottom), np.log10(top) + 0.05]
+    else:
+        span = [min(0.0, bottom), top * 1.05 if top > 0 else top]
+    fig.update_yaxes(range=span)
+    fig.add_annotation(
+        text=(f"y-axis capped at the {quantile:.0%} quantile: {above:,} of {finite.size:,} "
+              "points above (double-click the chart to see all)"),
+        xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right", yanchor="bottom",
+        showarrow=False, font={"size": 11, "color": "#666"})
 
 
 def lines(frame: pd.DataFrame, *, title: str, y_title: str, percent: bool = True,
-          log: bool = False) -> go.Figure:
-    """One line per column of ``frame`` against its DatetimeIndex."""
+          log: bool = False, clip_quantile: float | None = None, coins: bool = True,
+          max_points: int | None = None) -> go.Figure:
+    """One line per column of ``frame`` against its DatetimeIndex, downsampled for the screen.
+
+    Parameters
+    ----------
+    frame : DataFrame of shape (n_periods, n_series)
+        Values by date (decimals when ``percent``); NaN where a series has no value.
+    title, y_title : str
+        Chart title and y-axis title.
+    percent : bool, default True
+        Format axis and hover as percent (``12.3%``); otherwise ``1,234.56``.
+    log : bool, default False
+        Logarithmic y-axis (non-positive values are not drawn).
+    clip_quantile : float in (0, 1], optional
+        Cap the y-axis at this quantile of all values (e.g. 0.99) so that one coin's spike does
+        not flatten the others; a note above the chart says how many points are above.
+        The data are not changed: hover and double-click (autoscale) show every value.
+    coins : bool, default True
+        Columns are coins: each takes its session colour (``ui.colors``). False for other
+        series (strategies, pairs), which take the plotly colour sequence.
+    max_points : int, optional
+        Points per trace sent to the browser; default ``points_per_trace(n_columns)``
+        (1,000 up to 10 columns, 10,000 per figure beyond).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Range selector (1M, 6M, 1Y, YTD, all); clicking a legend entry isolates that series,
+        double-clicking toggles it.
+    """
+    if clip_quantile is not None and not 0 < clip_quantile <= 1:
+        raise ValueError(f"clip_quantile is {clip_quantile!r}; allowed: a number in (0, 1]")
     fig = go.Figure()
-    x = _dates(frame.index)
-    for name in frame.columns:
-        values = [None if pd.isna(v) else float(v) for v in frame[name]]
-        fig.add_trace(go.Scatter(x=x, y=values, mode="lines", name=str(name)))
-    fig.update_layout(title=title, height=HEIGHT, hovermode="x unified",
-                      legend={"orientation": "h", "y": -0.15}, margin={"t": 50, "b": 10})
-    fig.update_yaxes(title=y_title, tickformat=".0%" if percent else None,
-                     type="log" if log else "linear", dtick=1 if log else None)
+    dates = _date_strings(frame.index)
+    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    colors = colors_for(frame.columns) if coins else [None] * frame.shape[1]
+    budget = points_per_trace(frame.shape[1], max_points)
+    for j, name in enumerate(frame.columns):
+        x, y = _trace_xy(dates, values[:, j], budget)
+        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=str(name),
+                                 line={"color": colors[j], "width": 1.5},
+                                 hovertemplate=_hover(percent)))
+    fig.update_layout(title=title, height=HEIGHT, hovermode="x unified", legend=LEGEND,
+                      margin={"t": 50, "b": 10})
+    percent_ticks = ".2~%" if log else ".0%"  # a log axis reaches 0.1% (stablecoins)
+    fig.update_yaxes(title=y_title, tickformat=percent_ticks if percent else None,
+                     type="log" if log else "linear", dtick=1 if log and not percent else None)
+    _time_axis(fig)
+    if clip_quantile is not None and clip_quantile < 1:
+        _clip_note(fig, values, clip_quantile, log)
     return fig
 
 
 def heatmap(matrix: pd.DataFrame, *, title: str) -> go.Figure:
     """Correlation heatmap in the row/column order of ``matrix`` (-1 blue .. +1 red)."""
-    labels = [str(c) for c in matrix.columns]
-    z = [[float(v) for v in row] for row in matrix.to_numpy()]
+    labels = np.array([str(c) for c in matrix.columns])
+    z = matrix.to_numpy(dtype=np.float64, na_value=np.nan)
     fig = go.Figure(go.Heatmap(
         z=z, x=labels, y=labels, zmin=-1, zmax=1, colorscale="RdBu_r",
-        text=[[f"{v:.2f}" for v in row] for row in z], texttemplate="%{text}",
-        hovertemplate="%{y} / %{x}: %{z:.2f}<extra></extra>",
+        texttemplate="%{z:.2f}", hovertemplate="%{y} / %{x}: %{z:.2f}<extra></extra>",
     ))
     fig.update_layout(title=title, height=max(HEIGHT, 32 * len(labels) + 120),
                       yaxis={"autorange": "reversed"}, margin={"t": 50})
     return fig
 
 
-def grouped_bars(frame: pd.DataFrame, *, title: str, percent: bool = True) -> go.Figure:
-    """Draw grouped bars: one group per row (asset), one bar colour per column."""
+def grouped_bars(frame: pd.DataFrame, *, title: str, percent: bool = True,
+                 coins: bool = True) -> go.Figure:
+    """Draw grouped bars: one group per row, one bar per column.
+
+    With ``coins=True`` the rows are coins: every bar takes its coin's session colour and the
+    columns are told apart by a pattern (solid, hatched, dotted, ...). With ``coins=False``
+    (rows are scenarios or methods) each column has its own colour.
+    """
     fig = go.Figure()
-    x = [str(i) for i in frame.index]
-    for name in frame.columns:
-        values = [float(v) for v in frame[name].fillna(0.0)]
-        fig.add_trace(go.Bar(x=x, y=values, name=str(name),
-                             texttemplate="%{y:.1%}" if percent else None))
-    fig.update_layout(title=title, barmode="group", height=HEIGHT,
-                      legend={"orientation": "h", "y": -0.15}, margin={"t": 50})
+    x = np.array([str(i) for i in frame.index])
+    row_colors = colors_for(frame.index) if coins else None
+    fmt = _value_format(percent)
+    for j, name in enumerate(frame.columns):
+        y = frame[name].fillna(0.0).to_numpy(dtype=np.float64)
+        marker = {}
+        if coins:
+            marker = {"color": row_colors, "pattern": {
+                "shape": PATTERNS[j % len(PATTERNS)], "fillmode": "overlay",
+                "fgcolor": "rgba(255,255,255,0.85)", "solidity": 0.35}}
+        fig.add_trace(go.Bar(x=x, y=y, name=str(name), marker=marker,
+                             texttemplate=f"%{{y:{fmt}}}" if percent else None,
+                             hovertemplate=f"%{{x}}, {name}: %{{y:{fmt}}}<extra></extra>"))
+    fig.update_layout(title=title, barmode="group", height=HEIGHT, legend=LEGEND,
+                      margin={"t": 50})
     if percent:
         fig.update_yaxes(tickformat=".0%")
     return fig
@@ -63,18 +275,20 @@ def grouped_bars(frame: pd.DataFrame, *, title: str, percent: bool = True) -> go
 def availability(prices: pd.DataFrame, *, title: str = "Price history per asset") -> go.Figure:
     """Horizontal bars from each asset's first to last price, so listing dates are visible."""
     fig = go.Figure()
-    for name in prices.columns:
+    colors = colors_for(prices.columns)
+    for j, name in enumerate(prices.columns):
         observed = prices[name].dropna()
         if observed.empty:
             continue
         fig.add_trace(go.Scatter(
-            x=[f"{observed.index[0]:%Y-%m-%d}", f"{observed.index[-1]:%Y-%m-%d}"],
-            y=[str(name), str(name)], mode="lines+markers", line={"width": 10},
+            x=_date_strings(observed.index[[0, -1]]), y=np.array([str(name), str(name)]),
+            mode="lines+markers", line={"width": 10, "color": colors[j]},
             name=str(name), showlegend=False,
-            hovertemplate=f"{name}: %{{x}}<extra></extra>",
+            hovertemplate=f"{name}: %{{x|%Y-%m-%d}}<extra></extra>",
         ))
     fig.update_layout(title=title, height=max(250, 28 * prices.shape[1] + 100),
                       margin={"t": 50}, yaxis={"autorange": "reversed"})
+    fig.update_xaxes(type="date")
     return fig
 
 
@@ -100,30 +314,51 @@ def table(frame: pd.DataFrame, *, percent: tuple[str, ...] = (), max_rows: int =
                  hide_index=isinstance(frame.index, pd.RangeIndex))
 
 
-def equity(curves: pd.DataFrame, *, markers: pd.DatetimeIndex, title: str) -> go.Figure:
-    """Equity curves on a log scale, rebalance dates of the first curve marked."""
-    fig = lines(curves, title=title, y_title="USD (log scale)", percent=False, log=True)
+def equity(curves: pd.DataFrame, *, markers: pd.DatetimeIndex, title: str,
+           max_points: int | None = None) -> go.Figure:
+    """Equity curves (one per strategy) on a log scale, rebalance dates of the first marked."""
+    fig = lines(curves, title=title, y_title="USD (log scale)", percent=False, log=True,
+                coins=False, max_points=max_points)
     fig.update_yaxes(dtick=None)
     first = curves.iloc[:, 0]
     marked = first.reindex(markers).dropna()
+    if len(marked) > MAX_POINTS:  # evenly thinned: a marker per pixel column at most
+        marked = marked.iloc[np.linspace(0, len(marked) - 1, MAX_POINTS).astype(int)]
     fig.add_trace(go.Scatter(
-        x=_dates(marked.index), y=[float(v) for v in marked], mode="markers",
-        name="rebalance", marker={"symbol": "line-ns-open", "size": 9, "color": "#888"},
+        x=_date_strings(marked.index), y=marked.to_numpy(dtype=np.float64), mode="markers",
+        name="rebalance", marker={"symbol": "line-ns-open", "size": 9, "color": NEUTRAL},
+        hovertemplate="rebalance %{x|%Y-%m-%d}: %{y:,.2f}<extra></extra>",
     ))
     return fig
 
 
-def stacked_area(frame: pd.DataFrame, *, title: str) -> go.Figure:
-    """Stacked areas of decimal shares over time (weights)."""
+def stacked_area(frame: pd.DataFrame, *, title: str,
+                 max_points: int | None = None) -> go.Figure:
+    """Stacked areas of decimal shares over time (weights), one colour per coin.
+
+    The traces share their dates (stacking needs them aligned): the union of each column's
+    MinMaxLTTB choice of ``max_points // n_columns`` points (at least 64); ``max_points``
+    defaults to ``MAX_POINTS``.
+    """
+    max_points = MAX_POINTS if max_points is None else max_points
     fig = go.Figure()
-    x = _dates(frame.index)
-    for name in frame.columns:
-        fig.add_trace(go.Scatter(x=x, y=[float(v) for v in frame[name].fillna(0.0)],
-                                 name=str(name), stackgroup="one", mode="lines",
-                                 line={"width": 0.5}))
-    fig.update_layout(title=title, height=HEIGHT, hovermode="x unified",
-                      legend={"orientation": "h", "y": -0.15}, margin={"t": 50})
+    values = frame.fillna(0.0).to_numpy(dtype=np.float64)
+    dates = _date_strings(frame.index)
+    if len(frame) > max_points and frame.shape[1]:
+        per_column = max(64, max_points // frame.shape[1])
+        rows = np.unique(np.concatenate(
+            [downsample_positions(values[:, j], per_column) for j in range(frame.shape[1])]
+            + [np.array([0, len(frame) - 1])]))
+        values, dates = values[rows], dates[rows]
+    colors = colors_for(frame.columns)
+    for j, name in enumerate(frame.columns):
+        fig.add_trace(go.Scatter(x=dates, y=values[:, j], name=str(name), stackgroup="one",
+                                 mode="lines", line={"width": 0.5, "color": colors[j]},
+                                 hovertemplate=_hover(True)))
+    fig.update_layout(title=title, height=HEIGHT, hovermode="x unified", legend=LEGEND,
+                      margin={"t": 50})
     fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    _time_axis(fig)
     return fig
 
 

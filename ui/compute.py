@@ -11,6 +11,9 @@ import pandas as pd
 import streamlit as st
 
 import riskcore
+from riskcore.budgets import risk_budget_from_entries
+from riskcore.window import MIN_COVERAGE, PAIRWISE_COVERAGE, usable_assets
+from ui.text import plain
 
 ESTIMATORS = {
     "sample": "Sample",
@@ -108,15 +111,38 @@ def band_slider(container, label: str = "Band (± percentage points)") -> float:
 
 
 def budget_key(asset: str) -> str:
-    """Session-state key of an asset's risk-budget slider."""
+    """Session-state key of an asset's typed risk budget (percent)."""
     return f"budget_{asset}"
 
 
+def hold_key(asset: str) -> str:
+    """Session-state key of an asset's "hold this budget" checkbox."""
+    return f"hold_{asset}"
+
+
 def budgets(assets: list[str]) -> pd.Series:
-    """Risk budget per asset from the sliders (raw slider values, normalised to sum to 1)."""
-    raw = pd.Series({a: float(st.session_state.get(budget_key(a), 1.0)) for a in assets})
-    # all zero stays all zero: riskcore refuses it with a message instead of a silent default
-    return raw / raw.sum() if raw.sum() > 0 else raw
+    """Risk budget per asset from the typed percentages and held coins (sums to 1).
+
+    Coins not yet edited start like the others (:func:`default_budget_entry`); see
+    :func:`riskcore.budgets.risk_budget_from_entries` for the held-coin rule.
+    """
+    state = st.session_state
+    default = default_budget_entry(assets)
+    entries = {a: float(state.get(budget_key(a), default)) for a in assets}
+    held = [a for a in assets if state.get(hold_key(a), False)]
+    return risk_budget_from_entries(entries, held)
+
+
+def default_budget_entry(assets: list[str]) -> float:
+    """Typed budget (percent) a coin starts with: like the other free coins, else equal.
+
+    A coin that enters later (a stablecoin moved inside the budget, a new selection) starts
+    at the median of the typed values of the coins not held, so equal budgets stay equal.
+    """
+    state = st.session_state
+    typed = [float(state[budget_key(a)]) for a in assets
+             if budget_key(a) in state and not state.get(hold_key(a), False)]
+    return float(pd.Series(typed).median()) if typed else round(100 / max(len(assets), 1), 2)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
@@ -185,28 +211,50 @@ def settings_options(n_inside: int) -> tuple:
 
 
 def estimate(dataset):
-    """Return the covariance estimate of the shared settings on the dataset."""
+    """Return the covariance estimate of the shared settings on the dataset.
+
+    The lookback counts back from the as-of date inside the analysis window; coins with too
+    little data there are left out with a note (:func:`riskcore.window.usable_assets`), and
+    the page stops with guidance when fewer than two remain.
+    """
     state = st.session_state
     pairwise = state.get("alignment") == "pairwise" and state["estimator"] == "sample"
     floor = state["volatility_floor_pct"] / 100 or None
-    return covariance(dataset.prices, state["estimator"], int(state["lookback"]),
+    lookback = int(state["lookback"])
+    universe = usable_assets(returns(dataset.prices), lookback,
+                             min_coverage=PAIRWISE_COVERAGE if pairwise else MIN_COVERAGE)
+    for note in universe.notes:
+        st.info(plain(note))
+    if len(universe.assets) < 2:
+        st.warning("Fewer than two coins have enough data in the lookback ending "
+                   f"{dataset.prices.index[-1]:%Y-%m-%d}: shorten the lookback or move the "
+                   "analysis window in the sidebar.")
+        st.stop()
+    return covariance(dataset.prices[list(universe.assets)], state["estimator"], lookback,
                       int(state["half_life"]), dataset.periods_per_year, pairwise, floor)
+
+
+def inside_budget(assets: list[str]) -> list[str]:
+    """Return the assets inside the risk budget under the stablecoin policy."""
+    if st.session_state["stablecoins"] != "sleeve":
+        return list(assets)
+    return [a for a in assets if not riskcore.assets.is_stablecoin(a)]
+
+
+
+def target_portfolio(est):
+    """Return the Portfolio of the shared settings on a covariance estimate."""
+    method = st.session_state["method"]
+    assets = list(est.matrix.columns)
+    inside = inside_budget(assets)
+    budget = tuple(budgets(inside).items()) if method == "risk_budget" and inside else None
+    return allocate(est.matrix, method, budget, settings_options(len(inside)))
 
 
 def target_allocation(dataset):
     """Return (covariance estimate, Portfolio) for the shared settings on the dataset."""
     est = estimate(dataset)
-    method = st.session_state["method"]
-    assets = list(est.matrix.columns)
-    budget = tuple(budgets(assets).items()) if method == "risk_budget" else None
-    return est, allocate(est.matrix, method, budget, settings_options(n_inside(assets)))
-
-
-def n_inside(assets: list[str]) -> int:
-    """Count the assets inside the risk budget under the stablecoin policy."""
-    if st.session_state["stablecoins"] != "sleeve":
-        return len(assets)
-    return sum(not riskcore.assets.is_stablecoin(a) for a in assets)
+    return est, target_portfolio(est)
 
 
 @st.cache_data(show_spinner="Comparing methods…", max_entries=16)

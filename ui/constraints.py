@@ -10,6 +10,9 @@ import pandas as pd
 import streamlit as st
 
 from riskcore.assets import base_symbol, is_stablecoin
+from riskcore.errors import RiskcoreError
+from ui.compute import budget_key, budgets, default_budget_entry, hold_key
+from ui.text import plain
 
 LAYER_1 = {"BTC", "ETH", "SOL", "ADA", "AVAX", "DOT", "BNB", "TRX", "NEAR", "ATOM", "ALGO"}
 
@@ -92,3 +95,41 @@ def group_members(assets: list[str]) -> dict[str, list[str]]:
         if members and all(m in assets for m in members):
             groups[str(name or f"group {len(groups) + 1}")] = members
     return groups
+
+
+def budget_editor(assets: list[str]) -> None:
+    """Typed risk budget per coin (percent), a "hold" box per coin, and the budget used.
+
+    A held coin keeps exactly its typed percentage; the other coins share the rest in
+    proportion to their typed values (:func:`riskcore.budgets.risk_budget_from_entries`), so
+    "BTC at 40%, the rest equal" is one typed value and one tick. The normalised budget that
+    the allocation uses is shown next to each coin.
+    """
+    state = st.session_state
+    equal = round(100 / max(len(assets), 1), 2)
+    start = default_budget_entry(assets)
+    for asset in assets:
+        state.setdefault(budget_key(asset), start)
+
+    def reset() -> None:
+        for asset in assets:
+            state[budget_key(asset)] = equal
+            state[hold_key(asset)] = False
+
+    st.markdown("**Risk budget per coin** (% of portfolio risk)")
+    st.caption("Type a percentage; tick *hold* to keep a coin's value exactly while the others "
+               "share the rest in proportion. The last column is the budget used.")
+    try:
+        used = budgets(assets)
+    except RiskcoreError as exc:
+        used = None
+        st.error(plain(exc))
+    for asset in assets:
+        name, value, hold, share = st.columns([3, 3, 2, 2], vertical_alignment="center")
+        name.text(asset)
+        value.number_input(plain(f"Risk budget of {asset} (%)"), 0.0, 100.0, step=0.5,
+                           key=budget_key(asset), label_visibility="collapsed",
+                           persist_state="session")
+        hold.checkbox("hold", key=hold_key(asset), persist_state="session")
+        share.text("–" if used is None else f"{used[asset]:.1%}")
+    st.button("Reset to equal budgets (equal risk contribution)", on_click=reset)

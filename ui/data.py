@@ -16,8 +16,10 @@ import streamlit as st
 
 import riskcore
 from riskcore.errors import RiskcoreError
-from riskcore.periods import infer_periods_per_year
+from riskcore.periods import infer_periods_per_year, periods_per_day
+from riskcore.window import WINDOW_PRESETS, AnalysisWindow, analysis_window, preset_window
 from ui.errors import shown_errors
+from ui.text import plain
 
 DEMO, UPLOAD, YAHOO = "Demo (simulated)", "Upload files", "Yahoo Finance"
 SOURCES = (DEMO, UPLOAD, YAHOO)
@@ -29,14 +31,25 @@ UPLOAD_TYPES = ["csv", "txt", "tsv", "xlsx"]
 
 @dataclass(frozen=True)
 class Dataset:
-    """What the pages analyse: the cleaned panel of the selected assets and how it was made."""
+    """What the pages analyse: the selected coins inside the analysis window, and their history.
+
+    ``prices`` is the analysis window ``[start, as_of]`` every page shows and estimates on;
+    ``history`` runs from the first loaded date to the as-of date (rolling statistics and the
+    simulator's estimates may look back before the window start); ``panel`` is everything
+    loaded (the Data page). ``tradable`` is False where a price was not in the source but
+    made by cleaning (forward-filled or replaced): nothing is ever traded at such a price.
+    """
 
     prices: pd.DataFrame
     periods_per_year: int
     source: str
     notes: tuple[str, ...] = field(default_factory=tuple)
     actions: pd.DataFrame | None = None  # every change the cleaning choices made
-    volume: pd.DataFrame | None = None  # USD traded per day where the source has it
+    volume: pd.DataFrame | None = None  # USD traded per day where the source has it (history)
+    history: pd.DataFrame | None = None
+    panel: pd.DataFrame | None = None
+    window: AnalysisWindow | None = None
+    tradable: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------------- cached sources
@@ -47,11 +60,37 @@ def demo_panel() -> pd.DataFrame:
 
 
 @st.cache_data(show_spinner="Reading files…", max_entries=8)
-def load_uploads(files: tuple[tuple[str, bytes], ...], frequency: str):
-    """Cache reading uploaded files (name, bytes) into one panel with its load report."""
+def load_uploads(files: tuple[tuple[str, bytes], ...], frequency: str,
+                 names: tuple[tuple[str, str], ...] = ()):
+    """Cache reading uploaded files (name, bytes) into one panel with its load report.
+
+    ``names`` renames assets (default name -> wanted name); equal names merge.
+    """
     from riskcore.ingest import load_files
 
-    return load_files(list(files), frequency=frequency)
+    return load_files(list(files), frequency=frequency, names=dict(names) or None)
+
+
+def files_key(files) -> str:
+    """Short digest of the uploaded file names: renames belong to one set of files."""
+    return hashlib.sha1("\x1f".join(sorted(files)).encode()).hexdigest()[:10]
+
+
+def upload_names(files, load) -> dict[str, str]:
+    """Return the user's renames and same-coin merges for these files: default -> final.
+
+    A same-coin group is merged only when the user chose it (``merge_<symbol>``); renames
+    come from the Data page's Files table. Names that no longer exist are ignored.
+    """
+    state = st.session_state
+    names: dict[str, str] = {}
+    for symbol, members in load.same_coin.items():
+        if state.get(f"merge_{symbol}", False):
+            names.update({m: symbol for m in members})
+    defaults = set(load.assets["default_name"]) if not load.assets.empty else set()
+    renames = state.get("asset_renames", {}).get(files_key(files), {})
+    names.update({d: n for d, n in renames.items() if d in defaults and n.strip()})
+    return {d: n.strip() for d, n in names.items() if d != n.strip()}
 
 
 @st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
@@ -104,7 +143,7 @@ def sidebar() -> None:
             st.caption(f"Up to {limit} MB per file; several files at once.")
             held = st.session_state["uploads"]
             if held:
-                st.caption("In use: " + ", ".join(sorted(held)))
+                st.caption("In use: " + plain(", ".join(sorted(held))))
             st.radio(
                 "Intraday files",
                 ["native", "daily"],
@@ -174,6 +213,9 @@ def source_data() -> SourceData:
             return SourceData(None, "Upload", ("Upload one or more price files in the sidebar.",))
         frequency = st.session_state.get("frequency", "native")
         result = load_uploads(tuple(held.items()), frequency)
+        names = upload_names(held, result)
+        if names:
+            result = load_uploads(tuple(held.items()), frequency, tuple(sorted(names.items())))
         label = "Uploaded files: " + ", ".join(held)
         if result.prices.empty:
             return SourceData(None, label, ("No file could be read.",), load=result)
@@ -181,7 +223,7 @@ def source_data() -> SourceData:
     request = st.session_state.get("yahoo_request")
     if request is None:
         return SourceData(None, "Yahoo Finance",
-                          ("Enter tickers and press **Fetch prices** in the sidebar.",))
+                          ("Enter tickers and press Fetch prices in the sidebar.",))
     tickers, start, end = request
     result = fetch_yahoo(tickers, start, end)
     return SourceData(result.prices, f"Yahoo Finance {start} → {end}", tuple(result.messages),
@@ -209,20 +251,97 @@ def asset_picker() -> None:
                        label_visibility="collapsed")
 
 
-def current_dataset(*, min_assets: int = 2) -> Dataset:
-    """Return the cleaned panel of the selected assets, or stop the page with guidance.
+def _selected() -> tuple[SourceData, list[str]] | None:
+    """Return the source and the selected columns, or None when nothing is loaded."""
+    source = source_data()
+    if source.prices is None:
+        return None
+    options = list(source.prices.columns)
+    return source, st.session_state.get(_selection_key(options), options)
 
-    Assets without any price (an empty column, or emptied by cleaning) are left out with a
-    warning naming them. Volume is converted to USD per day (the market-impact unit).
+
+# ----------------------------------------------------------------------------- window
+DEFAULT_WINDOW = "Whole history (as-of: last date all coins are priced)"
+CUSTOM_WINDOW = "Custom dates"
+WINDOW_CHOICES = (DEFAULT_WINDOW, *WINDOW_PRESETS, CUSTOM_WINDOW)
+
+
+def _apply_preset() -> None:
+    preset = st.session_state.get("win_preset", DEFAULT_WINDOW)
+    if preset in WINDOW_PRESETS:
+        start, as_of = preset_window(preset)
+        st.session_state["win_start"], st.session_state["win_as_of"] = start.date(), as_of.date()
+
+
+def _custom_dates() -> None:
+    st.session_state["win_preset"] = CUSTOM_WINDOW
+
+
+def _window_dates() -> tuple[dt.date | None, dt.date | None]:
+    """Return the user's window dates (None = the default of the selected coins)."""
+    state = st.session_state
+    if state.get("win_preset", DEFAULT_WINDOW) == DEFAULT_WINDOW:
+        return None, None
+    return state.get("win_start"), state.get("win_as_of")
+
+
+def window_picker() -> None:
+    """Render the analysis window shared by every page (sidebar, every run, from app.py).
+
+    The default window runs from the first loaded date to the last date on which every
+    selected coin has a price; a named window or typed dates replace it on every page.
+    """
+    try:
+        selected = _selected()
+        panel = None if selected is None else _cleaned_panel(*selected)
+    except RiskcoreError:
+        return  # the page shows the error in full
+    if panel is None or panel.empty:
+        return
+    try:
+        window: AnalysisWindow | None = analysis_window(panel, *_window_dates())
+    except RiskcoreError:
+        window = None  # the page shows the error; the dates stay editable
+    state = st.session_state
+    first, last = panel.index[0].date(), panel.index[-1].date()
+    if window is not None:
+        state["win_start"], state["win_as_of"] = window.start.date(), window.as_of.date()
+    for key in ("win_start", "win_as_of"):  # a new panel may not cover stored dates
+        if key in state and state[key] is not None:
+            state[key] = min(max(state[key], first), last)
+    label = (f"Analysis window: {state['win_start']:%Y-%m-%d} → {state['win_as_of']:%Y-%m-%d}"
+             if state.get("win_start") and state.get("win_as_of") else "Analysis window")
+    with st.sidebar.expander(label, expanded=False):
+        st.selectbox("Window", WINDOW_CHOICES, key="win_preset", on_change=_apply_preset,
+                     help="Named crash and calm periods set both dates in one click.")
+        st.date_input("Start", min_value=first, max_value=last, key="win_start",
+                      on_change=_custom_dates, format="YYYY-MM-DD")
+        st.date_input("As of (decision date)", min_value=first, max_value=last,
+                      key="win_as_of", on_change=_custom_dates, format="YYYY-MM-DD",
+                      help="Lookbacks and rolling windows count back from this date.")
+
+
+def _cleaned_panel(source: SourceData, chosen: list[str]) -> pd.DataFrame:
+    """Return the cleaned panel of the selected coins (all loaded dates)."""
+    cleaned = clean(source.prices[chosen], quality_policy())
+    return cleaned.prices.dropna(how="all")
+
+
+def current_dataset(*, min_assets: int = 2) -> Dataset:
+    """Return the selected coins inside the analysis window, or stop the page with guidance.
+
+    Coins without any price in the window (not listed yet, or their data end before it) are
+    left out with a note naming them. Volume is converted to USD per day (the market-impact
+    unit).
     """
     with shown_errors():
         source = source_data()
     if source.load is not None:
         for _, message in source.load.errors:
-            st.error(message)
+            st.error(plain(message))
     if source.prices is None:
         for note in source.notes:
-            st.info(note)
+            st.info(plain(note))
         st.stop()
     options = list(source.prices.columns)
     chosen = st.session_state.get(_selection_key(options), options)
@@ -230,22 +349,42 @@ def current_dataset(*, min_assets: int = 2) -> Dataset:
         cleaned = clean(source.prices[chosen], quality_policy())
     empty = [a for a in chosen if cleaned.prices[a].isna().all()]
     if empty:
-        st.warning(f"No prices for {', '.join(empty)}: left out of the analysis.")
+        st.warning(plain(f"No prices for {', '.join(empty)}: left out of the analysis."))
     panel = cleaned.prices.drop(columns=empty).dropna(how="all")
     if panel.shape[1] < min_assets:
         st.warning(f"This page needs at least {min_assets} assets with prices: select more "
                    "in the sidebar.")
         st.stop()
-    with shown_errors():
+    with shown_errors("Analysis window: "):
+        window = analysis_window(panel, *_window_dates())
         periods_per_year = infer_periods_per_year(panel.index)
+    prices = window.slice(panel)
+    outside = [a for a in prices.columns if prices[a].isna().all()]
+    notes = list(window.notes)
+    if outside:
+        notes.append(f"No price inside the window for {', '.join(outside)}: left out (move "
+                     "the window in the sidebar to include them).")
+        prices, panel = prices.drop(columns=outside), panel.drop(columns=outside)
+    st.caption(f"Analysis window {window.start:%Y-%m-%d} → {window.as_of:%Y-%m-%d} "
+               f"({len(prices):,} periods, as-of = decision date; change it in the sidebar).")
+    if notes:
+        st.info(plain(" ".join(notes)))
+    if prices.shape[1] < min_assets or len(prices) < 2:
+        st.warning(f"This page needs at least {min_assets} assets with prices inside the "
+                   f"analysis window {window.start:%Y-%m-%d} → {window.as_of:%Y-%m-%d}: move "
+                   "the window or select more coins in the sidebar.")
+        st.stop()
+    history = panel.loc[:window.as_of]
+    raw = source.prices.reindex(index=history.index, columns=history.columns)
+    tradable = (history == raw) & history.notna()
     volume = None
     if source.load is not None and not source.load.volume.empty:
-        known = [a for a in panel.columns if a in source.load.volume.columns]
-        if known:  # per-period volume -> USD per day, the unit of the impact cost
-            volume = (source.load.volume.reindex(index=panel.index, columns=known)
-                      * periods_per_year / 365)
-    return Dataset(panel, periods_per_year, source.label, source.notes, cleaned.actions,
-                   volume)
+        known = [a for a in history.columns if a in source.load.volume.columns]
+        if known:  # per-bar volume -> USD per day, the unit of the impact cost
+            volume = (source.load.volume.reindex(index=history.index, columns=known)
+                      * periods_per_day(panel.index))
+    return Dataset(prices, periods_per_year, source.label, source.notes, cleaned.actions,
+                   volume, history=history, panel=panel, window=window, tradable=tradable)
 
 
 def history_note(prices: pd.DataFrame) -> str:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 import streamlit as st
 
 from riskcore.errors import RiskcoreError
+from ui.text import plain
 
 
 @contextmanager
@@ -16,5 +17,5 @@ def shown_errors(prefix: str = "") -> Iterator[None]:
     try:
         yield
     except RiskcoreError as exc:
-        st.error(f"{prefix}{exc}")
+        st.error(plain(f"{prefix}{exc}"))
         st.stop()

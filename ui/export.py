@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping
 
+from riskcore.export import neutralize_records
 from ui.compute import ALLOCATION_DEFAULTS
 
 
@@ -13,7 +14,9 @@ def decision_record(data, estimate, portfolio, state: Mapping) -> str:
     """Serialize what was decided and on what basis: data, settings, weights, risk shares.
 
     ``state`` holds the settings (session state on the page); bounds and groups are
-    written as lists of records.
+    written as lists of records. Every string (asset names as keys included) goes through
+    ``riskcore.export.neutralize_records``, so a name such as ``=HYPERLINK(...)`` stays text
+    when the JSON is imported into a spreadsheet.
     """
     settings = {key: state.get(key) for key in ALLOCATION_DEFAULTS
                 if key not in ("bounds_value", "groups_value")}
@@ -49,4 +52,5 @@ def decision_record(data, estimate, portfolio, state: Mapping) -> str:
             for asset in portfolio.weights.index
         },
     }
-    return json.dumps(record, indent=2, default=str)
+    plain = json.loads(json.dumps(record, default=str))  # what default=str makes text too
+    return json.dumps(neutralize_records(plain), indent=2)

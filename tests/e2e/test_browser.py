@@ -96,16 +96,15 @@ def test_every_page_renders_with_charts(server, page):
         page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
-def test_budget_slider_moves_weights(server, page):
+def test_typed_budget_moves_weights(server, page):
     page.goto(f"{server}/allocation")
     page.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
     wait_idle(page)
     before = chart_trace(page, "weight")
-    # slider 0 is the lookback; the budget sliders follow, labelled by asset
-    slider = page.locator('[data-testid="stSlider"]').nth(1)
-    thumb = slider.get_by_role("slider")
-    thumb.focus()
-    thumb.press("End")
+    # the first typed budget (percent of portfolio risk) of the first coin
+    box = page.get_by_label("Risk budget of", exact=False).first
+    box.fill("60")
+    box.press("Enter")
     page.wait_for_function(
         """(before) => {
             for (const el of document.querySelectorAll('.js-plotly-plot')) {
@@ -119,7 +118,7 @@ def test_budget_slider_moves_weights(server, page):
     wait_idle(page)
     after = chart_trace(page, "weight")
     assert after != before
-    page.screenshot(path=str(SHOTS / "allocation_after_slider.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / "allocation_after_budget.png"), full_page=True)
 
 
 def chart_trace(page: Page, name: str) -> list[float]:
@@ -234,3 +233,73 @@ def test_real_data_volatility_target_comparison_simulator_and_sweep(
     assert len(chart_trace(page, "threshold")) == 51
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(SHOTS / "rebalance_real_sweep.png"), full_page=True)
+
+
+def daily_uploads() -> list[Path]:
+    """Every daily real export plus the 14 Yahoo files: a mixed upload with different dates."""
+    from tests.conftest import YAHOO_DAILY
+
+    exports = [f for f in sorted(UPLOADS.glob("*.csv")) if "-1h-" not in f.name]
+    return exports + sorted(YAHOO_DAILY.glob("*.csv"))
+
+
+def choose_window(page: Page, name: str) -> None:
+    """Pick a named analysis window in the sidebar."""
+    sidebar = page.get_by_test_id("stSidebar")
+    expander = sidebar.get_by_text("Analysis window", exact=False).first
+    if not sidebar.get_by_text("Start", exact=True).is_visible():
+        expander.click()
+    sidebar.get_by_test_id("stSelectbox").filter(has_text="Window").click()
+    page.get_by_role("option", name=name).click()
+    page.wait_for_timeout(500)
+    wait_idle(page)
+
+
+def test_mixed_real_upload_every_page_and_crash_window(server, page):
+    """Issue 8: a mixed upload of real files works on every page with default settings."""
+    upload(page, server, daily_uploads())
+    page.get_by_text("Uploaded files:").wait_for(timeout=90_000)
+    wait_idle(page)
+    for title, name in [("Data", "data"), ("Volatility", "volatility"),
+                        ("Correlation", "correlation"), ("Allocation", "allocation"),
+                        ("Method comparison", "compare"), ("Rebalance check", "rebalance_check"),
+                        ("Rebalancing simulator", "rebalance"), ("Stress", "stress")]:
+        open_page(page, title)
+        assert page.locator('[data-testid="stException"]').count() == 0, title
+        assert page.get_by_test_id("stAlertContentError").count() == 0, (
+            title, page.get_by_test_id("stAlertContentError").all_inner_texts())
+        page.screenshot(path=str(SHOTS / f"mixed_{name}.png"), full_page=True)
+    open_page(page, "Correlation")
+    choose_window(page, "FTX collapse (Oct-Dec 2022)")
+    page.get_by_text("2022-10-01 → 2022-12-31", exact=False).first.wait_for(timeout=60_000)
+    page.screenshot(path=str(SHOTS / "mixed_correlation_ftx.png"), full_page=True)
+    page.get_by_role("tab", name="Calm vs stress days").click()
+    page.locator('[role="tabpanel"]:not([hidden]) .main-svg').first.wait_for(timeout=60_000)
+    wait_idle(page)
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(SHOTS / "mixed_correlation_calm_stress.png"), full_page=True)
+    # the window is shared: the Allocation page now estimates up to the FTX window's end
+    open_page(page, "Allocation")
+    assert page.get_by_text("2022-12-31", exact=False).count() > 0
+    page.screenshot(path=str(SHOTS / "mixed_allocation_ftx.png"), full_page=True)
+
+
+def test_pages_usable_at_800_px(server, page):
+    """Issue 8: at 800 px wide metrics wrap instead of being cut, the sidebar collapses."""
+    upload(page, server, daily_uploads())
+    page.get_by_text("Uploaded files:").wait_for(timeout=90_000)
+    wait_idle(page)
+    page.set_viewport_size({"width": 800, "height": 2400})
+    try:
+        for title, name in [("Volatility", "volatility"), ("Correlation", "correlation"),
+                            ("Allocation", "allocation"), ("Rebalance check", "rebalance_check")]:
+            open_page(page, title)
+            page.screenshot(path=str(SHOTS / f"narrow_{name}.png"), full_page=True)
+            for metric in page.get_by_test_id("stMetric").all():
+                box = metric.bounding_box()
+                assert box is None or box["x"] + box["width"] <= 800, title
+        page.get_by_test_id("stSidebarCollapseButton").locator("button").click()
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(SHOTS / "narrow_allocation_collapsed.png"), full_page=True)
+    finally:
+        page.set_viewport_size({"width": 1400, "height": 3600})

@@ -35,12 +35,12 @@ def test_every_page_survives_all_real_exports_at_once(exports, page):
 def test_a_stablecoin_alone_inside_the_sleeve_gets_a_message(yahoo_daily_files):
     at = uploaded(yahoo_daily_files)
     key = next(m.key for m in at.multiselect if m.key.startswith("assets_"))
-    at.multiselect(key=key).set_value(["BTC-USD", "USDT-USD"]).run()
+    at.multiselect(key=key).set_value(["BTC", "USDT"]).run()
     at.switch_page("app_pages/allocation.py").run()
     assert not at.exception, at.exception
     weights = weights_table(at)["weight"]
-    assert weights["BTC-USD"] == pytest.approx(1.0)  # USDT in the sleeve, BTC alone inside
-    at.multiselect(key=key).set_value(["USDT-USD", "USDC-USD"]).run()
+    assert weights["BTC"] == pytest.approx(1.0)  # USDT in the sleeve, BTC alone inside
+    at.multiselect(key=key).set_value(["USDT", "USDC"]).run()
     assert not at.exception, at.exception
     assert any("stablecoin" in e.value for e in at.error), [e.value for e in at.error]
 
@@ -113,9 +113,9 @@ def test_all_zero_budgets_are_refused_with_a_message():
     at = demo_app()
     at.switch_page("app_pages/allocation.py").run()
     at.radio(key="stablecoins").set_value("include").run()
-    for slider in at.slider:
-        if slider.key.startswith("budget_"):
-            slider.set_value(0.0)
+    for box in at.number_input:
+        if box.key.startswith("budget_"):
+            box.set_value(0.0)
     at.run()
     assert not at.exception, at.exception
     assert any("budget" in e.value.lower() for e in at.error), [e.value for e in at.error]

@@ -27,7 +27,7 @@ def test_offline_fetch_fails_fast_with_a_clear_message(tmp_path, monkeypatch):
     fetch(at, "BTC-USD, eth-usd", dt.date(2023, 1, 1), dt.date(2023, 6, 30))
     assert time.monotonic() - began < 15
     assert not at.exception, at.exception
-    messages = " ".join(e.value for e in at.error)
+    messages = " ".join(e.value.replace("\\", "") for e in at.error)
     assert "Yahoo Finance" in messages and "BTC-USD" in messages, messages
     assert "ETH-USD" in messages and "BTC-USD," not in messages  # commas separate tickers
 
@@ -53,6 +53,6 @@ def test_offline_fetch_uses_the_disk_cache_and_says_from_when(tmp_path, monkeypa
     fetch(at, "BTC-USD SOL-USD", dt.date(2022, 1, 1), dt.date(2023, 1, 31))
     assert not at.exception, at.exception
     assert not at.error, [e.value for e in at.error]
-    notes = " ".join(i.value for i in at.info)
+    notes = " ".join(i.value.replace("\\", "") for i in at.info)
     assert "Offline" in notes and "Using cached data" in notes and "fetched" in notes, notes
     assert any(m.label == "Assets" and m.value == "2" for m in at.metric)

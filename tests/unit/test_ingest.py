@@ -34,22 +34,22 @@ def assert_panel(panel: pd.DataFrame) -> None:
 # file -> (asset, [(date, close from the raw file)], rows in the panel, first, last)
 REAL = {
     "binance-kline_BTCUSDT-1h-2022-01.csv": (
-        "BTCUSDT", [("2022-01-01 00:00", 46656.13), ("2022-01-31 23:00", 38466.90)],
+        "BTC", [("2022-01-01 00:00", 46656.13), ("2022-01-31 23:00", 38466.90)],
         744, "2022-01-01 00:00", "2022-01-31 23:00"),
     # CoinGecko: the 00:00 snapshot of day D is the close of day D-1 (labelled D-1)
     "coingecko_btc-usd-max.csv": (
-        "BTC-USD", [("2019-12-31", 7195.153895430029), ("2024-06-14", 66011.07873713733),
+        "BTC", [("2019-12-31", 7195.153895430029), ("2024-06-14", 66011.07873713733),
                     ("2025-01-13", 94456.3493746993)],
         4280, "2013-04-27", "2025-01-13"),
     "coingecko_sol-usd-max.csv": (
-        "SOL-USD", [("2020-04-10", 0.9576058280146803), ("2025-01-13", 183.11428850097792)],
+        "SOL", [("2020-04-10", 0.9576058280146803), ("2025-01-13", 183.11428850097792)],
         1740, "2020-04-10", "2025-01-13"),
     "coinmarketcap_Bitcoin_2025.csv": (
-        "BITCOIN", [("2025-09-01", 109250.5947969764), ("2025-10-07", 121451.3790703267),
+        "BTC", [("2025-09-01", 109250.5947969764), ("2025-10-07", 121451.3790703267),
                     ("2025-08-09", 116500.3620579945)],
         60, "2025-08-09", "2025-10-07"),
     "cryptodatadownload_Binance_BNBUSDT_d.csv": (
-        "BNB-USDT", [("2020-03-12", 9.2566), ("2021-06-11", 350.62), ("2017-12-18", 6.0)],
+        "BNB", [("2020-03-12", 9.2566), ("2021-06-11", 350.62), ("2017-12-18", 6.0)],
         1272, "2017-12-18", "2021-06-11"),
     "kaggle_coin_Bitcoin.csv": (
         "BTC", [("2017-12-17", 19140.80078125), ("2021-01-01", 29374.15188907),
@@ -59,18 +59,18 @@ REAL = {
         "USDC", [("2020-03-18", 0.970123943883), ("2021-07-06", 1.00005854)],
         1002, "2018-10-09", "2021-07-06"),
     "yahoo-classic_ETH-USD.csv": (
-        "ETH-USD", [("2020-04-16", 172.157379), ("2021-05-12", 3785.848633),
+        "ETH", [("2020-04-16", 172.157379), ("2021-05-12", 3785.848633),
                     ("2021-09-27", 3111.590820)],
         1827, "2016-09-27", "2021-09-27"),
     "yahoo-classic_LUNA1-USD.csv": (
-        "LUNA1-USD", [("2019-09-18", 1.042980), ("2021-09-27", 36.843578)],
+        "LUNA", [("2019-09-18", 1.042980), ("2021-09-27", 36.843578)],
         741, "2019-09-18", "2021-09-27"),
     "yfinance-lowercase_SHIB-USD_1d.csv": (
-        "SHIB-USD", [("2020-08-01", 0.0), ("2021-04-17", 1.9999999949504854e-06),
+        "SHIB", [("2020-08-01", 0.0), ("2021-04-17", 1.9999999949504854e-06),
                      ("2025-02-20", 1.5382582205347717e-05)],
         1665, "2020-08-01", "2025-02-20"),
     "yfinance-lowercase_TRX-USD_1d.csv": (
-        "TRX-USD", [("2021-01-01", 0.0269399993121624), ("2025-02-20", 0.24265536665916443)],
+        "TRX", [("2021-01-01", 0.0269399993121624), ("2025-02-20", 0.24265536665916443)],
         2661, "2017-11-09", "2025-02-20"),
 }
 
@@ -97,18 +97,18 @@ def test_wide_semicolon_panel():
     panel = read_prices(UPLOADS / "wide-semicolon_crypto_prices.csv")
     assert_panel(panel)
     assert panel.shape == (1461, 14)
-    assert panel.loc[ts("2020-01-01"), "BTC-USD"] == pytest.approx(7200.17431640625)
-    assert panel.loc[ts("2022-05-14"), "LUNA1-USD"] == pytest.approx(0.00045900000259280205)
-    assert panel.loc[ts("2023-03-11"), "USDC-USD"] == pytest.approx(0.9714999794960022)
-    sol = panel["SOL1-USD"].dropna()
+    assert panel.loc[ts("2020-01-01"), "BTC"] == pytest.approx(7200.17431640625)
+    assert panel.loc[ts("2022-05-14"), "LUNA"] == pytest.approx(0.00045900000259280205)
+    assert panel.loc[ts("2023-03-11"), "USDC"] == pytest.approx(0.9714999794960022)
+    sol = panel["SOL"].dropna()
     assert sol.index[0] == ts("2021-09-20") and sol.index[-1] == ts("2022-10-09")
-    assert panel["SOL1-USD"].isna().sum() == 1461 - len(sol)
+    assert panel["SOL"].isna().sum() == 1461 - len(sol)
 
 
 def test_yahoo_classic_null_rows_are_kept_as_nan():
     panel = read_prices(UPLOADS / "yahoo-classic_ETH-USD.csv")
-    assert np.isnan(panel.loc[ts("2020-04-17"), "ETH-USD"])
-    assert panel["ETH-USD"].isna().sum() == 4
+    assert np.isnan(panel.loc[ts("2020-04-17"), "ETH"])
+    assert panel["ETH"].isna().sum() == 4
     result = load_files([("yahoo-classic_LUNA1-USD.csv",
                           (UPLOADS / "yahoo-classic_LUNA1-USD.csv").read_bytes())])
     assert len(result.bad_values) == 28
@@ -127,14 +127,14 @@ def test_coingecko_off_midnight_snapshots_reported():
     assert list(dups["kept_value"]) == [2716.0588, 2817.0638]
     assert dups["dropped_values"].tolist() == [(2903.4438,), (2824.2038,)]
     # the missing 2013-06-04 snapshot is a NaN row, not a dropped day
-    assert np.isnan(result.prices.loc[ts("2013-06-03"), "BTC-USD"])
+    assert np.isnan(result.prices.loc[ts("2013-06-03"), "BTC"])
 
 
 def test_shib_gaps_become_nan_rows():
     panel = read_prices(UPLOADS / "yfinance-lowercase_SHIB-USD_1d.csv")
-    assert panel["SHIB-USD"].isna().sum() == 41
-    assert panel.loc[ts("2020-10-23"):ts("2020-10-27"), "SHIB-USD"].isna().all()
-    assert (panel["SHIB-USD"] == 0.0).sum() == 217
+    assert panel["SHIB"].isna().sum() == 41
+    assert panel.loc[ts("2020-10-23"):ts("2020-10-27"), "SHIB"].isna().all()
+    assert (panel["SHIB"] == 0.0).sum() == 217
 
 
 def test_sources_path_bytes_and_file_object_agree():
@@ -156,15 +156,15 @@ def test_yahoo_daily_set_via_load_files():
     assert result.periods_per_year == 365
     assert_panel(result.prices)
     first = result.prices.apply(lambda s: s.first_valid_index())
-    assert first["BTC-USD"] == ts("2014-09-17")
-    assert first["SOL-USD"] == ts("2020-04-10")
-    assert first["AVAX-USD"] == ts("2020-07-13")
-    assert first["DOT-USD"] == ts("2020-08-20")
-    avax = result.prices["AVAX-USD"]
+    assert first["BTC"] == ts("2014-09-17")
+    assert first["SOL"] == ts("2020-04-10")
+    assert first["AVAX"] == ts("2020-07-13")
+    assert first["DOT"] == ts("2020-08-20")
+    avax = result.prices["AVAX"]
     hole = avax.loc[ts("2020-07-14"):ts("2020-09-21")]
     assert len(hole) == 70 and hole.isna().sum() == 69
     assert "69 missing period" in result.files.set_index("file").loc["AVAX-USD.csv", "notes"]
-    assert result.prices.loc[ts("2023-03-11"), "USDC-USD"] == pytest.approx(0.9714999794960022)
+    assert result.prices.loc[ts("2023-03-11"), "USDC"] == pytest.approx(0.9714999794960022)
     assert result.conflicts.empty
 
 
@@ -182,11 +182,11 @@ def test_yfinance_multirow_header_single_and_multi_ticker():
     )
     frame.columns.names = ["Price", "Ticker"]
     panel = read_prices(frame.to_csv().encode(), name="whatever.csv")
-    assert list(panel.columns) == ["BTC-USD", "ETH-USD"]
-    assert panel.loc[ts("2024-01-02"), "ETH-USD"] == 2350.25
+    assert list(panel.columns) == ["BTC", "ETH"]
+    assert panel.loc[ts("2024-01-02"), "ETH"] == 2350.25
     single = frame.loc[:, [("Close", "BTC-USD"), ("Volume", "BTC-USD")]]
     panel = read_prices(single.to_csv().encode(), name="x.csv")
-    assert list(panel.columns) == ["BTC-USD"]
+    assert list(panel.columns) == ["BTC"]
     assert panel.iloc[0, 0] == 42000.5
 
 
@@ -194,9 +194,9 @@ def test_binance_without_header_in_micro_and_milliseconds():
     rows_us = "1735689600000000,1,2,0.5,93000.5,10,1735775999999999,0,0,0,0,0\n" \
               "1735776000000000,1,2,0.5,94000.25,10,1735862399999999,0,0,0,0,0\n"
     panel = read_prices(rows_us.encode(), name="BTCUSDT-1d-2025-01.csv")
-    assert list(panel.columns) == ["BTCUSDT"]
+    assert list(panel.columns) == ["BTC"]
     assert panel.index[0] == ts("2025-01-01")
-    assert panel.loc[ts("2025-01-02"), "BTCUSDT"] == 94000.25
+    assert panel.loc[ts("2025-01-02"), "BTC"] == 94000.25
     rows_ms = rows_us.replace("000000,1,2", "000,1,2").replace("999999,0", "999,0")
     pd.testing.assert_frame_equal(read_prices(rows_ms.encode(), name="BTCUSDT-1d-2025-01.csv"),
                                   panel)
@@ -217,8 +217,8 @@ def test_xlsx_written_by_pandas():
     buffer = io.BytesIO()
     frame.to_excel(buffer, index=False)
     panel = read_prices(buffer.getvalue(), name="panel.xlsx")
-    assert list(panel.columns) == ["BTC-USD", "ETH-USD"]
-    assert panel.loc[ts("2024-01-03"), "BTC-USD"] == 3.5
+    assert list(panel.columns) == ["BTC", "ETH"]
+    assert panel.loc[ts("2024-01-03"), "BTC"] == 3.5
 
 
 def test_banner_line_and_newest_first_with_mixed_epochs():
@@ -229,7 +229,7 @@ def test_banner_line_and_newest_first_with_mixed_epochs():
     result = load_files([("Binance_ETHUSDT_d.csv", text.encode())])
     assert result.errors == ()
     panel = result.prices
-    assert list(panel.columns) == ["ETH-USDT"]
+    assert list(panel.columns) == ["ETH"]
     assert list(panel.index) == [ts("2024-01-01"), ts("2024-01-02")]
     assert panel.iloc[0, 0] == 2300.25
     assert "banner" in result.files.loc[0, "notes"]
@@ -274,22 +274,30 @@ def test_intraday_native_or_daily():
     assert native.prices.shape == (240, 1)
     daily = load_files([("BTC-USD.csv", raw)], frequency="daily")
     assert daily.periods_per_year == 365
-    assert daily.prices["BTC-USD"].tolist() == [24.0 * (d + 1) for d in range(10)]
+    assert daily.prices["BTC"].tolist() == [24.0 * (d + 1) for d in range(10)]
     assert "resampled" in daily.files.loc[0, "notes"]
 
 
 def test_overlapping_files_report_conflicts_first_file_wins():
     a = "Date,Close\n2024-01-01,10\n2024-01-02,11\n2024-01-03,12\n"
     b = "Date,Close\n2024-01-03,12.5\n2024-01-04,13\n"
-    result = load_files([("BTC-USD.csv", a.encode()), ("BTC-USD_1d.csv", b.encode())])
-    assert result.prices["BTC-USD"].tolist() == [10, 11, 12, 13]
+    files = [("BTC-USD.csv", a.encode()), ("BTC-USD_1d.csv", b.encode())]
+    kept_apart = load_files(files)
+    assert list(kept_apart.prices.columns) == ["BTC", "BTC (2)"]
+    assert kept_apart.same_coin == {"BTC": ("BTC", "BTC (2)")}
+    assert kept_apart.conflicts.empty
+    result = load_files(files, names={"BTC (2)": "BTC"})
+    assert list(result.prices.columns) == ["BTC"]
+    assert result.prices["BTC"].tolist() == [10, 11, 12, 13]
     conflict = result.conflicts.iloc[0]
     assert (conflict["kept_file"], conflict["kept_value"]) == ("BTC-USD.csv", 12.0)
     assert (conflict["other_file"], conflict["other_value"]) == ("BTC-USD_1d.csv", 12.5)
     assert len(result.conflicts) == 1
     notes = result.files.set_index("file")["notes"]
-    assert "BTC-USD: 1 timestamp(s) overlap earlier files, 1 with a different price" in notes[
+    assert "BTC: 1 timestamp(s) overlap earlier files, 1 with a different price" in notes[
         "BTC-USD_1d.csv"]
+    assert "BTC (2) renamed BTC" in notes["BTC-USD_1d.csv"]
+    assert result.same_coin == {"BTC": ("BTC", "BTC (2)")}  # detected whatever the names
 
 
 def test_same_file_twice_is_reported_not_silent():
@@ -297,14 +305,64 @@ def test_same_file_twice_is_reported_not_silent():
     assert result.conflicts.empty
     assert result.prices.shape == (2, 2)  # asset names come from the file names
     same = load_files([("BTC-USD.csv", OHLC.encode()), ("BTC-USD.csv", OHLC.encode())])
-    assert same.prices.shape == (2, 1) and same.conflicts.empty
-    assert "2 timestamp(s) overlap earlier files, 0 with a different price" in same.files.loc[
+    assert list(same.prices.columns) == ["BTC", "BTC (2)"]  # never collapsed silently
+    merged = load_files([("BTC-USD.csv", OHLC.encode()), ("BTC-USD.csv", OHLC.encode())],
+                        names={"BTC (2)": "BTC"})
+    assert merged.prices.shape == (2, 1) and merged.conflicts.empty
+    assert "2 timestamp(s) overlap earlier files, 0 with a different price" in merged.files.loc[
         1, "notes"]
+
+
+def test_files_and_assets_tables_show_default_and_final_names():
+    files = [("coinmarketcap_Bitcoin_2025.csv", (UPLOADS / "coinmarketcap_Bitcoin_2025.csv")
+              .read_bytes()),
+             ("kaggle_coin_Bitcoin.csv", (UPLOADS / "kaggle_coin_Bitcoin.csv").read_bytes()),
+             ("BTCUSDT-1d-2022-01.csv", b"Date,Close\n2022-01-01,1\n2022-01-02,2\n")]
+    result = load_files(files, names={"BTC (3)": "BTC binance", "BTC": "BTC cmc"})
+    assert result.errors == ()
+    assert list(result.prices.columns) == ["BTC cmc", "BTC (2)", "BTC binance"]
+    assert result.same_coin == {"BTC": ("BTC", "BTC (2)", "BTC (3)")}
+    table = result.files.set_index("file")
+    assert table.loc["kaggle_coin_Bitcoin.csv", "default_assets"] == "BTC (2)"
+    assert table.loc["BTCUSDT-1d-2022-01.csv", "assets"] == "BTC binance"
+    assert table.loc["BTCUSDT-1d-2022-01.csv", "default_assets"] == "BTC (3)"
+    assert table.loc["BTCUSDT-1d-2022-01.csv", "quote"] == "USDT"
+    assert table.loc["coinmarketcap_Bitcoin_2025.csv", "source_assets"] == "Bitcoin"
+    assets = result.assets
+    assert assets.columns.tolist() == ["file", "source_name", "default_name", "name", "symbol",
+                                       "quote"]
+    assert assets["symbol"].tolist() == ["BTC"] * 3
+    assert assets["quote"].tolist() == ["", "", "USDT"]
+    assert assets["name"].tolist() == list(result.prices.columns)
+
+
+def test_two_assets_of_one_file_can_be_merged():
+    text = "Date,BTC-USD,bitcoin,ETH-USD\n2024-01-01,10,,1\n2024-01-02,,11.5,2\n"
+    result = load_files([("wide.csv", text.encode())])
+    assert list(result.prices.columns) == ["BTC", "BTC (2)", "ETH"]
+    assert result.same_coin == {"BTC": ("BTC", "BTC (2)")}
+    merged = load_files([("wide.csv", text.encode())], names={"BTC (2)": "BTC"})
+    assert merged.prices["BTC"].tolist() == [10.0, 11.5]
+    assert list(merged.prices.columns) == ["BTC", "ETH"]
+
+
+@pytest.mark.parametrize("names, message", [
+    ({"BTC": ""}, r"names gives asset 'BTC' the name ''; a name must be non-empty text"),
+    ({"BTC": "   "}, r"names gives asset 'BTC' the name '   '; a name must be non-empty"),
+    ({"BTC": None}, r"names gives asset 'BTC' the name None"),
+    ({"BTC": "cash"}, r"the name 'cash', which is reserved for the cash sleeve"),
+    ({"DOGE": "X"}, r"names renames 'DOGE', which is not a loaded asset; the loaded assets "
+                    r"are BTC"),
+    (["BTC"], r"names is a list; it must map default asset names to new names"),
+])
+def test_invalid_renames_are_refused(names, message):
+    with pytest.raises(DataError, match=message):
+        load_files([("BTC-USD.csv", OHLC.encode())], names=names)
 
 
 def test_one_bad_file_does_not_stop_the_others():
     result = load_files([("bad.csv", b"\x00\x01\x02binary"), ("BTC-USD.csv", OHLC.encode())])
-    assert list(result.prices.columns) == ["BTC-USD"]
+    assert list(result.prices.columns) == ["BTC"]
     assert result.errors[0][0] == "bad.csv"
     assert "not a text file" in result.errors[0][1]
 
@@ -324,9 +382,15 @@ def test_invalid_frequency():
 
 
 @pytest.mark.parametrize("name, expected", [
-    ("BTC-USD.csv", "BTC-USD"), ("yahoo-classic_ETH-USD.csv", "ETH-USD"),
-    ("TRX-USD_1d.csv", "TRX-USD"), ("btc-usd-max.csv", "BTC-USD"),
-    ("BTCUSDT-1h-2022-01.csv", "BTCUSDT"), ("prices.xlsx", "PRICES"),
+    ("BTC-USD.csv", "BTC"), ("yahoo-classic_ETH-USD.csv", "ETH"),
+    ("TRX-USD_1d.csv", "TRX"), ("btc-usd-max.csv", "BTC"),
+    ("BTCUSDT-1h-2022-01.csv", "BTC"), ("prices.xlsx", "PRICES"),
+    # issue 14: the coin, not the site; a pair gives its base symbol
+    ("Bitcoin_01_01_2012-04_10_2018_historical_data_coinmarketcap.csv", "BTC"),
+    ("Ethereum_01_01_2012-04_10_2018_historical_data_coinmarketcap.csv", "ETH"),
+    ("BTCUSDC_1m_20230301_20230321.csv", "BTC"), ("coinmarketcap_Bitcoin_2025.csv", "BTC"),
+    ("kaggle_coin_Bitcoin.csv", "BTC"), ("coingecko_avalanche-2-max.csv", "AVAX"),
+    ("Bitcoin Historical Data.csv", "BTC"), ("chainlink.csv", "LINK"),
 ])
 def test_asset_name_from_file_name(name, expected):
     panel = read_prices(b"Date,Close\n2024-01-01,1\n2024-01-02,2\n", name=name)
@@ -409,7 +473,7 @@ def test_xlsx_with_yahoo_classic_layout_via_load_files():
     result = load_files([("ETH-USD.xlsx", buffer.getvalue())])
     assert result.errors == ()
     assert result.files.loc[0, "columns_used"] == "date='Date', price='Adj Close'"
-    assert result.prices.loc[ts("2016-09-27"), "ETH-USD"] == pytest.approx(13.098300)
+    assert result.prices.loc[ts("2016-09-27"), "ETH"] == pytest.approx(13.098300)
     assert len(result.prices) == 30
 
 
@@ -432,7 +496,7 @@ def test_cryptodatadownload_unix_timestamp_header():
             "1586217600,2020-04-07 00-AM,BTCUSD,1,1,1,7200.25,1\n")
     result = load_files([("gemini_BTCUSD_d.csv", text.encode())])
     assert result.files.loc[0, "layout"] == "cryptodatadownload"
-    assert result.prices["BTCUSD"].tolist() == [7200.25, 7300.5]
+    assert result.prices["BTC"].tolist() == [7200.25, 7300.5]
 
 
 def test_duplicates_keep_the_latest_observation_in_newest_first_files():

@@ -35,21 +35,21 @@ def load_one(name: str, raw: bytes | None = None, **kwargs) -> LoadResult:
 
 # file -> (asset, label of the bar, USD volume in the raw file, volume column reported)
 PINNED = {
-    BINANCE: ("BTCUSDT", "2022-01-01 00:00", 69879986.39049930, "Quote asset volume (USDT)"),
+    BINANCE: ("BTC", "2022-01-01 00:00", 69879986.39049930, "Quote asset volume (USDT)"),
     # CoinGecko's snapshot at 2025-01-14 00:00 is the close (and 24 h volume) of 2025-01-13
-    "coingecko_btc-usd-max.csv": ("BTC-USD", "2025-01-13", 76328330233.31137,
+    "coingecko_btc-usd-max.csv": ("BTC", "2025-01-13", 76328330233.31137,
                                   "total_volume (USD)"),
-    "coingecko_sol-usd-max.csv": ("SOL-USD", "2020-04-10", 92672667.43447028,
+    "coingecko_sol-usd-max.csv": ("SOL", "2020-04-10", 92672667.43447028,
                                   "total_volume (USD)"),
-    "coinmarketcap_Bitcoin_2025.csv": ("BITCOIN", "2025-10-07", 76149412513.03, "volume (USD)"),
-    CDD: ("BNB-USDT", "2021-06-10", 872882198.949866, "Volume USDT (USDT)"),
+    "coinmarketcap_Bitcoin_2025.csv": ("BTC", "2025-10-07", 76149412513.03, "volume (USD)"),
+    CDD: ("BNB", "2021-06-10", 872882198.949866, "Volume USDT (USDT)"),
     "kaggle_coin_Bitcoin.csv": ("BTC", "2021-07-06", 26501259869.76, "Volume (USD)"),
     "kaggle_coin_USDCoin.csv": ("USDC", "2018-10-09", 108803.0, "Volume (USD)"),
-    "yahoo-classic_ETH-USD.csv": ("ETH-USD", "2021-09-27", 18973048832.0, "Volume (USD)"),
-    "yahoo-classic_LUNA1-USD.csv": ("LUNA1-USD", "2019-09-18", 722895.0, "Volume (USD)"),
-    "yfinance-lowercase_SHIB-USD_1d.csv": ("SHIB-USD", "2020-08-01", 1604789.0,
+    "yahoo-classic_ETH-USD.csv": ("ETH", "2021-09-27", 18973048832.0, "Volume (USD)"),
+    "yahoo-classic_LUNA1-USD.csv": ("LUNA", "2019-09-18", 722895.0, "Volume (USD)"),
+    "yfinance-lowercase_SHIB-USD_1d.csv": ("SHIB", "2020-08-01", 1604789.0,
                                            "volume (USD)"),
-    "yfinance-lowercase_TRX-USD_1d.csv": ("TRX-USD", "2017-11-09", 2924350.0, "volume (USD)"),
+    "yfinance-lowercase_TRX-USD_1d.csv": ("TRX", "2017-11-09", 2924350.0, "volume (USD)"),
 }
 
 
@@ -86,7 +86,7 @@ def test_fourteen_yahoo_files_give_a_fourteen_column_volume_panel():
     assert result.volume.index.equals(result.prices.index)
     assert set(result.files["volume"]) == {"Volume (USD)"}
     # BTC-USD.csv first line: 2014-09-17,457.33...,21056800
-    assert result.volume.loc[ts("2014-09-17"), "BTC-USD"] == 21056800.0
+    assert result.volume.loc[ts("2014-09-17"), "BTC"] == 21056800.0
     # before a coin lists, and on AVAX's 69-day hole, the volume is unknown like the price
     assert np.array_equal(result.volume.isna().to_numpy(), result.prices.isna().to_numpy())
 
@@ -98,12 +98,12 @@ def test_base_unit_volume_is_converted_with_the_same_rows_close():
     result = load_one(CDD, raw)
     assert result.files.loc[0, "volume"] == "Volume BNB x close (USDT)"
     # 2021-06-10: Volume BNB 2417974.6499, close 351.94
-    assert result.volume.loc[ts("2021-06-10"), "BNB-USDT"] == pytest.approx(
+    assert result.volume.loc[ts("2021-06-10"), "BNB"] == pytest.approx(
         2417974.6499 * 351.94, rel=1e-12
     )
     # coins x close is close to the exchange's own quote volume (which uses each trade's price)
-    quote = load_one(CDD).volume["BNB-USDT"]
-    ratio = result.volume["BNB-USDT"] / quote
+    quote = load_one(CDD).volume["BNB"]
+    ratio = result.volume["BNB"] / quote
     assert abs(ratio.median() - 1) < 0.01
     assert ratio.between(0.7, 1.3).mean() > 0.95
 
@@ -139,14 +139,14 @@ def test_hourly_volume_resampled_to_daily_is_the_sum_of_24_hours():
     day_start = int(ts("2022-01-15").timestamp() * 1000)
     bars = [v for t, v in hourly_quote_volumes() if day_start <= t < day_start + 86_400_000]
     assert len(bars) == 24
-    assert result.volume.loc[ts("2022-01-15"), "BTCUSDT"] == pytest.approx(sum(bars),
+    assert result.volume.loc[ts("2022-01-15"), "BTC"] == pytest.approx(sum(bars),
                                                                             rel=1e-12)
     assert result.volume.shape == (31, 1)
     assert result.volume.index.equals(result.prices.index)
     assert "volumes summed over each day's bars" in result.files.loc[0, "notes"]
     # the month's volume is unchanged by resampling
     total = sum(v for _, v in hourly_quote_volumes())
-    assert result.volume["BTCUSDT"].sum() == pytest.approx(total, rel=1e-12)
+    assert result.volume["BTC"].sum() == pytest.approx(total, rel=1e-12)
 
 
 def test_a_day_with_missing_hours_sums_the_hours_it_has_and_says_so():
@@ -154,7 +154,7 @@ def test_a_day_with_missing_hours_sums_the_hours_it_has_and_says_so():
     raw = ("\n".join(lines[:5] + lines[8:]) + "\n").encode()  # 03:00-05:00 of Jan 1 missing
     result = load_one(BINANCE, raw, frequency="daily")
     kept = [v for k, (_, v) in enumerate(hourly_quote_volumes()[:24]) if k not in (4, 5, 6)]
-    assert result.volume.loc[ts("2022-01-01"), "BTCUSDT"] == pytest.approx(sum(kept), rel=1e-12)
+    assert result.volume.loc[ts("2022-01-01"), "BTC"] == pytest.approx(sum(kept), rel=1e-12)
     assert "(1 day(s) with the volume of only some bars)" in result.files.loc[0, "notes"]
 
 
@@ -169,15 +169,15 @@ def test_negative_volume_becomes_nan_with_a_note_naming_the_line():
     text = (UPLOADS / "yahoo-classic_ETH-USD.csv").read_text()
     text = text.replace(",13.274800,13.274800,10239000", ",13.274800,13.274800,-10239000")
     result = load_one("yahoo-classic_ETH-USD.csv", text.encode())
-    assert np.isnan(result.volume.loc[ts("2016-09-28"), "ETH-USD"])
-    assert result.prices.loc[ts("2016-09-28"), "ETH-USD"] == 13.2748  # the price is kept
+    assert np.isnan(result.volume.loc[ts("2016-09-28"), "ETH"])
+    assert result.prices.loc[ts("2016-09-28"), "ETH"] == 13.2748  # the price is kept
     assert "1 negative volume(s) set to NaN (line 3)" in result.files.loc[0, "notes"]
 
 
 def test_null_volume_cells_are_nan_and_counted():
     result = load_one("yahoo-classic_LUNA1-USD.csv")
     assert "28 null or non-numeric volume cell(s) kept as NaN" in result.files.loc[0, "notes"]
-    assert result.volume["LUNA1-USD"].isna().sum() == result.prices["LUNA1-USD"].isna().sum()
+    assert result.volume["LUNA"].isna().sum() == result.prices["LUNA"].isna().sum()
 
 
 def test_volume_follows_its_row_through_sorting_and_duplicates():
@@ -186,15 +186,15 @@ def test_volume_follows_its_row_through_sorting_and_duplicates():
         b"2024-01-03,3,300\n2024-01-01,1,100\n2024-01-02,2,200\n2024-01-02,2.5,250\n"
     )
     result = load_files([("X-USD.csv", raw)])
-    assert result.volume["X-USD"].tolist() == [100.0, 250.0, 300.0]  # latest duplicate wins
-    assert result.prices["X-USD"].tolist() == [1.0, 2.5, 3.0]
+    assert result.volume["X"].tolist() == [100.0, 250.0, 300.0]  # latest duplicate wins
+    assert result.prices["X"].tolist() == [1.0, 2.5, 3.0]
 
 
 def test_volume_text_formats_are_parsed():
     raw = b'Date,Close,Volume\n2024-01-01,1,"1,234"\n2024-01-02,2,1.5M\n2024-01-03,3,null\n'
     result = load_files([("X-USD.csv", raw)])
-    assert result.volume["X-USD"].tolist()[:2] == [1234.0, 1.5e6]
-    assert np.isnan(result.volume["X-USD"].iloc[2])
+    assert result.volume["X"].tolist()[:2] == [1234.0, 1.5e6]
+    assert np.isnan(result.volume["X"].iloc[2])
 
 
 def test_yfinance_multiheader_volume_per_ticker():
@@ -206,8 +206,8 @@ def test_yfinance_multiheader_volume_per_ticker():
         b"2024-01-02,43000,2400,2000,600\n"
     )
     result = load_files([("multi.csv", raw)])
-    assert result.volume.loc[ts("2024-01-02")].to_dict() == {"BTC-USD": 2000.0,
-                                                            "ETH-USD": 600.0}
+    assert result.volume.loc[ts("2024-01-02")].to_dict() == {"BTC": 2000.0,
+                                                            "ETH": 600.0}
     assert result.files.loc[0, "volume"] == "Volume (USD)"
 
 
@@ -228,17 +228,17 @@ def test_merging_first_file_wins_and_mixed_sources_are_named():
         ("BTC-USD.csv", (YAHOO / "BTC-USD.csv").read_bytes()),
         ("coingecko_btc-usd-max.csv", (UPLOADS / "coingecko_btc-usd-max.csv").read_bytes()),
     ]
-    result = load_files(files)
+    result = load_files(files, names={"BTC (2)": "BTC", "BTC (3)": "BTC"})
     notes = result.files.set_index("file")["notes"]
-    assert list(result.volume.columns) == ["BTC-USD"]
+    assert list(result.volume.columns) == ["BTC"]
     assert result.volume.index.equals(result.prices.index)
     # Yahoo's volume (second file) sits under the wide panel's prices (first file)
-    assert "BTC-USD: volume of this file kept at 1461 timestamp(s) whose price comes from " \
+    assert "BTC: volume of this file kept at 1461 timestamp(s) whose price comes from " \
            "another file" in notes["BTC-USD.csv"]
-    assert result.volume.loc[ts("2014-09-17"), "BTC-USD"] == 21056800.0  # Yahoo kept
+    assert result.volume.loc[ts("2014-09-17"), "BTC"] == 21056800.0  # Yahoo kept
     # CoinGecko only fills the days before Yahoo's first row, and says so
     assert "volume from this file fills 507 timestamp(s)" in notes["coingecko_btc-usd-max.csv"]
-    assert result.volume.loc[ts("2013-04-27"), "BTC-USD"] == 0.0  # CoinGecko's first row
+    assert result.volume.loc[ts("2013-04-27"), "BTC"] == 0.0  # CoinGecko's first row
 
 
 def test_read_prices_is_unchanged_and_volume_defaults_to_empty():
@@ -248,8 +248,8 @@ def test_read_prices_is_unchanged_and_volume_defaults_to_empty():
                         errors=(), periods_per_year=365)
     assert result.volume.empty
     assert list(load_files([]).files.columns) == [
-        "file", "layout", "assets", "columns_used", "volume", "rows_read", "first", "last",
-        "frequency", "notes",
+        "file", "layout", "assets", "default_assets", "source_assets", "quote", "columns_used",
+        "volume", "rows_read", "first", "last", "frequency", "notes",
     ]
     assert load_files([]).volume.shape == (0, 0)
 
@@ -262,7 +262,7 @@ def test_volume_feeds_the_backtest_market_impact():
     result = load_files(files)
     prices = result.prices.loc["2024-01-01":"2024-03-31"]
     volume = result.volume.loc[prices.index]
-    policy = RebalancePolicy(target=pd.Series({"BTC-USD": 0.5, "ETH-USD": 0.5}), frequency="D")
+    policy = RebalancePolicy(target=pd.Series({"BTC": 0.5, "ETH": 0.5}), frequency="D")
     costs = CostModel(impact=1.0)
     with_volume = run_backtest(prices, policy, costs, volume=volume, initial_value=1e9)
     without = run_backtest(prices, policy, costs, initial_value=1e9)

@@ -73,25 +73,25 @@ def test_report_takes_load_time_duplicates_and_bad_cells():
                           (UPLOADS / "yahoo-classic_ETH-USD.csv").read_bytes())])
     report = quality_report(result.prices, duplicates=result.duplicates,
                             bad_values=result.bad_values)
-    assert report.loc["BTC-USD", "duplicate_timestamps"] == 2
-    assert report.loc["BTC-USD", "missing_periods"] == 4
-    assert report.loc["ETH-USD", "null_prices"] == 4
-    assert report.loc["ETH-USD", "missing_periods"] == 4
+    assert report.loc["BTC", "duplicate_timestamps"] == 2
+    assert report.loc["BTC", "missing_periods"] == 4
+    assert report.loc["ETH", "null_prices"] == 4
+    assert report.loc["ETH", "missing_periods"] == 4
 
 
 def test_report_shows_documented_defects_of_real_files():
     shib = quality_report(read_prices(UPLOADS / "yfinance-lowercase_SHIB-USD_1d.csv"))
-    assert shib.loc["SHIB-USD", ["zero_prices", "gaps", "missing_periods", "largest_gap"]
+    assert shib.loc["SHIB", ["zero_prices", "gaps", "missing_periods", "largest_gap"]
                     ].tolist() == [217, 16, 41, 5]
     usdc = quality_report(read_prices(UPLOADS / "kaggle_coin_USDCoin.csv")).loc["USDC"]
     assert usdc["stablecoin"] and usdc["depeg_periods"] == 33
     assert usdc["largest_depeg"] == pytest.approx(0.044029, abs=1e-6)
     wide = quality_report(read_prices(UPLOADS / "wide-semicolon_crypto_prices.csv"))
-    assert wide.loc["AVAX-USD", "largest_gap"] == 69
-    assert wide.loc["SOL1-USD", "first"] == ts("2021-09-20")
-    assert wide.loc["LUNA1-USD", "last"] == ts("2022-10-09")
-    assert wide.loc["USDT-USD", "largest_depeg"] == pytest.approx(0.0536, abs=1e-4)
-    assert wide.loc["LUNA1-USD", "extreme_returns"] >= 1
+    assert wide.loc["AVAX", "largest_gap"] == 69
+    assert wide.loc["SOL", "first"] == ts("2021-09-20")
+    assert wide.loc["LUNA", "last"] == ts("2022-10-09")
+    assert wide.loc["USDT", "largest_depeg"] == pytest.approx(0.0536, abs=1e-4)
+    assert wide.loc["LUNA", "extreme_returns"] >= 1
 
 
 def test_default_policy_changes_nothing(panel):
@@ -152,9 +152,9 @@ def test_observation_counts_common_and_pairwise():
     assert (common == 1604).all()
     assert common.attrs["start"] == ts("2020-09-22") and common.attrs["end"] == ts("2025-02-11")
     pair = observation_counts(prices, how="pairwise")
-    assert pair.loc["BTC-USD", "LTC-USD"] == 3801
-    assert pair.loc["BTC-USD", "BTC-USD"] == prices["BTC-USD"].notna().sum()
-    assert pair.loc["AVAX-USD", "SOL-USD"] == pair.loc["SOL-USD", "AVAX-USD"] == 1606
+    assert pair.loc["BTC", "LTC"] == 3801
+    assert pair.loc["BTC", "BTC"] == prices["BTC"].notna().sum()
+    assert pair.loc["AVAX", "SOL"] == pair.loc["SOL", "AVAX"] == 1606
     np.testing.assert_array_equal(pair.to_numpy(), pair.to_numpy().T)
 
 
@@ -193,3 +193,17 @@ def test_bad_inputs(panel):
         quality_report(panel, extreme_return=float("nan"))
     with pytest.raises(DataError, match="how is 'all'; allowed values are 'common' and"):
         observation_counts(panel, how="all")
+
+
+def test_report_counts_cells_that_cannot_be_prices_per_asset():
+    # issue 14: inf and 1e308 used to vanish as NaN before the list of bad cells was built
+    text = ("Date,BTC-USD,ETH-USD\n2024-01-01,inf,1\n2024-01-02,-inf,2\n2024-01-03,1e308,-3\n"
+            "2024-01-04,5,1e400\n2024-01-05,6,null\n")
+    result = load_files([("hostile.csv", text.encode())])
+    report = quality_report(result.prices, bad_values=result.bad_values)
+    assert report.loc["BTC", ["infinite_prices", "too_large_prices"]].tolist() == [2, 1]
+    assert report.loc["ETH", ["infinite_prices", "negative_prices", "null_prices"]].tolist() \
+        == [1, 1, 1]
+    assert report.loc["BTC", "rows"] == 2  # the three unusable cells are NaN in the panel
+    assert result.prices.loc[ts("2024-01-03"), "ETH"] == -3.0  # negative kept for the policy
+    assert result.bad_values.set_index(["asset", "line"]).loc[("BTC", 4), "value"] == "1e308"

@@ -17,8 +17,8 @@ def panel(yahoo_daily_files):
 def test_fourteen_coins_with_their_listing_dates(panel):
     assert panel.shape[1] == 14
     first = panel.apply(lambda s: s.first_valid_index())
-    assert f"{first['BTC-USD']:%Y-%m-%d}" == "2014-09-17"
-    assert f"{first['AVAX-USD']:%Y-%m-%d}" == "2020-07-13"
+    assert f"{first['BTC']:%Y-%m-%d}" == "2014-09-17"
+    assert f"{first['AVAX']:%Y-%m-%d}" == "2020-07-13"
     common = panel.dropna()
     assert (f"{common.index[0]:%Y-%m-%d}", f"{common.index[-1]:%Y-%m-%d}", len(common)) == (
         "2020-09-22", "2025-02-11", 1604)
@@ -34,4 +34,4 @@ def test_equal_risk_contribution_on_the_common_window(panel):
     assert (result.weights > 0).all()
     np.testing.assert_allclose(result.relative_risk_contributions, 1 / 14, rtol=1e-10)
     # stablecoins are the low-volatility assets, so they carry the largest weights
-    assert set(result.weights.nlargest(2).index) == {"USDT-USD", "USDC-USD"}
+    assert set(result.weights.nlargest(2).index) == {"USDT", "USDC"}

@@ -1,0 +1,268 @@
+"""The analysis window: which dates the dashboard analyses, and which coins it can use then.
+
+Real uploads never form one clean panel: coins list and die at different dates and files end
+on different days. Every page therefore works on one analysis window ``[start, as_of]``:
+
+- the **as-of date** is the decision date. By default it is the last date on which every
+  selected coin has a price (:func:`default_as_of`); every "last N periods" (covariance
+  lookbacks, rolling windows, the correlation heatmap) counts back from it;
+- the **start date** bounds what is analysed (charts, correlations, the simulator's first
+  trade); by default it is the first date of the panel;
+- the **universe follows the window**: a coin with too little data in the lookback that ends
+  at the as-of date is left out of the estimate with a one-line note naming it and the
+  number of periods it has (:func:`usable_assets`), never an error for the whole page.
+
+Named windows (:data:`WINDOW_PRESETS`) set both dates in one click: the crypto crashes of
+2020-2023 (each bracketing the episode with some weeks before and after, so a correlation
+has enough observations) and calm periods for comparison. The exact crash days used by the
+stress replays are :data:`riskcore.stress.CRASH_WINDOWS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from riskcore.errors import DataError
+
+#: Named analysis windows ``name -> (start, as_of)`` as ISO dates (UTC, inclusive).
+WINDOW_PRESETS: dict[str, tuple[str, str]] = {
+    # COVID sell-off: BTC's lowest close 2020-03-12; weeks before and the rebound after
+    "COVID crash (Feb-Apr 2020)": ("2020-02-01", "2020-04-30"),
+    # Tesla/China sell-off 2021-05-12 .. 2021-05-23 and the June lows
+    "May 2021 crash (Apr-Jun 2021)": ("2021-04-01", "2021-06-30"),
+    # UST de-peg 2022-05-07, LUNA collapse, then Celsius/3AC in June
+    "LUNA collapse (Apr-Jun 2022)": ("2022-04-01", "2022-06-30"),
+    # FTX halts withdrawals 2022-11-08, files for bankruptcy 2022-11-11
+    "FTX collapse (Oct-Dec 2022)": ("2022-10-01", "2022-12-31"),
+    # Silicon Valley Bank fails 2023-03-10, USDC de-pegs 2023-03-11
+    "USDC de-peg (Feb-Apr 2023)": ("2023-02-01", "2023-04-30"),
+    # calm markets for comparison: BTC in a narrow range, low realized volatility
+    "Calm: summer 2020 (Jun-Sep)": ("2020-06-01", "2020-09-30"),
+    "Calm: summer 2023 (Jun-Sep)": ("2023-06-01", "2023-09-30"),
+}
+
+#: Share of the lookback a coin needs returns in to enter an estimate on the common window
+#: (see usable_assets): a coin with less would shrink the window every other coin shares.
+MIN_COVERAGE = 0.9
+#: The same with pairwise alignment, where each pair is estimated on its own overlap.
+PAIRWISE_COVERAGE = 0.25
+
+
+@dataclass(frozen=True)
+class AnalysisWindow:
+    """The dates every page analyses.
+
+    Attributes
+    ----------
+    start : pandas.Timestamp
+        First date analysed (UTC, inclusive).
+    as_of : pandas.Timestamp
+        Decision date (UTC, inclusive): estimates use data up to and including it.
+    notes : tuple of str
+        How the dates were chosen (e.g. which coins have no price at the as-of date).
+    """
+
+    start: pd.Timestamp
+    as_of: pd.Timestamp
+    notes: tuple[str, ...] = ()
+
+    def slice(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Return the rows of ``frame`` (indexed by date) inside ``[start, as_of]``."""
+        return frame.loc[self.start:self.as_of]
+
+
+def _timestamp(value: Any, what: str, tz: Any) -> pd.Timestamp:
+    try:
+        stamp = pd.Timestamp(value)
+    except (TypeError, ValueError) as exc:
+        raise DataError(f"{what} {value!r} is not a date (use YYYY-MM-DD)") from exc
+    if stamp is pd.NaT:
+        raise DataError(f"{what} is missing; give a date (YYYY-MM-DD)")
+    if tz is not None:
+        stamp = stamp.tz_localize(tz) if stamp.tzinfo is None else stamp.tz_convert(tz)
+    return stamp
+
+
+def _check_panel(prices: Any) -> pd.DataFrame:
+    if not isinstance(prices, pd.DataFrame) or not isinstance(prices.index, pd.DatetimeIndex):
+        raise DataError("prices must be a DataFrame indexed by date (a price panel)")
+    if prices.empty or prices.shape[1] == 0:
+        raise DataError("the price panel is empty: load prices first")
+    return prices
+
+
+def default_as_of(prices: pd.DataFrame) -> tuple[pd.Timestamp, tuple[str, ...]]:
+    """Return the default as-of date of a panel and a note on how it was chosen.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame of shape (n_periods, n_assets)
+        Price panel (sorted ``DatetimeIndex``; NaN where a coin has no price).
+
+    Returns
+    -------
+    as_of : pandas.Timestamp
+        The last date on which every coin has a price. If no such date exists (a file that
+        covers only a few weeks far from the others), the last date on which the largest
+        number of coins have a price.
+    notes : tuple of str
+        Empty when every coin is priced at ``as_of``; otherwise one sentence naming the coins
+        without a price then and what to do.
+
+    Raises
+    ------
+    DataError
+        If ``prices`` is not a non-empty price panel or has no price at all.
+    """
+    prices = _check_panel(prices)
+    counts = prices.notna().sum(axis=1).to_numpy()
+    if counts.max(initial=0) == 0:
+        raise DataError("the price panel has no price at all")
+    n = prices.shape[1]
+    full = np.flatnonzero(counts == n)
+    if full.size:
+        return prices.index[full[-1]], ()
+    best = np.flatnonzero(counts == counts.max())[-1]
+    as_of = prices.index[best]
+    missing = [str(a) for a in prices.columns if pd.isna(prices.iloc[best][a])]
+    note = (f"No date has a price for all {n} selected coins: as-of is {as_of:%Y-%m-%d}, the "
+            f"last date with {counts[best]} of them. Without a price then: "
+            f"{', '.join(missing)}. Deselect them in the sidebar or pick another as-of date.")
+    return as_of, (note,)
+
+
+def analysis_window(prices: pd.DataFrame, start: Any = None, as_of: Any = None
+                    ) -> AnalysisWindow:
+    """Resolve the analysis window of a panel from the user's dates (None = default).
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame of shape (n_periods, n_assets)
+        Price panel of the selected coins.
+    start : date-like, optional
+        First date analysed; default the first date of the panel. Dates before the panel
+        start are moved to it.
+    as_of : date-like, optional
+        Decision date; default :func:`default_as_of`. Dates after the panel end are moved to
+        it.
+
+    Returns
+    -------
+    AnalysisWindow
+        ``start <= as_of``, both dates of the panel's index range, with notes.
+
+    Raises
+    ------
+    DataError
+        If a date cannot be read, the window is empty (start after as-of) or lies outside the
+        panel, naming the dates.
+    """
+    prices = _check_panel(prices)
+    index = prices.index
+    tz = index.tz
+    notes: list[str] = []
+    if as_of is None:
+        end, chosen = default_as_of(prices)
+        notes.extend(chosen)
+    else:
+        end = _timestamp(as_of, "as-of date", tz)
+        if end < index[0]:
+            raise DataError(f"as-of date {end:%Y-%m-%d} is before the first price "
+                            f"({index[0]:%Y-%m-%d})")
+        end = min(end, index[-1])
+    first = index[0] if start is None else max(_timestamp(start, "start date", tz), index[0])
+    if first > end:
+        raise DataError(f"the start date {first:%Y-%m-%d} is after the as-of date "
+                        f"{end:%Y-%m-%d}: the analysis window is empty")
+    return AnalysisWindow(start=first, as_of=end, notes=tuple(notes))
+
+
+def preset_window(name: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """Return the ``(start, as_of)`` dates (UTC) of a named window of :data:`WINDOW_PRESETS`.
+
+    Raises
+    ------
+    DataError
+        If the name is unknown (the message lists the known ones).
+    """
+    if name not in WINDOW_PRESETS:
+        raise DataError(f"unknown window {name!r}; known windows: {', '.join(WINDOW_PRESETS)}")
+    start, end = WINDOW_PRESETS[name]
+    return pd.Timestamp(start, tz="UTC"), pd.Timestamp(end, tz="UTC")
+
+
+@dataclass(frozen=True)
+class Universe:
+    """The coins an estimate can use in a lookback, and the ones left out.
+
+    Attributes
+    ----------
+    assets : tuple of str
+        Coins with enough data, in panel order.
+    excluded : dict of str to int
+        Coins left out -> number of returns they have in the lookback.
+    lookback : int
+        Periods of the lookback (ending at the as-of date) that were counted.
+    notes : tuple of str
+        One line per exclusion reason, naming the coins and their period counts.
+    """
+
+    assets: tuple[str, ...]
+    excluded: dict[str, int]
+    lookback: int
+    notes: tuple[str, ...] = ()
+
+
+def usable_assets(returns: pd.DataFrame, lookback: int | None = None, *,
+                  min_coverage: float = MIN_COVERAGE, min_periods: int = 2) -> Universe:
+    """Split coins into those with enough returns in the lookback and those left out.
+
+    The lookback is the last ``lookback`` rows of ``returns`` (which ends at the as-of date).
+    A coin enters when it has a return in at least ``min_coverage`` of those rows and at
+    least ``min_periods`` returns; otherwise it would shrink the common window every other
+    coin is estimated on, so it is left out with a note.
+
+    Parameters
+    ----------
+    returns : pandas.DataFrame of shape (n_periods, n_assets)
+        Simple returns (decimal per period) up to the as-of date; NaN where a coin has none.
+    lookback : int, optional
+        Number of most recent periods counted; default all rows. A lookback longer than the
+        data counts the rows there are.
+    min_coverage : float, default :data:`MIN_COVERAGE`
+        Share of the lookback (0 < x <= 1) a coin needs returns in.
+    min_periods : int, default 2
+        Fewest returns a coin needs in any case.
+
+    Returns
+    -------
+    Universe
+        The usable coins, the ones left out with their counts, and the notes.
+
+    Raises
+    ------
+    DataError
+        If ``lookback`` < 2 or ``min_coverage`` is outside (0, 1].
+    """
+    if lookback is not None and (isinstance(lookback, bool) or int(lookback) < 2):
+        raise DataError(f"lookback is {lookback!r}; it must be an integer >= 2 periods")
+    if not 0 < min_coverage <= 1:
+        raise DataError(f"min_coverage is {min_coverage!r}; it must be in (0, 1]")
+    window = returns if lookback is None else returns.iloc[-int(lookback):]
+    rows = len(window)
+    counts = window.notna().sum()
+    needed = max(int(min_periods), int(np.ceil(min_coverage * rows)))
+    kept = tuple(str(a) for a in window.columns if counts[a] >= needed)
+    excluded = {str(a): int(counts[a]) for a in window.columns if counts[a] < needed}
+    notes: tuple[str, ...] = ()
+    if excluded:
+        end = f"{window.index[-1]:%Y-%m-%d}" if rows else "the as-of date"
+        listed = ", ".join(f"{a} ({n})" for a, n in excluded.items())
+        notes = (f"Left out of the estimate, too little data in the {rows} periods up to {end} "
+                 f"(a coin needs {needed}): {listed}. Shorten the lookback, move the window "
+                 "or use pairwise alignment to include them.",)
+    return Universe(assets=kept, excluded=excluded, lookback=rows, notes=notes)
