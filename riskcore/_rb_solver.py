@@ -551,6 +551,7 @@ def _ccd_sweeps(cov, b, y, sy, tol, newton_cost, max_sweeps):  # pragma: no cove
     ``_MIN_SWEEPS``-th sweep on) exceed ``newton_cost`` (in sweeps).
     """
     n = b.shape[0]
+    moves = np.empty(n)
     err_first = np.inf
     sweeps = 0
     while sweeps < max_sweeps:
@@ -572,16 +573,26 @@ def _ccd_sweeps(cov, b, y, sy, tol, newton_cost, max_sweeps):  # pragma: no cove
             if not rate < 1.0 or np.log(tol / err) / np.log(rate) > newton_cost:
                 return sweeps
         sweeps += 1
+        # Only the lower triangle is read, once per sweep (half the memory traffic of a
+        # full-row update, which bounds large sweeps): at coordinate i the row prefix
+        # cov[i, :i] gives this sweep's earlier moves' effect on (Σy)_i, and, while it is
+        # in cache, passes move i on to the earlier coordinates' sy. By the end of the
+        # sweep sy is Σy exactly again.
         for i in range(n):
+            s = 0.0
+            for j in range(i):
+                s += cov[i, j] * moves[j]
             d = cov[i, i]
-            a = sy[i] - d * y[i]
+            a = sy[i] + s - d * y[i]
             root = np.sqrt(a * a + 4.0 * d * b[i])
             # the two algebraically equal forms, each where it does not cancel
             yi = 2.0 * b[i] / (a + root) if a > 0.0 else (root - a) / (2.0 * d)
-            diff = yi - y[i]
-            if diff != 0.0:
-                for j in range(n):
-                    sy[j] += cov[i, j] * diff
+            move = yi - y[i]
+            moves[i] = move
+            sy[i] += s + d * move
+            if move != 0.0:
+                for j in range(i):
+                    sy[j] += cov[i, j] * move
                 y[i] = yi
     return sweeps
 
