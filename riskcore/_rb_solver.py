@@ -211,10 +211,12 @@ def solve_risk_budget(
         if _newton_cholesky is _NOT_LOADED:
             _load_kernel()
         if _ccd_start is not None:
-            y_ccd, sweeps = _ccd_start(
+            y_ccd, sweeps, err = _ccd_start(
                 cov, b, _EMPTY if y is None else y, float(tol), _PCG_NEWTON_SWEEPS, _MAX_SWEEPS
             )
             if sweeps > 0 and (y_ccd > 0).all() and np.isfinite(y_ccd).all():
+                if err <= tol:  # the sweeps got there: no Newton step
+                    return RiskBudgetSolution(y_ccd, True, 0, err, sweeps)
                 y = y_ccd
     if y is None:
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -598,10 +600,11 @@ def _ccd_sweeps(cov, b, y, sy, tol, newton_cost, max_sweeps):  # pragma: no cove
 
 
 def _ccd_start_loops(cov, b, y0, tol, newton_cost, max_sweeps):  # pragma: no cover
-    """Return ``(y, sweeps)``: coordinate sweeps from ``y0`` (or the default start).
+    """Return ``(weights, sweeps, error)``: coordinate sweeps from ``y0`` (or the default).
 
-    ``b`` is normalized and positive; ``y`` is rescaled optimally first. ``sweeps`` is 0
-    when the start is unusable (the caller then starts as without the kernel).
+    ``b`` is normalized and positive; ``y`` is rescaled optimally first; the weights sum
+    to 1 and ``error`` is recomputed from them. ``sweeps`` is 0 when the start is unusable
+    (the caller then starts as without the kernel).
     """
     n = b.shape[0]
     y = np.empty(n)
@@ -616,12 +619,30 @@ def _ccd_start_loops(cov, b, y0, tol, newton_cost, max_sweeps):  # pragma: no co
         sy[i] = s
         quad += y[i] * s
     if not (quad > 0.0 and quad < np.inf):
-        return y, 0
+        return y, 0, np.nan
     scale = 1.0 / np.sqrt(quad)
     for i in range(n):
         y[i] *= scale
         sy[i] *= scale
-    return y, _ccd_sweeps(cov, b, y, sy, tol, newton_cost, max_sweeps)
+    sweeps = _ccd_sweeps(cov, b, y, sy, tol, newton_cost, max_sweeps)
+    # the error reached, from a fresh product Σy
+    total = 0.0
+    y_sum = 0.0
+    for i in range(n):
+        s = 0.0
+        for j in range(n):
+            s += cov[i, j] * y[j]
+        sy[i] = s
+        total += y[i] * s
+        y_sum += y[i]
+    err = 0.0
+    for i in range(n):
+        e = abs(y[i] * sy[i] / (total * b[i]) - 1.0)
+        if not e <= err:
+            err = e
+    for i in range(n):
+        y[i] /= y_sum
+    return y, sweeps, err
 
 
 def _load_kernel():
