@@ -762,14 +762,23 @@ def minimum_variance_weights(
     cov: pd.DataFrame | np.ndarray,
     *,
     bounds: Any = None,
-    tol: float = 1e-12,
+    tol: float = 1e-10,
     max_iter: int = 500,
 ) -> AllocationResult:
-    """Long-only minimum-variance weights: ``min w'Σw`` s.t. ``sum(w) = 1``, bounds.
+    r"""Long-only minimum-variance weights: ``min w'Σw`` s.t. ``sum(w) = 1``, bounds.
 
-    Solved with scipy's SLSQP from the inverse-variance portfolio, with the analytic
-    gradient; the result is checked against the optimality conditions (equal marginal
-    risk for every asset strictly inside its bounds).
+    Solved exactly by a primal active-set method for convex quadratic programs (Nocedal &
+    Wright 2006, Algorithm 16.3): each iteration fixes the assets of a working set at their
+    bounds and solves the equality-constrained problem on the others (one symmetric linear
+    system), stepping to the nearest bound that blocks; an asset leaves the working set when
+    its Lagrange multiplier has the wrong sign. The covariance is scaled to unit average
+    variance first, so the answer does not depend on its unit and near-zero-variance assets
+    (stablecoins) do not make the stopping rule scale-dependent.
+
+    The result is checked against the optimality (KKT) conditions, with ``λ`` the common
+    marginal variance: ``(Σw)_i = λ`` for every asset strictly inside its bounds,
+    ``(Σw)_i >= λ`` at its minimum and ``(Σw)_i <= λ`` at its maximum. The largest
+    violation, divided by the portfolio variance ``w'Σw``, must not exceed ``tol``.
 
     Parameters
     ----------
@@ -778,15 +787,17 @@ def minimum_variance_weights(
     bounds : optional
         Per-asset ``(minimum, maximum)`` weights, as in :func:`risk_budget_weights`
         (default ``(0, 1)``: long only).
-    tol : float, default 1e-12
-        SLSQP's ``ftol``.
+    tol : float, default 1e-10
+        Largest violation of the optimality conditions accepted, relative to the portfolio
+        variance (reported as ``max_relative_error``).
     max_iter : int, default 500
-        SLSQP iterations.
+        Active-set iterations (each adds or drops one asset from the working set).
 
     Returns
     -------
     AllocationResult
-        ``method="minimum variance"``, ``budget=None``.
+        ``method="minimum variance"``, ``budget=None``; ``lagrange_multiplier`` is ``λ``
+        (annualized variance) and ``max_relative_error`` the optimality residual reached.
 
     Raises
     ------
@@ -795,14 +806,14 @@ def minimum_variance_weights(
     InfeasibleError
         If the bounds cannot sum to 1.
     ConvergenceError
-        If SLSQP fails (the message gives its status).
+        If the optimality conditions are not met to ``tol`` within ``max_iter`` iterations
+        (the message gives the residual reached).
 
     References
     ----------
     H. Markowitz (1952), "Portfolio selection", Journal of Finance 7(1), 77-91.
+    J. Nocedal, S. J. Wright (2006), *Numerical Optimization*, 2nd ed., Springer, section 16.5.
     """
-    from scipy.optimize import minimize
-
     from riskcore import constrained as crb
 
     values, labels = _as_cov(cov)
@@ -810,26 +821,166 @@ def minimum_variance_weights(
     crb.check_feasible(lower, upper, [], labels)
     scale = float(np.mean(np.diagonal(values)))
     sigma = values / scale
-    inv = 1.0 / np.diagonal(sigma)
-    x0 = np.clip(inv / inv.sum(), lower, upper)
-    res = minimize(
-        lambda w: float(w @ sigma @ w),
-        x0,
-        jac=lambda w: 2.0 * (sigma @ w),
-        method="SLSQP",
-        bounds=list(zip(lower, upper, strict=True)),
-        constraints=[
-            {"type": "eq", "fun": lambda w: w.sum() - 1.0, "jac": lambda w: np.ones_like(w)}
-        ],
-        options={"ftol": tol, "maxiter": max_iter},
-    )
-    w = np.clip(res.x, lower, upper)
-    w = w / w.sum()
-    if not res.success:
+    w, iterations = _min_variance_active_set(sigma, lower, upper, max_iter)
+    residual, lam = _min_variance_kkt_residual(sigma, w, lower, upper)
+    if not residual <= tol:
         raise ConvergenceError(
-            f"minimum variance did not converge after {res.nit} iterations: {res.message}"
+            "minimum variance did not converge: optimality residual (marginal variances of "
+            f"held assets apart, relative to the portfolio variance) {residual:.3g} after "
+            f"{iterations} iterations (tolerance {tol:g}); raise max_iter or use a "
+            "better-conditioned covariance estimate (shrinkage)"
         )
-    return _result("minimum variance", w, values, labels, None, converged=True, iterations=res.nit)
+    return _result(
+        "minimum variance",
+        w,
+        values,
+        labels,
+        None,
+        converged=True,
+        iterations=iterations,
+        error=residual,
+        lagrange_multiplier=lam * scale,
+    )
+
+
+def _min_variance_active_set(
+    sigma: np.ndarray, lower: np.ndarray, upper: np.ndarray, max_iter: int
+) -> tuple[np.ndarray, int]:
+    """Primal active-set method for ``min w'Σw``, ``sum(w) = 1``, ``lower <= w <= upper``.
+
+    Nocedal & Wright (2006), Algorithm 16.3, with the working set made of bound constraints
+    (``at[i]`` is -1 at the minimum, +1 at the maximum, 0 free); the budget constraint is
+    always active. Returns the last iterate and the iterations used (``max_iter`` with
+    the limit was hit: the caller's optimality check then reports the residual).
+    """
+    n = sigma.shape[0]
+    pinned = upper - lower <= 0
+    # feasible start: inverse-variance weights clipped to the bounds, then moved towards the
+    # bounds' slack until they sum to 1 (possible: check_feasible passed)
+    inv = 1.0 / np.diagonal(sigma)
+    w = np.clip(inv / inv.sum(), lower, upper)
+    gap = 1.0 - w.sum()
+    room = (upper - w) if gap > 0 else (w - lower)
+    if gap != 0 and room.sum() > 0:
+        w += np.sign(gap) * room * min(1.0, abs(gap) / room.sum())
+    w = np.clip(w, lower, upper)
+    at = np.zeros(n, dtype=int)
+    at[w <= lower] = -1
+    at[(w >= upper) & ~pinned] = 1
+    if not (at == 0).any():
+        at[np.argmax(upper - lower)] = 0
+    for it in range(1, max_iter + 1):
+        free = at == 0
+        target = _min_variance_on_free_set(sigma, w, free)
+        if target is None:
+            return w, it
+        step = target - w
+        # longest step in [0, 1] that keeps the free weights inside their bounds
+        alpha, blocking = 1.0, -1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(
+                step < 0, (lower - w) / step, np.where(step > 0, (upper - w) / step, np.inf)
+            )
+        ratio[~free] = np.inf
+        j = int(np.argmin(ratio))
+        if ratio[j] < 1.0:
+            alpha, blocking = max(float(ratio[j]), 0.0), j
+        if blocking < 0:
+            w = target
+            lam, multipliers = _min_variance_multipliers(sigma, w, at)
+            worst = int(np.argmin(multipliers))
+            if multipliers[worst] >= -1e-12 * abs(lam):
+                return w, it
+            at[worst] = 0  # the bound holds the objective up: release it
+        else:
+            w = w + alpha * step
+            if step[blocking] < 0:
+                w[blocking], at[blocking] = lower[blocking], -1
+            else:
+                w[blocking], at[blocking] = upper[blocking], 1
+    return w, max_iter
+
+
+def _min_variance_on_free_set(
+    sigma: np.ndarray, w: np.ndarray, free: np.ndarray
+) -> np.ndarray | None:
+    """Minimize ``w'Σw`` over the free weights, fixed ones held, ``sum(w) = 1``.
+
+    Solves the KKT system ``[[Σ_FF, 1], [1', 0]] [w_F; -λ] = [-Σ_FB w_B; 1 - sum w_B]``,
+    with one step of iterative refinement; None if it is singular.
+    """
+    idx = np.flatnonzero(free)
+    k = idx.size
+    fixed_w = np.where(free, 0.0, w)
+    kkt = np.empty((k + 1, k + 1))
+    kkt[:k, :k] = sigma[np.ix_(idx, idx)]
+    kkt[:k, k] = 1.0
+    kkt[k, :k] = 1.0
+    kkt[k, k] = 0.0
+    rhs = np.empty(k + 1)
+    rhs[:k] = -(sigma[idx] @ fixed_w)
+    rhs[k] = 1.0 - fixed_w.sum()
+    try:
+        sol = np.linalg.solve(kkt, rhs)
+        sol += np.linalg.solve(kkt, rhs - kkt @ sol)
+    except np.linalg.LinAlgError:
+        return None
+    if not np.isfinite(sol).all():
+        return None
+    target = fixed_w
+    target[idx] = sol[:k]
+    return target
+
+
+def _min_variance_multipliers(
+    sigma: np.ndarray, w: np.ndarray, at: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Return the free assets' common marginal variance ``λ`` and the bound multipliers.
+
+    A multiplier is ``(Σw)_i - λ`` at a minimum and ``λ - (Σw)_i`` at a maximum (both must
+    be >= 0 at the optimum); free assets get +inf.
+    """
+    g = sigma @ w
+    free = at == 0
+    lam = float(np.mean(g[free]))
+    multipliers = np.full(w.shape[0], np.inf)
+    multipliers[at < 0] = g[at < 0] - lam
+    multipliers[at > 0] = lam - g[at > 0]
+    return lam, multipliers
+
+
+def _min_variance_kkt_residual(
+    sigma: np.ndarray, w: np.ndarray, lower: np.ndarray, upper: np.ndarray
+) -> tuple[float, float]:
+    """Largest violation of the minimum-variance optimality conditions, and ``λ``.
+
+    Recomputed from the weights alone (not from the solver's working set): assets strictly
+    inside their bounds must share the marginal variance ``λ``; an asset at its minimum may
+    have more, at its maximum less. Divided by the portfolio variance ``w'Σw``; also fails
+    (inf) on weights that break the bounds or the budget.
+    """
+    g = sigma @ w
+    variance = float(w @ g)
+    if not (np.isfinite(w).all() and variance > 0):
+        return float("inf"), float("nan")
+    width = np.maximum(upper - lower, 0.0)
+    at_lower = w <= lower + 1e-12 * width
+    at_upper = (w >= upper - 1e-12 * width) & ~at_lower
+    inside = ~at_lower & ~at_upper
+    if inside.any():
+        lam = float(np.mean(g[inside]))
+    else:  # a vertex: any λ between the largest marginal at a maximum and smallest at a min
+        hi = g[at_upper].max() if at_upper.any() else -np.inf
+        lo = g[at_lower].min() if at_lower.any() else np.inf
+        lam = float(hi if np.isfinite(hi) else lo)
+    violation = np.zeros_like(g)
+    violation[inside] = np.abs(g[inside] - lam)
+    violation[at_lower] = np.maximum(lam - g[at_lower], 0.0)
+    violation[at_upper] = np.maximum(g[at_upper] - lam, 0.0)
+    out_of_bounds = max(float(np.max(lower - w)), float(np.max(w - upper)), abs(w.sum() - 1))
+    if out_of_bounds > 1e-12:
+        return float("inf"), lam
+    return float(violation.max()) / variance, lam
 
 
 def volatility_scale(
