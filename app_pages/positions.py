@@ -11,12 +11,18 @@ from ui.compute import budgets, estimate, inside_budget
 from ui.data import current_dataset
 from ui.errors import shown_errors
 from ui.layout import metric_row
+from ui.text import plain
 
 st.title("Positions")
 data = current_dataset()
 with shown_errors():
     est = estimate(data)
-book = ui.book_editor()
+book, left_out = rb.estimable_positions(ui.book_editor(), est.matrix.columns)
+if left_out:
+    st.info(plain(left_out))
+if not book.positions:
+    st.warning("No position of the book has a coin estimated in the analysis window.")
+    st.stop()
 settings = st.columns(4)
 rate = settings[0].number_input("Riskless rate (annualized %)", -5.0, 30.0, 0.0, 0.25,
                                 key="pos_rate") / 100

@@ -8,6 +8,7 @@ import streamlit as st
 from riskcore.assets import is_stablecoin
 from riskcore.export import to_csv_safe
 from riskcore.metrics import drawdown as riskcore_drawdown
+from riskcore.window import universe_start
 from ui import charts
 from ui.compute import (
     STABLECOIN_POLICIES,
@@ -16,20 +17,21 @@ from ui.compute import (
     trading_inputs,
     volume_note,
 )
-from ui.data import current_dataset, history_note
+from ui.data import current_dataset, history_note, window_is_default
 from ui.errors import shown_errors
 from ui.simulate import FREQUENCIES, TRIGGERS, backtests, metrics_table, sweep
 from ui.spec import METHOD_LABELS, allocation_spec, describe
+from ui.text import plain
 
 SCALE = {"band": 50.0, "relative_band": 200.0, "risk_band": 50.0, "volatility_band": 100.0}
 SESSION = {"persist_state": "session"}
 
 st.title("Rebalancing simulator")
 data = current_dataset()
-prices = data.prices
-st.caption(history_note(prices) + " Decisions at each close use only prices known then; "
-           "trades execute at that close and pay costs out of the portfolio. "
-           + volume_note(data))
+prices = data.history  # up to the as-of date; the run starts at the window start
+st.caption(plain(history_note(data.prices)) + " Decisions at each close use only prices known "
+           "then; trades execute at that close and pay costs out of the portfolio, and never "
+           "at a price made by cleaning. " + plain(volume_note(data)))
 
 c1, c2, c3 = st.columns(3)
 # the target is the Allocation page's decision (its session-state keys, read by ui.spec);
@@ -39,7 +41,7 @@ override = c1.selectbox("Target", ["allocation", *METHOD_LABELS], key="bt_method
                         m == "allocation" else METHOD_LABELS[m])
 stables = [a for a in prices.columns if is_stablecoin(a)]
 if stables:
-    c1.radio(f"Stablecoins ({', '.join(stables)})", list(STABLECOIN_POLICIES),
+    c1.radio(plain(f"Stablecoins ({', '.join(stables)})"), list(STABLECOIN_POLICIES),
              format_func=STABLECOIN_POLICIES.get, key="stablecoins", **SESSION)
 c1.number_input("Volatility floor (annualized %)", 0.0, 50.0, step=1.0,
                 key="volatility_floor_pct", **SESSION)
@@ -61,19 +63,25 @@ trading_inputs([c2, c3, c3, c3, c3])
 initial = c3.number_input("Initial value (USD)", 100.0, 1e9, 100_000.0, step=1000.0,
                           key="bt_initial", **SESSION)
 
+start = data.window.start
+if window_is_default():  # not from 2013 with the two coins that existed then
+    with shown_errors():
+        start, start_note = universe_start(prices, int(st.session_state["lookback"]))
+    st.caption(start_note)
 with shown_errors():
-    spec = allocation_spec(list(prices.columns), triggers=tuple(triggers),
+    spec = allocation_spec(list(prices.columns), start=start,
+                           triggers=tuple(triggers),
                            mode=st.session_state["rebalance_mode"], costs=cost_model(),
                            method=None if override == "allocation" else override)
 st.caption(f"Target: {describe(spec)}; re-made at each rebalance with the data known then. "
            "Estimator, lookback, budgets, bounds, groups and the volatility target are set "
            "on the Allocation page.")
 with shown_errors():
-    runs, notes = backtests(prices, spec, initial, data.volume)
+    runs, notes = backtests(prices, spec, initial, data.volume, data.tradable)
 main = runs["policy"]
 if notes:
     with st.expander(f"Notes on this run ({len(notes)})"):
-        st.markdown("\n".join(f"- {n}" for n in notes))
+        st.markdown("\n".join(f"- {plain(n)}" for n in notes))
 curves = pd.DataFrame({name: r.equity for name, r in runs.items()}).loc[main.rebalance_dates[0]:]
 st.plotly_chart(charts.equity(curves, markers=main.rebalance_dates,
                               title=f"Equity ({len(main.rebalance_dates)} rebalances marked)"),
@@ -115,6 +123,7 @@ if st.session_state.get("sweep_request") == request:
     bar = st.progress(0.0, text="Sweeping thresholds…")
     with shown_errors():
         table = sweep(prices, spec, kind, grid, initial, volume=data.volume,
+                      tradable=data.tradable,
                       _progress=lambda d, n: bar.progress(d / n))
     bar.empty()
     st.plotly_chart(charts.tradeoff(table, x=axis, x_title=axis.replace("_", " "),

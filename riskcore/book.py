@@ -616,21 +616,54 @@ def margin_excess(book: Book, market: Market,
 
 
 # ----------------------------------------------------------------------------- risk
+def _column_of(underlying: str, by_symbol: Mapping[str, str]) -> str | None | bool:
+    """Covariance column of an underlying, None for riskless cash, False when unknown."""
+    if underlying in by_symbol:
+        return by_symbol[underlying]
+    if underlying == "USD" or is_stablecoin(underlying):
+        return None
+    return False
+
+
 def _columns(book: Book, assets) -> dict[str, str | None]:
     """Map each underlying to its covariance column (None for riskless cash)."""
     by_symbol = {base_symbol(a): a for a in assets}
     mapping: dict[str, str | None] = {}
     for p in book.positions:
-        u = p.underlying
-        if u in by_symbol:
-            mapping[u] = by_symbol[u]
-        elif u == "USD" or is_stablecoin(u):
-            mapping[u] = None
-        else:
-            raise DataError(f"{p.name}: no covariance for {u}; coins estimated: "
-                            f"{', '.join(map(str, assets))} (select {u} in the sidebar, or "
-                            "lengthen the analysis window)")
+        column = _column_of(p.underlying, by_symbol)
+        if column is False:
+            raise DataError(f"{p.name}: no covariance for {p.underlying}; coins estimated: "
+                            f"{', '.join(map(str, assets))} (select {p.underlying} in the "
+                            "sidebar, or lengthen the analysis window)")
+        mapping[p.underlying] = column
     return mapping
+
+
+def estimable_positions(book: Book, assets) -> tuple[Book, str]:
+    """Split a book into the positions an estimate covers and a note on the others.
+
+    Parameters
+    ----------
+    book : Book
+    assets : iterable of str
+        Coins of the covariance estimate (matched to underlyings by base symbol).
+
+    Returns
+    -------
+    book : Book
+        The positions whose underlying has a covariance column, or is USD or a stablecoin
+        held as riskless cash.
+    note : str
+        Empty, or one sentence naming the positions left out and their coins.
+    """
+    by_symbol = {base_symbol(a): a for a in assets}
+    kept = [p for p in book.positions if _column_of(p.underlying, by_symbol) is not False]
+    left = [p for p in book.positions if _column_of(p.underlying, by_symbol) is False]
+    note = ""
+    if left:
+        note = ("Left out of the risk figures, no estimate for their coin in the analysis "
+                "window: " + ", ".join(f"{p.name} ({p.underlying})" for p in left) + ".")
+    return Book(tuple(kept)), note
 
 
 @dataclass(frozen=True, eq=False)

@@ -266,3 +266,49 @@ def usable_assets(returns: pd.DataFrame, lookback: int | None = None, *,
                  f"(a coin needs {needed}): {listed}. Shorten the lookback, move the window "
                  "or use pairwise alignment to include them.",)
     return Universe(assets=kept, excluded=excluded, lookback=rows, notes=notes)
+
+
+def universe_start(prices: pd.DataFrame, lookback: int, *, min_share: float = 0.5
+                   ) -> tuple[pd.Timestamp, str]:
+    """First date on which at least ``min_share`` of the coins have a full lookback.
+
+    A walk-forward run from the first date of a panel that starts in 2013 would allocate
+    among the two coins that existed then and compound that for years; the simulator's
+    default start (when the user has not chosen a window) is instead the first date on
+    which most of the selected coins can be estimated.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame of shape (n_periods, n_assets)
+        Price panel up to the as-of date.
+    lookback : int
+        Returns a coin needs before a date to be estimated then (>= 1).
+    min_share : float, default 0.5
+        Share of the coins (0 < x <= 1) that must have ``lookback`` returns.
+
+    Returns
+    -------
+    start : pandas.Timestamp
+        That date; the last date of the panel if no date qualifies.
+    note : str
+        One sentence saying why the run starts then.
+
+    Raises
+    ------
+    DataError
+        If ``lookback`` < 1 or ``min_share`` is outside (0, 1].
+    """
+    prices = _check_panel(prices)
+    if isinstance(lookback, bool) or int(lookback) < 1:
+        raise DataError(f"lookback is {lookback!r}; it must be an integer >= 1")
+    if not 0 < min_share <= 1:
+        raise DataError(f"min_share is {min_share!r}; it must be in (0, 1]")
+    counts = prices.pct_change(fill_method=None).notna().rolling(int(lookback)).sum()
+    ready = (counts >= int(lookback)).sum(axis=1)
+    needed = max(1, int(np.ceil(min_share * prices.shape[1])))
+    hits = np.flatnonzero(ready.to_numpy() >= needed)
+    start = prices.index[hits[0]] if hits.size else prices.index[-1]
+    note = (f"The run starts on {start:%Y-%m-%d}, the first date on which {needed} of the "
+            f"{prices.shape[1]} coins have {int(lookback)} periods of returns; set a start "
+            "date under Analysis window in the sidebar to start elsewhere.")
+    return start, note

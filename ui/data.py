@@ -285,6 +285,11 @@ def _window_dates() -> tuple[dt.date | None, dt.date | None]:
     return state.get("win_start"), state.get("win_as_of")
 
 
+def window_is_default() -> bool:
+    """Tell whether the user kept the default analysis window (no preset, no typed dates)."""
+    return st.session_state.get("win_preset", DEFAULT_WINDOW) == DEFAULT_WINDOW
+
+
 def window_picker() -> None:
     """Render the analysis window shared by every page (sidebar, every run, from app.py).
 
@@ -375,8 +380,7 @@ def current_dataset(*, min_assets: int = 2) -> Dataset:
                    "the window or select more coins in the sidebar.")
         st.stop()
     history = panel.loc[:window.as_of]
-    raw = source.prices.reindex(index=history.index, columns=history.columns)
-    tradable = (history == raw) & history.notna()
+    tradable = riskcore.tradable_from_cleaning(history, cleaned.actions)
     volume = None
     if source.load is not None and not source.load.volume.empty:
         known = [a for a in history.columns if a in source.load.volume.columns]

@@ -26,28 +26,32 @@ FREQUENCIES = {"D": "daily", "W": "weekly", "M": "monthly", "Q": "quarterly"}
 
 @st.cache_data(show_spinner="Simulating…", max_entries=16)
 def backtests(prices: pd.DataFrame, spec: riskcore.PortfolioSpec, initial_value: float,
-              volume: pd.DataFrame | None = None):
+              volume: pd.DataFrame | None = None, tradable: pd.DataFrame | None = None):
     """Run the spec and its benchmarks on the same prices, start and costs.
 
+    ``prices`` run up to the as-of date (estimates may look back before the spec's start);
+    ``tradable`` is False where a price was made by cleaning, never traded on.
     Returns ``(runs, notes)``: ``{"policy": result, benchmark name: result, ...}`` and the
     notes of the run and of any benchmark that could not run.
     """
-    main = riskcore.run_backtest(prices, spec, initial_value=initial_value, volume=volume)
+    main = riskcore.run_backtest(prices, spec, initial_value=initial_value, volume=volume,
+                                 tradable=tradable)
     bench = riskcore.benchmark_backtests(prices, main, volume=volume,
-                                         initial_value=initial_value)
+                                         initial_value=initial_value, tradable=tradable)
     return {"policy": main, **bench.runs}, main.notes + bench.notes
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def sweep(prices: pd.DataFrame, spec: riskcore.PortfolioSpec, trigger: str,
           thresholds: tuple[float, ...], initial_value: float,
-          volume: pd.DataFrame | None = None, _progress=None):
+          volume: pd.DataFrame | None = None, tradable: pd.DataFrame | None = None,
+          _progress=None):
     """Cache :func:`riskcore.threshold_sweep` of the spec without its own triggers."""
     base = replace(spec, frequency=None, band=None, relative_band=None, risk_band=None,
                    volatility_band=None)
     return riskcore.threshold_sweep(prices, base, list(thresholds), trigger=trigger,
                                     initial_value=initial_value, volume=volume,
-                                    progress=_progress)
+                                    tradable=tradable, progress=_progress)
 
 
 ROWS = {  # metric -> (label, format)

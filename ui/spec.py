@@ -12,7 +12,7 @@ import streamlit as st
 
 import riskcore
 from ui.compute import METHODS as _COMPUTE_LABELS
-from ui.compute import budgets, n_inside
+from ui.compute import budgets, inside_budget
 
 #: UI label of each riskcore method (riskcore.METHODS is the vocabulary; labels follow it).
 METHOD_LABELS: dict[str, str] = {
@@ -44,7 +44,7 @@ def allocation_spec(assets: list[str], *, start=None, as_of=None, triggers: tupl
         **dict(triggers),
     }
     if method == "risk_budget":
-        fields["risk_budget"] = dict(budgets(list(assets)))
+        fields["risk_budget"] = dict(budgets(inside_budget(list(assets))))
         fields["group_limits"] = state["groups_value"]
     if method in ("risk_budget", "minimum_variance"):
         fields["bounds"] = state["bounds_value"]
@@ -55,7 +55,8 @@ def allocation_spec(assets: list[str], *, start=None, as_of=None, triggers: tupl
             fields["cluster_budget"] = {g: float(state.get(f"cbudget_{g}", 1.0))
                                         for g in (*clusters, "other")}
         else:
-            fields["n_clusters"] = max(1, min(int(state["n_clusters"]), n_inside(assets) - 1))
+            inside = len(inside_budget(list(assets)))
+            fields["n_clusters"] = max(1, min(int(state["n_clusters"]), inside - 1))
     if state["vol_target_on"]:
         fields |= {"target_volatility": state["vol_target_pct"] / 100,
                    "max_leverage": float(state["max_leverage"]), "sleeve_asset": state["cash"]}

@@ -393,3 +393,13 @@ def test_equity_and_margin_excess_agree_with_the_grid_and_the_risk(market, cov):
         grid.margin_excess.iloc[0, 0], rel=1e-12)
     assert book_equity(book, market, -0.3, 0.5) - risk.equity == pytest.approx(
         grid.pnl.iloc[0, 0], rel=1e-12)
+
+
+def test_positions_without_an_estimate_are_left_out_with_a_note():
+    from riskcore.book import Book, Position, estimable_positions
+
+    book = Book((Position("btc", "spot", "BTC", 1.0), Position("sol", "spot", "SOL", 10.0),
+                 Position("usd", "cash", "USD", 100.0)))
+    kept, note = estimable_positions(book, ["BTC-USD", "ETH"])
+    assert kept.names == ["btc", "usd"]
+    assert "sol (SOL)" in note

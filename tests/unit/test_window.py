@@ -138,3 +138,16 @@ def test_periods_per_day_converts_bars_not_calendars():
     assert periods_per_day(daily) == 1.0
     assert periods_per_day(weekdays) == 1.0  # weekday daily volume is already per day
     assert periods_per_day(hourly) == pytest.approx(24.0)
+
+
+def test_simulation_starts_when_most_coins_have_a_full_lookback():
+    from riskcore.window import universe_start
+
+    prices = _panel(200)
+    prices.iloc[:100, 1] = np.nan  # ETH lists on day 100
+    prices.iloc[:150, 2] = np.nan  # SOL lists on day 150
+    start, note = universe_start(prices, 30)  # 2 of 3 coins: BTC from day 30, ETH day 130
+    assert start == prices.index[130]
+    assert "2 of the 3 coins have 30 periods" in note
+    start, _ = universe_start(prices, 30, min_share=1.0)
+    assert start == prices.index[180]
