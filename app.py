@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from ui.compute import init_state
+from ui.compute import init_state, warm_up_solver
 from ui.data import asset_picker, sidebar, window_picker
 
 st.set_page_config(page_title="Crypto risk budgeting", page_icon="⚖️",
@@ -22,6 +22,7 @@ pages = [
 ]
 navigation = st.navigation(pages)
 init_state()
+warm_up_solver()
 sidebar()
 asset_picker()
 window_picker()

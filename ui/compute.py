@@ -7,6 +7,9 @@ target. The settings live in session state under the keys of :data:`ALLOCATION_D
 
 from __future__ import annotations
 
+import threading
+
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -60,6 +63,22 @@ TRADING_DEFAULTS = {
 }
 REBALANCE_MODES = {"to_target": "back to target", "to_band": "to the band's edge",
                    "breached_only": "only coins outside the band"}
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up_solver() -> threading.Thread:
+    """Compile the risk-budgeting kernel in the background once per server process.
+
+    numba compiles (or loads from its disk cache) on the first solve: seconds on a fresh
+    install. Doing it while the user reads the Data page keeps the first Allocation page
+    from waiting for it.
+    """
+    def solve() -> None:
+        riskcore.risk_budget_weights(pd.DataFrame(np.eye(3)))
+
+    thread = threading.Thread(target=solve, name="warm-up-solver", daemon=True)
+    thread.start()
+    return thread
 
 
 def init_state() -> None:
