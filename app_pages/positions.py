@@ -94,7 +94,8 @@ st.subheader("Reach the budget")
 t1, t2, t3 = st.columns(3)
 cap = t1.number_input("Leverage cap (gross, ×)", 0.1, 20.0, 2.0, 0.1, key="pos_cap")
 aim = t2.number_input("Target volatility (annualized %)", 1.0, 300.0,
-                      round(100 * risk.volatility, 1), 1.0, key="pos_target") / 100
+                      min(max(round(100 * risk.volatility, 1), 1.0), 300.0), 1.0,
+                      key="pos_target") / 100
 perp = t3.multiselect("Trade through the perpetual", inside,
                       key=f"pos_perp_{st.session_state.get('book_version', 0)}",
                       default=[a for a in inside if base_symbol(a) in

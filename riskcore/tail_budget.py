@@ -1079,7 +1079,7 @@ def as_allocation_result(result: TailAllocationResult, cov: pd.DataFrame) -> Any
     So that existing tables and charts built on ``AllocationResult`` (volatility
     contributions, method comparison) can show the ES-budgeted portfolio: the weights are
     kept, the risk fields are the VOLATILITY decomposition under ``cov`` (as the class
-    defines them), ``budget`` is the ES budget and ``max_relative_error`` the exact-Euler ES
+    defines them), ``budget`` is the ES budget and ``budget_error`` the exact-Euler ES
     error. Show the ES contributions from ``result`` (or :func:`contribution_comparison`)
     next to them.
 
@@ -1117,6 +1117,6 @@ def as_allocation_result(result: TailAllocationResult, cov: pd.DataFrame) -> Any
         portfolio_volatility=portfolio_volatility(w, c),
         converged=result.converged,
         iterations=result.iterations,
-        max_relative_error=result.max_relative_error,
+        budget_error=result.max_relative_error,
         covariance=c.to_numpy(dtype=float),
     )

@@ -24,7 +24,7 @@ from riskcore.tail_budget import (
     tail_risk_budget_weights,
 )
 
-BIG = ["BTC-USD", "ETH-USD", "LINK-USD", "LTC-USD", "SOL-USD"]
+BIG = ["BTC", "ETH", "LINK", "LTC", "SOL"]
 
 
 def student_scenarios(n=3000, p=5, seed=42):
@@ -161,7 +161,7 @@ def test_real_coins_both_measures(yahoo_returns):
     assert hist.converged and hist.max_relative_error <= max(1e-12, 5 * hist.resolution)
     assert cf.converged and cf.max_relative_error <= 1e-8
     # both give BTC, the least volatile coin, the largest weight
-    assert hist.weights.idxmax() == "BTC-USD" and cf.weights.idxmax() == "BTC-USD"
+    assert hist.weights.idxmax() == "BTC" and cf.weights.idxmax() == "BTC"
 
 
 def test_all_14_real_coins_historical(yahoo_returns):
@@ -169,7 +169,7 @@ def test_all_14_real_coins_historical(yahoo_returns):
     assert res.converged
     assert res.max_relative_error <= max(1e-12, 14 * res.resolution)
     # stablecoins carry almost no tail risk, so equal ES budgets put most weight in them
-    assert res.weights[["USDT-USD", "USDC-USD"]].sum() > 0.9
+    assert res.weights[["USDT", "USDC"]].sum() > 0.9
 
 
 def test_cornish_fisher_refuses_or_reports_on_extreme_kurtosis(yahoo_returns):
@@ -196,7 +196,7 @@ def test_side_by_side_table(yahoo_returns):
     assert table.attrs["warnings"] == ()
     # equal weights in BTC and DOGE: skewness 14.7, excess kurtosis 400 (DOGE's 2021 squeezes)
     # put Cornish-Fisher out of its domain; the column is blanked, the reason given
-    pair = yahoo_returns[["BTC-USD", "DOGE-USD"]]
+    pair = yahoo_returns[["BTC", "DOGE"]]
     table2 = contribution_comparison(pair, pd.Series(0.5, index=pair.columns),
                                      pair.cov() * 365)
     assert table2["cornish_fisher_es"].isna().all()
@@ -293,27 +293,27 @@ def test_loose_bounds_give_the_unbounded_solution(yahoo_returns):
 
 
 def test_stablecoin_caps_bind_and_the_rest_share_es_equally(yahoo_returns):
-    caps = {"USDT-USD": (0, 0.1), "USDC-USD": (0, 0.1)}
+    caps = {"USDT": (0, 0.1), "USDC": (0, 0.1)}
     res = tail_risk_budget_weights(yahoo_returns, bounds=caps)
     assert res.converged and res.solver_error <= 1e-8
     assert res.weights.sum() == pytest.approx(1.0, abs=1e-12)
-    assert res.weights[["USDT-USD", "USDC-USD"]].max() <= 0.1 + 1e-12
-    assert set(res.binding_constraints) == {"USDT-USD at its maximum weight 0.1",
-                                            "USDC-USD at its maximum weight 0.1"}
-    coins = res.relative_risk_contributions.drop(["USDT-USD", "USDC-USD"])
+    assert res.weights[["USDT", "USDC"]].max() <= 0.1 + 1e-12
+    assert set(res.binding_constraints) == {"USDT at its maximum weight 0.1",
+                                            "USDC at its maximum weight 0.1"}
+    coins = res.relative_risk_contributions.drop(["USDT", "USDC"])
     # the 12 uncapped coins share the tail equally, to the measure's resolution
     assert np.max(np.abs(coins / coins.mean() - 1)) <= max(1e-8, 14 * res.resolution)
     assert res.max_relative_error <= max(1e-8, 14 * res.resolution)
     # capped coins carry less than their share (one-sided condition at a maximum)
-    assert (res.relative_risk_contributions[["USDT-USD", "USDC-USD"]] < coins.mean()).all()
+    assert (res.relative_risk_contributions[["USDT", "USDC"]] < coins.mean()).all()
 
 
 def test_minimum_weight_binds_with_more_than_its_share(yahoo_returns):
-    res = tail_risk_budget_weights(yahoo_returns, bounds={"BTC-USD": (0.3, 0.5)})
-    assert res.weights["BTC-USD"] == pytest.approx(0.3, abs=1e-9)
-    assert res.binding_constraints == ("BTC-USD at its minimum weight 0.3",)
-    others = res.relative_risk_contributions.drop("BTC-USD")
-    assert res.relative_risk_contributions["BTC-USD"] > others.max()
+    res = tail_risk_budget_weights(yahoo_returns, bounds={"BTC": (0.3, 0.5)})
+    assert res.weights["BTC"] == pytest.approx(0.3, abs=1e-9)
+    assert res.binding_constraints == ("BTC at its minimum weight 0.3",)
+    others = res.relative_risk_contributions.drop("BTC")
+    assert res.relative_risk_contributions["BTC"] > others.max()
 
 
 def test_bounds_errors():
