@@ -303,3 +303,35 @@ def test_pages_usable_at_800_px(server, page):
         page.screenshot(path=str(SHOTS / "narrow_allocation_collapsed.png"), full_page=True)
     finally:
         page.set_viewport_size({"width": 1400, "height": 3600})
+
+
+def test_no_outside_request_even_with_a_markdown_image_in_an_asset_name(server, page, tmp_path):
+    """Issue 14: user text is shown as text; no page load asks any host but the server."""
+    outside: list[str] = []
+
+    def record(request) -> None:
+        if not request.url.startswith((server, "data:", "blob:")):
+            outside.append(request.url)
+
+    page.on("request", record)
+    try:
+        bait = "![x](http://127.0.0.2:9/px.png)"
+        hostile = tmp_path / "hostile [x](http:__127.0.0.2_9_link).csv"
+        rows = ["date,BTC,=HYPERLINK(\"http://127.0.0.2:9\"),\"" + bait + "\""]
+        rows += [f"2024-01-{d:02d},{100 + d},{50 + d % 3},{10 + d % 5}" for d in range(1, 29)]
+        hostile.write_text("\n".join(rows) + "\n")
+        upload(page, server, [hostile])
+        page.get_by_text("Uploaded files:").wait_for(timeout=60_000)
+        wait_idle(page)
+        for title in ("Data", "Volatility", "Allocation", "Rebalance check", "Stress"):
+            page.get_by_test_id("stSidebarNavLink").filter(has_text=title).click()
+            page.wait_for_timeout(500)
+            wait_idle(page)
+            assert page.locator('[data-testid="stException"]').count() == 0, title
+        page.screenshot(path=str(SHOTS / "hostile_names.png"), full_page=True)
+        # the name is shown as typed, not turned into an image or a link
+        assert page.get_by_text("![X](", exact=False).count() > 0
+        assert page.locator('img[src*="127.0.0.2"], a[href*="127.0.0.2"]').count() == 0
+    finally:
+        page.remove_listener("request", record)
+    assert outside == [], outside
