@@ -6,6 +6,7 @@ server's resident memory (RSS, from /proc) at start, after each round, and after
 pause, so a leak shows as a staircase that does not come down.
 
     python benchmarks/bench_sessions.py            # 5 rounds x 6 sessions
+    python benchmarks/bench_sessions.py 5 3        # 5 rounds x 3 sessions
 """
 
 import os
@@ -61,6 +62,11 @@ def session(browser, url: str, files: list[Path]) -> None:
 
 
 def main() -> None:
+    global ROUNDS, SESSIONS
+    if len(sys.argv) > 1:
+        ROUNDS = int(sys.argv[1])
+    if len(sys.argv) > 2:
+        SESSIONS = int(sys.argv[2])
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py",
                              "--server.port", str(port)], cwd=REPO,
