@@ -108,7 +108,7 @@ def test_typed_budget_moves_weights(server, page):
     page.wait_for_function(
         """(before) => {
             for (const el of document.querySelectorAll('.js-plotly-plot')) {
-                const t = (el.data || []).find(t => t.name === 'weight');
+                const t = (el._fullData || el.data || []).find(t => t.name === 'weight');
                 if (t && JSON.stringify(Array.from(t.y)) !== before) return true;
             }
             return false;
@@ -125,7 +125,8 @@ def chart_trace(page: Page, name: str) -> list[float]:
     spec = page.evaluate(
         """(name) => {
             for (const el of document.querySelectorAll('.js-plotly-plot')) {
-                const trace = (el.data || []).find(t => t.name === name);
+                // plotly keeps typed arrays ({dtype, bdata}) in data; _fullData is decoded
+                const trace = (el._fullData || el.data || []).find(t => t.name === name);
                 if (trace) return JSON.stringify(Array.from(trace.y));
             }
             return null;
@@ -194,7 +195,7 @@ def test_simulator_threshold_sweep(server, page):
     page.get_by_role("button", name="Run threshold sweep").click()
     page.wait_for_function(
         """() => [...document.querySelectorAll('.js-plotly-plot')]
-                 .some(el => (el.data || []).some(t => t.name === 'threshold'))""",
+                 .some(el => (el._fullData || el.data || []).some(t => t.name === 'threshold'))""",
         timeout=60_000)
     wait_idle(page)
     points = chart_trace(page, "threshold")
@@ -227,7 +228,7 @@ def test_real_data_volatility_target_comparison_simulator_and_sweep(
     page.get_by_role("button", name="Run threshold sweep").click()
     page.wait_for_function(
         """() => [...document.querySelectorAll('.js-plotly-plot')]
-                 .some(el => (el.data || []).some(t => t.name === 'threshold'))""",
+                 .some(el => (el._fullData || el.data || []).some(t => t.name === 'threshold'))""",
         timeout=60_000)
     wait_idle(page)
     assert len(chart_trace(page, "threshold")) == 51
@@ -274,7 +275,8 @@ def test_mixed_real_upload_every_page_and_crash_window(server, page):
     page.get_by_text("2022-10-01 → 2022-12-31", exact=False).first.wait_for(timeout=60_000)
     page.screenshot(path=str(SHOTS / "mixed_correlation_ftx.png"), full_page=True)
     page.get_by_role("tab", name="Calm vs stress days").click()
-    page.locator('[role="tabpanel"]:not([hidden]) .main-svg').first.wait_for(timeout=60_000)
+    page.get_by_text("stress days (equal-weight return", exact=False).wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)
     wait_idle(page)
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(SHOTS / "mixed_correlation_calm_stress.png"), full_page=True)
@@ -286,23 +288,25 @@ def test_mixed_real_upload_every_page_and_crash_window(server, page):
 
 def test_pages_usable_at_800_px(server, page):
     """Issue 8: at 800 px wide metrics wrap instead of being cut, the sidebar collapses."""
-    upload(page, server, daily_uploads())
-    page.get_by_text("Uploaded files:").wait_for(timeout=90_000)
-    wait_idle(page)
-    page.set_viewport_size({"width": 800, "height": 2400})
+    context = page.context.browser.new_context(viewport={"width": 800, "height": 2400})
+    narrow = context.new_page()
     try:
+        upload(narrow, server, daily_uploads())
+        narrow.get_by_text("Uploaded files:").wait_for(timeout=90_000)
+        wait_idle(narrow)
         for title, name in [("Volatility", "volatility"), ("Correlation", "correlation"),
                             ("Allocation", "allocation"), ("Rebalance check", "rebalance_check")]:
-            open_page(page, title)
-            page.screenshot(path=str(SHOTS / f"narrow_{name}.png"), full_page=True)
-            for metric in page.get_by_test_id("stMetric").all():
+            open_page(narrow, title)
+            narrow.screenshot(path=str(SHOTS / f"narrow_{name}.png"), full_page=True)
+            for metric in narrow.get_by_test_id("stMetric").all():
                 box = metric.bounding_box()
                 assert box is None or box["x"] + box["width"] <= 800, title
-        page.get_by_test_id("stSidebarCollapseButton").locator("button").click()
-        page.wait_for_timeout(500)
-        page.screenshot(path=str(SHOTS / "narrow_allocation_collapsed.png"), full_page=True)
+        narrow.get_by_test_id("stSidebarCollapseButton").locator("button").click()
+        narrow.wait_for_timeout(500)
+        narrow.screenshot(path=str(SHOTS / "narrow_rebalance_check_collapsed.png"),
+                          full_page=True)
     finally:
-        page.set_viewport_size({"width": 1400, "height": 3600})
+        context.close()
 
 
 def test_no_outside_request_even_with_a_markdown_image_in_an_asset_name(server, page, tmp_path):
