@@ -631,8 +631,10 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
                     if sleeve is not None:
                         tgt[sleeve] += 1.0 - k
                 targets[t] = tgt
-    budget_reference = (spec.method == "risk_budget" if spec is not None
-                        else policy.method in ("erc", "risk_budget"))
+    # the budget is the reference of realized volatility contributions only when it budgets
+    # volatility; an ES-budgeted target's reference is its own volatility contributions
+    budget_reference = (spec.method == "risk_budget" and spec.risk_measure == "volatility"
+                        if spec is not None else policy.method in ("erc", "risk_budget"))
     reference = _reference(budget_reference, covariance, estimable, eligible, targets,
                            budget_all)
     decide_run = None
@@ -705,11 +707,12 @@ def _data_notes(index, assets, tradable, last_real, ends, value_prices, first) -
 def _has_fast_path(spec: PortfolioSpec) -> bool:
     """Whether the rolling kernel computes this spec's targets (checked equal by a test).
 
-    Sample or EWMA covariance on the common window, and risk budgeting without bounds or
-    group limits, inverse volatility or equal weight. Every other spec re-runs
-    :func:`riskcore.portfolio.decide` at each date.
+    Sample or EWMA covariance on the common window, and volatility risk budgeting without
+    bounds or group limits, inverse volatility or equal weight. Every other spec (among them
+    expected-shortfall budgeting) re-runs :func:`riskcore.portfolio.decide` at each date.
     """
     return (spec.estimator in ("sample", "ewma") and spec.alignment == "common"
+            and spec.risk_measure == "volatility"
             and spec.method in ("risk_budget", "inverse_volatility", "equal_weight")
             and not spec.bounds and not spec.group_limits)
 
