@@ -100,7 +100,8 @@ risk = main.relative_risk_contributions.loc[curves.index[0]:].dropna(how="all")
 left.plotly_chart(charts.lines(risk, title="Realized relative risk contributions",
                                y_title="share of portfolio risk"), key="chart_bt_risk")
 # the spec's own ES measure, else historical ES at the Allocation page's level
-measure, level = spec.es_measure or "historical", st.session_state["es_level"]
+measure = spec.es_measure or "historical"
+level = spec.es_level if spec.es_measure else st.session_state["es_level"]
 with shown_errors():
     tail = es_shares(prices, held, spec.lookback, measure, level).dropna(how="all")
 right.plotly_chart(charts.lines(tail, title="Realized expected-shortfall contributions",

@@ -23,8 +23,9 @@ becomes eligible later enters at the next trigger.
 
 Risk contributions are measured with the same rolling covariance estimate at each date, over
 the assets with a full estimation window; the reference they are compared with is the risk
-budget (``"erc"``, ``"risk_budget"``) or the target weights' own relative risk contributions
-(other methods).
+budget (``"erc"``, ``"risk_budget"`` on volatility) or the target weights' own relative risk
+contributions (other methods, and expected-shortfall budgeting, whose budget is a share of ES,
+not of volatility).
 
 Stablecoins (``RebalancePolicy.volatility_floor``, ``stablecoins``, ``cash``): a floor raises
 every asset's estimated volatility to at least the floor before anything uses the estimate;
@@ -1147,9 +1148,10 @@ def run_backtest(
         simulator's own :class:`RebalancePolicy` (fixed targets, the benchmarks, bt
         comparisons). With a spec the target at each date is
         :func:`riskcore.portfolio.decide` on the ``lookback`` returns ending there (sample or
-        EWMA risk budgeting, inverse volatility and equal weight take a faster path through
-        :func:`riskcore.estimators.rolling_covariances`, tested equal, and re-decide every
-        day a band trigger is checked). The other specs decide at the first date, on
+        EWMA volatility risk budgeting, inverse volatility and equal weight take a faster
+        path through :func:`riskcore.estimators.rolling_covariances`, tested equal, and
+        re-decide every day a band trigger is checked). The other specs (expected-shortfall
+        budgeting among them) decide at the first date, on
         calendar dates and on data ends, and, with band triggers, check the bands against
         the last decision and re-make it when a band breaches (the breach is then judged
         against the new decision): one decision per rebalance instead of one per day, about
