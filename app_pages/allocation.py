@@ -12,6 +12,7 @@ from ui.compute import (
     STABLECOIN_POLICIES,
     estimate,
     inside_budget,
+    risk_measure_inputs,
     target_portfolio,
 )
 from ui.constraints import bounds_editor, budget_editor, group_members, groups_editor
@@ -49,6 +50,8 @@ if stables:
     settings[0].radio(plain(f"Stablecoins ({', '.join(stables)})"), list(STABLECOIN_POLICIES),
                       format_func=STABLECOIN_POLICIES.get, key="stablecoins", **SESSION)
 in_budget = inside_budget(assets)
+if state["method"] == "risk_budget":
+    risk_measure_inputs(settings[1])
 if state["method"] == "cluster_risk_budget":
     settings[1].radio("Groups", ["correlation", "groups"], key="cluster_source", **SESSION,
                       format_func={"correlation": "correlation clusters",
@@ -89,7 +92,7 @@ with budget_col:
 
 with result_col:
     with shown_errors():
-        portfolio = target_portfolio(est)
+        portfolio = target_portfolio(est, data)
     observations = est.n_observations
     st.caption(plain(history_note(data.prices)) + f" Covariance: {ESTIMATORS[est.method]}, "
                f"{observations if isinstance(observations, int) else 'pairwise'} observations "
@@ -117,7 +120,12 @@ with result_col:
         "marginal risk contribution": portfolio.marginal_risk_contributions,
         "volatility": est.volatility,
     })
+    tail = portfolio.tail  # set when the budget is on expected shortfall
+    if tail is not None:
+        table.insert(2, "ES contribution", tail.relative_risk_contributions.reindex(
+            table.index, fill_value=0.0))
     shown = ["weight", "relative risk contribution"] + (
+        ["ES contribution"] if tail is not None else []) + (
         ["risk budget"] if portfolio.budget is not None else [])
     st.plotly_chart(charts.grouped_bars(table[shown], title="Weights and risk contributions"),
                     key="chart_weights")
@@ -133,8 +141,16 @@ result = portfolio.allocation
 error_kind = ("optimality-condition error" if result.binding_constraints or
               state["bounds_value"] or state["groups_value"]
               else "largest relative risk-contribution error")
+if tail is not None:
+    error_kind = ("ES optimality-condition error" if tail.binding_constraints
+                  else "largest relative ES-contribution error")
 st.caption(f"Solver: {result.method}, {'converged' if result.converged else 'NOT converged'} in "
            f"{result.iterations} iterations, {error_kind} {result.max_relative_error:.1e}.")
+if tail is not None and tail.measure == "historical":
+    st.caption(f"Historical ES is piecewise linear in the weights: with {tail.n_tail_scenarios} "
+               f"tail scenarios of {tail.n_observations}, swapping one scenario at the edge of "
+               f"the tail moves a share by up to {tail.resolution:.1%} of its budget (the "
+               "resolution); ES contributions match the budgets to within it.")
 d1, d2 = st.columns(2)
 d1.download_button("Download weights (CSV)", to_csv_safe(table, index_label="asset"),
                    file_name="allocation.csv", mime="text/csv")

@@ -19,7 +19,7 @@ from ui.compute import (
 )
 from ui.data import current_dataset, history_note, window_is_default
 from ui.errors import shown_errors
-from ui.simulate import FREQUENCIES, TRIGGERS, backtests, metrics_table, sweep
+from ui.simulate import FREQUENCIES, TRIGGERS, backtests, es_shares, metrics_table, sweep
 from ui.spec import METHOD_LABELS, allocation_spec, describe
 from ui.text import plain
 
@@ -92,13 +92,24 @@ st.plotly_chart(charts.lines(drawdowns, title="Drawdown", y_title="drawdown", co
 st.subheader("Metrics")
 charts.table(metrics_table(runs))
 
-left, right = st.columns(2)
 held = main.weights.loc[curves.index[0]:]
-left.plotly_chart(charts.stacked_area(held, title="Weights over time (policy)"),
-                  key="chart_bt_weights")
+st.plotly_chart(charts.stacked_area(held, title="Weights over time (policy)"),
+                key="chart_bt_weights")
+left, right = st.columns(2)
 risk = main.relative_risk_contributions.loc[curves.index[0]:].dropna(how="all")
-right.plotly_chart(charts.lines(risk, title="Realized relative risk contributions",
-                                y_title="share of portfolio risk"), key="chart_bt_risk")
+left.plotly_chart(charts.lines(risk, title="Realized relative risk contributions",
+                               y_title="share of portfolio risk"), key="chart_bt_risk")
+# the spec's own ES measure, else historical ES at the Allocation page's level
+measure = spec.es_measure or "historical"
+level = spec.es_level if spec.es_measure else st.session_state["es_level"]
+with shown_errors():
+    tail = es_shares(prices, held, spec.lookback, measure, level).dropna(how="all")
+right.plotly_chart(charts.lines(tail, title="Realized expected-shortfall contributions",
+                                y_title=f"share of {measure} ES {level:.1%}"),
+                   key="chart_bt_es")
+right.caption(f"Weekly: each coin's share of the {measure} expected shortfall of the weights "
+              f"held, on the {spec.lookback} returns up to that date (Euler: weight × average "
+              "loss on the portfolio's worst days).")
 with st.expander(f"Trades ({len(main.trades):,})"):
     charts.table(main.trades, max_rows=20, value=st.column_config.NumberColumn(format="dollar"),
                  cost=st.column_config.NumberColumn(format="dollar"))

@@ -23,8 +23,9 @@ becomes eligible later enters at the next trigger.
 
 Risk contributions are measured with the same rolling covariance estimate at each date, over
 the assets with a full estimation window; the reference they are compared with is the risk
-budget (``"erc"``, ``"risk_budget"``) or the target weights' own relative risk contributions
-(other methods).
+budget (``"erc"``, ``"risk_budget"`` on volatility) or the target weights' own relative risk
+contributions (other methods, and expected-shortfall budgeting, whose budget is a share of ES,
+not of volatility).
 
 Stablecoins (``RebalancePolicy.volatility_floor``, ``stablecoins``, ``cash``): a floor raises
 every asset's estimated volatility to at least the floor before anything uses the estimate;
@@ -631,8 +632,10 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
                     if sleeve is not None:
                         tgt[sleeve] += 1.0 - k
                 targets[t] = tgt
-    budget_reference = (spec.method == "risk_budget" if spec is not None
-                        else policy.method in ("erc", "risk_budget"))
+    # the budget is the reference of realized volatility contributions only when it budgets
+    # volatility; an ES-budgeted target's reference is its own volatility contributions
+    budget_reference = (spec.method == "risk_budget" and spec.risk_measure == "volatility"
+                        if spec is not None else policy.method in ("erc", "risk_budget"))
     reference = _reference(budget_reference, covariance, estimable, eligible, targets,
                            budget_all)
     decide_run = None
@@ -705,11 +708,12 @@ def _data_notes(index, assets, tradable, last_real, ends, value_prices, first) -
 def _has_fast_path(spec: PortfolioSpec) -> bool:
     """Whether the rolling kernel computes this spec's targets (checked equal by a test).
 
-    Sample or EWMA covariance on the common window, and risk budgeting without bounds or
-    group limits, inverse volatility or equal weight. Every other spec re-runs
-    :func:`riskcore.portfolio.decide` at each date.
+    Sample or EWMA covariance on the common window, and volatility risk budgeting without
+    bounds or group limits, inverse volatility or equal weight. Every other spec (among them
+    expected-shortfall budgeting) re-runs :func:`riskcore.portfolio.decide` at each date.
     """
     return (spec.estimator in ("sample", "ewma") and spec.alignment == "common"
+            and spec.risk_measure == "volatility"
             and spec.method in ("risk_budget", "inverse_volatility", "equal_weight")
             and not spec.bounds and not spec.group_limits)
 
@@ -1144,9 +1148,10 @@ def run_backtest(
         simulator's own :class:`RebalancePolicy` (fixed targets, the benchmarks, bt
         comparisons). With a spec the target at each date is
         :func:`riskcore.portfolio.decide` on the ``lookback`` returns ending there (sample or
-        EWMA risk budgeting, inverse volatility and equal weight take a faster path through
-        :func:`riskcore.estimators.rolling_covariances`, tested equal, and re-decide every
-        day a band trigger is checked). The other specs decide at the first date, on
+        EWMA volatility risk budgeting, inverse volatility and equal weight take a faster
+        path through :func:`riskcore.estimators.rolling_covariances`, tested equal, and
+        re-decide every day a band trigger is checked). The other specs (expected-shortfall
+        budgeting among them) decide at the first date, on
         calendar dates and on data ends, and, with band triggers, check the bands against
         the last decision and re-make it when a band breaches (the breach is then judged
         against the new decision): one decision per rebalance instead of one per day, about

@@ -41,6 +41,11 @@ from riskcore.hierarchical import cluster_risk_budget_weights, hrp_weights
 from riskcore.periods import infer_periods_per_year
 from riskcore.spec import METHOD_OPTIONS as SPEC_METHOD_OPTIONS
 from riskcore.spec import PortfolioSpec
+from riskcore.tail_budget import (
+    TailAllocationResult,
+    as_allocation_result,
+    tail_risk_budget_weights,
+)
 
 #: Allocation methods (:data:`riskcore.spec.METHODS`) and what each does.
 METHODS: dict[str, str] = {
@@ -97,6 +102,13 @@ class Portfolio:
     excluded : tuple of str
         Assets of the specification left out at this date (no price that day, or fewer than
         ``lookback`` valid returns ending there).
+    tail : TailAllocationResult or None
+        With an expected-shortfall ``risk_measure``: the ES budgeting result on the assets
+        inside the risk budget, before the volatility target (its weights, exact Euler ES
+        contributions, ``max_relative_error``, ``resolution`` and warnings). ES
+        contributions are homogeneous of degree 1, so a volatility target into riskless
+        cash leaves the relative ones unchanged. None when budgeting volatility. The
+        volatility fields above stay the volatility decomposition of the final weights.
 
     Notes
     -----
@@ -122,6 +134,7 @@ class Portfolio:
     notes: tuple[str, ...]
     estimate: CovarianceEstimate | None = None
     excluded: tuple[str, ...] = ()
+    tail: TailAllocationResult | None = None
 
     @property
     def groups(self) -> pd.DataFrame | None:
@@ -238,6 +251,18 @@ def allocate_portfolio(
         if allocation.binding_constraints:
             notes.append("Binding constraints: " + "; ".join(allocation.binding_constraints))
 
+    return _finish(cov, allocation, policy.sleeve, notes, kept_groups, kept_names,
+                   target_volatility=target_volatility, max_leverage=max_leverage, cash=cash)
+
+
+def _finish(cov: pd.DataFrame, allocation: AllocationResult, sleeve: tuple[str, ...],
+            notes: list[str], kept_groups, kept_names, *, target_volatility: float | None,
+            max_leverage: float, cash: str) -> Portfolio:
+    """Volatility target, group table and risk decomposition of an allocation's weights.
+
+    The step after the allocation method, shared by volatility and expected-shortfall
+    budgeting (:func:`allocate_portfolio`, :func:`decide`).
+    """
     weights = allocation.weights.reindex(cov.columns, fill_value=0.0)
     leverage, cash_name, cash_weight = 1.0, None, 0.0
     target: VolatilityTarget | None = None
@@ -292,7 +317,7 @@ def allocate_portfolio(
         leverage=leverage,
         cash=cash_name,
         cash_weight=cash_weight,
-        sleeve=policy.sleeve,
+        sleeve=sleeve,
         group_table=group_table,
         notes=tuple(notes),
     )
@@ -443,6 +468,10 @@ def decide(window: pd.DataFrame, eligible: np.ndarray, spec: PortfolioSpec,
                 f"({', '.join(inside)}) sum to 0; give one of them a positive budget"
             )
         options["budget"] = budget
+    if spec.es_measure is not None:
+        portfolio = _decide_tail(kept, estimate.matrix, spec, options)
+        return replace(portfolio, notes=tuple(notes) + portfolio.notes, estimate=estimate,
+                       excluded=excluded)
     if options.get("n_clusters") is not None:  # no more clusters than budgeted assets
         budgeted = [a for a in inside
                     if spec.stablecoins != "sleeve" or not is_stablecoin(a)]
@@ -450,6 +479,39 @@ def decide(window: pd.DataFrame, eligible: np.ndarray, spec: PortfolioSpec,
     portfolio = allocate_portfolio(estimate.matrix, **options)
     return replace(portfolio, notes=tuple(notes) + portfolio.notes, estimate=estimate,
                    excluded=excluded)
+
+
+def _decide_tail(kept: pd.DataFrame, cov: pd.DataFrame, spec: PortfolioSpec,
+                 options: dict[str, Any]) -> Portfolio:
+    """Expected-shortfall risk budgeting of :func:`decide` on the window's returns.
+
+    The same stablecoin policy, budgets and volatility target as volatility budgeting; the
+    weights inside the budget come from
+    :func:`~riskcore.tail_budget.tail_risk_budget_weights` on the window's complete rows of
+    the assets inside the budget (Spinu 2013 with ES for volatility; Mausser & Romanko 2014).
+    """
+    notes: list[str] = []
+    policy = stablecoin_policy(cov, options.get("budget"), policy=spec.stablecoins)
+    inside = list(policy.cov.columns)
+    if policy.sleeve:
+        notes.append(f"Outside the risk budget (stablecoin sleeve): {', '.join(policy.sleeve)}.")
+    scenarios = kept[inside].dropna()
+    if len(scenarios) < len(kept):
+        notes.append(f"Expected shortfall on the {len(scenarios)} of {len(kept)} periods where "
+                     "every asset inside the budget has a return.")
+    bounds = options.get("bounds")
+    kept_bounds = None if bounds is None else {a: b for a, b in bounds.items() if a in inside}
+    tail = tail_risk_budget_weights(scenarios, policy.budget, measure=spec.es_measure,
+                                    level=spec.es_level, bounds=kept_bounds or None)
+    allocation = as_allocation_result(tail, policy.cov)
+    if tail.binding_constraints:
+        allocation = replace(allocation, binding_constraints=tail.binding_constraints)
+        notes.append("Binding constraints: " + "; ".join(tail.binding_constraints))
+    notes.extend(tail.warnings)
+    portfolio = _finish(cov, allocation, policy.sleeve, notes, [], [],
+                        target_volatility=options["target_volatility"],
+                        max_leverage=options["max_leverage"], cash=options["cash"])
+    return replace(portfolio, tail=tail)
 
 
 def _legacy_options(options: Mapping[str, Any]) -> dict[str, Any]:

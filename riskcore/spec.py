@@ -35,6 +35,12 @@ METHODS: tuple[str, ...] = (
 ESTIMATORS: tuple[str, ...] = ("sample", "ewma", "ledoit_wolf", "oas")
 #: How returns of assets with different histories are aligned in the estimation window.
 ALIGNMENTS: tuple[str, ...] = ("common", "pairwise")
+#: Risk measures of risk budgeting: volatility (Euler contributions to sigma), historical or
+#: Cornish-Fisher (modified) expected shortfall (:mod:`riskcore.tail_budget`).
+RISK_MEASURES: tuple[str, ...] = ("volatility", "historical_es", "cornish_fisher_es")
+#: The :data:`riskcore.tail_budget.TAIL_MEASURES` name of each expected-shortfall measure.
+ES_MEASURES: dict[str, str] = {"historical_es": "historical",
+                               "cornish_fisher_es": "cornish-fisher"}
 #: Stablecoin policies: inside the risk budget like any coin, or outside it (the sleeve).
 STABLECOIN_POLICIES: tuple[str, ...] = ("include", "sleeve")
 #: Calendar rebalancing frequencies: daily, weekly (Monday weeks), monthly, quarterly.
@@ -51,7 +57,8 @@ METHOD_OPTIONS: dict[str, tuple[str, ...]] = {
     "risk_budget": ("risk_budget",),
 }
 #: Version of the JSON layout written by :meth:`PortfolioSpec.to_json`.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# schema 2 -> 3 added risk_measure and es_level (older specs load with the defaults)
 # schema 1 (the simulator's RebalancePolicy vocabulary) -> schema 2 field names
 _V1_RENAMES = {"budget": "risk_budget", "groups": "group_limits", "threshold": "band",
                "cash": "sleeve_asset"}
@@ -137,6 +144,15 @@ class PortfolioSpec:
         User groups of ``"cluster_risk_budget"`` instead of correlation clusters.
     cluster_budget : mapping of group -> float, optional
         Risk budget per group of ``"cluster_risk_budget"`` (>= 0; default equal).
+    risk_measure : {"volatility", "historical_es", "cornish_fisher_es"}, default "volatility"
+        What ``"risk_budget"`` budgets: volatility, or expected shortfall at ``es_level`` on
+        the window's returns (historical, or Cornish-Fisher modified ES), solved by
+        :func:`riskcore.tail_budget.tail_risk_budget_weights`. The ES measures are an option
+        of ``"risk_budget"`` only; they take weight ``bounds`` with ``"historical_es"`` only,
+        and no ``group_limits``.
+    es_level : float, default 0.95
+        Confidence level of the expected shortfall (strictly between 0 and 1); used by the
+        ES measures only (another value with ``"volatility"`` is refused).
     stablecoins : {"include", "sleeve"}, default "include"
         Stablecoins (:func:`riskcore.assets.is_stablecoin`) inside the risk budget, or
         outside it as the sleeve.
@@ -162,8 +178,10 @@ class PortfolioSpec:
         For an unknown name (the allowed values are listed), a negative or non-finite
         number, an option the method does not take (``risk_budget``, ``bounds``,
         ``group_limits``, cluster options), ``pairwise`` with another estimator than
-        ``"sample"``, a bound outside [0, 1] or a minimum above its maximum, or a stablecoin
-        ``sleeve_asset`` without a volatility target.
+        ``"sample"``, a bound outside [0, 1] or a minimum above its maximum, a stablecoin
+        ``sleeve_asset`` without a volatility target, an ES ``risk_measure`` with another
+        method than ``"risk_budget"``, with ``group_limits``, or (Cornish-Fisher) with
+        ``bounds``, or an ``es_level`` outside (0, 1).
 
     References
     ----------
@@ -186,6 +204,8 @@ class PortfolioSpec:
     n_clusters: int | None = None
     clusters: tuple[tuple[str, tuple[str, ...]], ...] = ()
     cluster_budget: tuple[tuple[str, float], ...] = ()
+    risk_measure: str = "volatility"
+    es_level: float = 0.95
     stablecoins: str = "include"
     target_volatility: float | None = None
     max_leverage: float = 1.0
@@ -229,6 +249,7 @@ class PortfolioSpec:
             put(self, "volatility_floor", _number(self.volatility_floor, "volatility_floor")
                 or None)
         self._check_method_options()
+        self._check_risk_measure()
         if self.target_volatility is not None:
             put(self, "target_volatility",
                 _number(self.target_volatility, "target_volatility", strict=True))
@@ -298,6 +319,35 @@ class PortfolioSpec:
                 raise ParameterError(f"{option} is an option of {_allowed(methods)}, not of "
                                     f"method {self.method!r}")
 
+    def _check_risk_measure(self) -> None:
+        self._check_choice("risk_measure", RISK_MEASURES)
+        level = self.es_level
+        if isinstance(level, bool) or not isinstance(level, Real) or not 0 < level < 1:
+            raise ParameterError(f"es_level is {level!r}; it must lie strictly between 0 and 1 "
+                                 "(0.95 = the worst 5% of periods)")
+        object.__setattr__(self, "es_level", float(level))
+        if self.risk_measure == "volatility":
+            if self.es_level != 0.95:
+                raise ParameterError(f"es_level {self.es_level:g} is used by the expected-"
+                                     "shortfall risk measures only; set risk_measure to "
+                                     "'historical_es' or 'cornish_fisher_es'")
+            return
+        if self.method != "risk_budget":
+            raise ParameterError(f"risk_measure {self.risk_measure!r} is an option of "
+                                 f"'risk_budget', not of method {self.method!r}")
+        if self.group_limits:
+            raise ParameterError(f"group limits are not supported with risk_measure "
+                                 f"{self.risk_measure!r}; drop them or budget volatility")
+        if self.bounds and self.risk_measure != "historical_es":
+            raise ParameterError(f"weight bounds are supported with risk_measure "
+                                 f"'historical_es' only, not {self.risk_measure!r}; drop "
+                                 "them or use historical expected shortfall")
+
+    @property
+    def es_measure(self) -> str | None:
+        """The :mod:`riskcore.tail_budget` measure name, or None when budgeting volatility."""
+        return ES_MEASURES.get(self.risk_measure)
+
     # -- views used by the engine ---------------------------------------------------------
 
     @property
@@ -357,7 +407,8 @@ class PortfolioSpec:
 
         Schema 1 (the simulator's old vocabulary) loads with its fields renamed:
         ``budget`` -> ``risk_budget``, ``groups`` -> ``group_limits``, ``threshold`` ->
-        ``band``, ``cash`` -> ``sleeve_asset``.
+        ``band``, ``cash`` -> ``sleeve_asset``. Schemas 1 and 2 have no ``risk_measure``
+        nor ``es_level``: they load with the defaults (volatility budgeting).
 
         Raises
         ------

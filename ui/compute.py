@@ -8,6 +8,7 @@ target. The settings live in session state under the keys of :data:`ALLOCATION_D
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -32,6 +33,12 @@ METHODS = {
     "minimum_variance": "Minimum variance",
     "equal_weight": "Equal weight",
 }
+RISK_MEASURES = {
+    "volatility": "Volatility",
+    "historical_es": "Historical expected shortfall",
+    "cornish_fisher_es": "Cornish-Fisher expected shortfall",
+}
+ES_LEVELS = [0.9, 0.95, 0.975, 0.99]  # the levels of ui.tail's side-by-side slider
 STABLECOIN_POLICIES = {
     "sleeve": "outside the risk budget (cash sleeve)",
     "include": "inside the risk budget, like any coin",
@@ -51,6 +58,8 @@ ALLOCATION_DEFAULTS = {
     "cash": "cash",
     "bounds_value": (),
     "groups_value": (),
+    "risk_measure": "volatility",
+    "es_level": 0.95,  # also the level of ui.tail's side-by-side table: one setting
 }
 # Shared by the Rebalance check and the simulator, so both trade with the same rule and costs.
 TRADING_DEFAULTS = {
@@ -261,10 +270,54 @@ def inside_budget(assets: list[str]) -> list[str]:
 
 
 
-def target_portfolio(est):
-    """Return the Portfolio of the shared settings on a covariance estimate."""
+def risk_measure_inputs(container) -> None:
+    """Render the risk measure of risk budgeting and, for expected shortfall, its level.
+
+    The level is the session-state key ``"es_level"``, which the side-by-side table of
+    :mod:`ui.tail` also renders: this control mirrors it under its own widget key (a key
+    renders once per page) and writes it back, so both show the one setting.
+    """
+    state = st.session_state
+    container.selectbox("Risk measure", list(RISK_MEASURES), format_func=RISK_MEASURES.get,
+                        key="risk_measure", persist_state="session",
+                        help="What each coin's budget is a share of: volatility, or the "
+                             "average loss on the window's worst days (historical), or its "
+                             "Cornish-Fisher (skewness and kurtosis) approximation.")
+    if state["risk_measure"] != "volatility":
+        state["es_level_budget"] = state["es_level"]
+        container.select_slider("Expected-shortfall level", ES_LEVELS, key="es_level_budget",
+                                format_func=lambda v: f"{v:.1%}",
+                                on_change=lambda: state.update(es_level=state["es_level_budget"]))
+
+
+def es_budgeting() -> bool:
+    """Whether the shared settings budget expected shortfall (risk budgeting only)."""
+    state = st.session_state
+    return state["method"] == "risk_budget" and state["risk_measure"] != "volatility"
+
+
+@st.cache_data(show_spinner="Budgeting expected shortfall…", max_entries=16)
+def decision(prices: pd.DataFrame, spec: riskcore.PortfolioSpec):
+    """Cache :func:`riskcore.build_portfolio` of a spec."""
+    return riskcore.build_portfolio(prices, spec)
+
+
+def target_portfolio(est, dataset):
+    """Return the Portfolio of the shared settings on a covariance estimate.
+
+    Expected-shortfall budgeting needs the window's returns, not only the covariance: it
+    runs the Allocation page's spec (:func:`ui.spec.allocation_spec`) through
+    :func:`riskcore.build_portfolio` on the estimate's assets and window (the same decision
+    the simulator makes at its rebalance dates).
+    """
     method = st.session_state["method"]
     assets = list(est.matrix.columns)
+    if es_budgeting():
+        from ui.spec import allocation_spec  # ui.spec reads this module's settings
+
+        lookback = min(int(st.session_state["lookback"]), len(dataset.prices) - 1)
+        spec = replace(allocation_spec(assets), lookback=lookback)
+        return decision(dataset.prices, spec)
     inside = inside_budget(assets)
     budget = tuple(budgets(inside).items()) if method == "risk_budget" and inside else None
     return allocate(est.matrix, method, budget, settings_options(len(inside)))
@@ -273,7 +326,7 @@ def target_portfolio(est):
 def target_allocation(dataset):
     """Return (covariance estimate, Portfolio) for the shared settings on the dataset."""
     est = estimate(dataset)
-    return est, target_portfolio(est)
+    return est, target_portfolio(est, dataset)
 
 
 @st.cache_data(show_spinner="Comparing methods…", max_entries=16)

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 import riskcore
+from riskcore.tail_budget import es_contributions_over_time
 
 TRIGGERS = {
     "frequency": "Calendar",
@@ -52,6 +53,22 @@ def sweep(prices: pd.DataFrame, spec: riskcore.PortfolioSpec, trigger: str,
     return riskcore.threshold_sweep(prices, base, list(thresholds), trigger=trigger,
                                     initial_value=initial_value, volume=volume,
                                     tradable=tradable, progress=_progress)
+
+
+@st.cache_data(show_spinner="Expected-shortfall contributions…", max_entries=16)
+def es_shares(prices: pd.DataFrame, weights: pd.DataFrame, window: int, measure: str,
+              level: float) -> pd.DataFrame:
+    """Cache :func:`riskcore.tail_budget.es_contributions_over_time` of held weights.
+
+    ``prices`` are the run's prices (returns are taken here); ``weights`` the run's held
+    weights (a riskless ``"cash"`` column, if any, carries no tail risk and is left out).
+    Weekly dates only (and the last): the decomposition of a trailing window changes slowly
+    and a screen shows no more.
+    """
+    held = weights.drop(columns="cash", errors="ignore")
+    dates = held.index[::7].union(held.index[-1:])
+    return es_contributions_over_time(riskcore.to_returns(prices), held.loc[dates],
+                                      window=window, measure=measure, level=level)
 
 
 ROWS = {  # metric -> (label, format)

@@ -12,7 +12,7 @@ import streamlit as st
 
 import riskcore
 from ui.compute import METHODS as _COMPUTE_LABELS
-from ui.compute import budgets, inside_budget
+from ui.compute import RISK_MEASURES, budgets, inside_budget
 
 #: UI label of each riskcore method (riskcore.METHODS is the vocabulary; labels follow it).
 METHOD_LABELS: dict[str, str] = {
@@ -46,6 +46,9 @@ def allocation_spec(assets: list[str], *, start=None, as_of=None, triggers: tupl
     if method == "risk_budget":
         fields["risk_budget"] = dict(budgets(inside_budget(list(assets))))
         fields["group_limits"] = state["groups_value"]
+        if state["risk_measure"] != "volatility":
+            fields |= {"risk_measure": state["risk_measure"],
+                       "es_level": float(state["es_level"])}
     if method in ("risk_budget", "minimum_variance"):
         fields["bounds"] = state["bounds_value"]
     if method == "cluster_risk_budget":
@@ -67,7 +70,11 @@ def allocation_spec(assets: list[str], *, start=None, as_of=None, triggers: tupl
 
 def describe(spec: riskcore.PortfolioSpec) -> str:
     """One line saying what the spec decides (for captions)."""
-    parts = [METHOD_LABELS[spec.method], f"{spec.estimator} covariance over {spec.lookback} "
+    label = METHOD_LABELS[spec.method]
+    if spec.es_measure is not None:
+        label = (f"Risk budgeting of {RISK_MEASURES[spec.risk_measure].lower()} at "
+                 f"{spec.es_level:.1%}")
+    parts = [label, f"{spec.estimator} covariance over {spec.lookback} "
              "periods", f"stablecoins {spec.stablecoins}"]
     if spec.volatility_floor:
         parts.append(f"volatility floor {spec.volatility_floor:.0%}")
