@@ -3,6 +3,7 @@
 import streamlit as st
 
 import riskcore
+from riskcore.errors import RiskcoreError
 from riskcore.regimes import calm_stress_correlation, window_correlation
 from ui import charts
 from ui.compute import returns
@@ -44,24 +45,29 @@ with tab_regime:
                          key="corr_stress_pct", **SESSION,
                          help="Days ranked by the equal-weight return of the coins priced "
                               "that day; the worst ones are stress days, the rest calm days.")
-    with shown_errors():
+    try:
         regime = calm_stress_correlation(shown, quantile=quantile / 100)
-    for note in regime.notes:
-        st.info(plain(note))
-    keep = [a for a in order if a in regime.calm.columns]
-    st.caption(f"{len(regime.stress_days)} stress days (equal-weight return ≤ "
-               f"{regime.threshold:.1%}) against {len(regime.market) - len(regime.stress_days)} "
-               f"calm days, {period}. Correlations measured on stress days are inflated by "
-               "their higher volatility (Forbes & Rigobon 2002): read the difference as "
-               "'moved together more', not as a new long-run correlation.")
-    c1, c2 = st.columns(2)
-    c1.plotly_chart(charts.heatmap(regime.calm.loc[keep, keep], title="Calm days"),
-                    key="chart_corr_calm")
-    c2.plotly_chart(charts.heatmap(regime.stress.loc[keep, keep], title="Stress days"),
-                    key="chart_corr_stress")
-    st.plotly_chart(charts.heatmap(regime.difference.loc[keep, keep],
-                                   title="Stress − calm: how much more the coins moved together"),
-                    key="chart_corr_diff")
+    except RiskcoreError as exc:  # this view only: the rest of the page still works
+        regime = None
+        st.info(plain(str(exc)))
+    if regime is not None:
+        for note in regime.notes:
+            st.info(plain(note))
+        keep = [a for a in order if a in regime.calm.columns]
+        calm_days = len(regime.market) - len(regime.stress_days)
+        st.caption(f"{len(regime.stress_days)} stress days (equal-weight return ≤ "
+                   f"{regime.threshold:.1%}) against {calm_days} "
+                   f"calm days, {period}. Correlations measured on stress days are inflated by "
+                   "their higher volatility (Forbes & Rigobon 2002): read the difference as "
+                   "'moved together more', not as a new long-run correlation.")
+        c1, c2 = st.columns(2)
+        c1.plotly_chart(charts.heatmap(regime.calm.loc[keep, keep], title="Calm days"),
+                        key="chart_corr_calm")
+        c2.plotly_chart(charts.heatmap(regime.stress.loc[keep, keep], title="Stress days"),
+                        key="chart_corr_stress")
+        st.plotly_chart(charts.heatmap(
+            regime.difference.loc[keep, keep],
+            title="Stress − calm: how much more the coins moved together"), key="chart_corr_diff")
 
 st.subheader("Rolling correlation of a pair")
 assets = list(data.prices.columns)

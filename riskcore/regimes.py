@@ -26,6 +26,9 @@ from riskcore.errors import DataError
 
 #: Fewest pairwise-complete returns a correlation needs to be shown.
 MIN_CORRELATION_PERIODS = 10
+#: Fewest stress days the calm-vs-stress view needs (the worst decile of a three-month crash
+#: window is 9 days; fewer than 8 points give a correlation that is mostly noise).
+MIN_STRESS_DAYS = 8
 
 
 @dataclass(frozen=True)
@@ -124,8 +127,7 @@ class CalmStressCorrelation:
 
 
 def calm_stress_correlation(returns: pd.DataFrame, *, quantile: float = 0.1,
-                            min_periods: int = MIN_CORRELATION_PERIODS
-                            ) -> CalmStressCorrelation:
+                            min_periods: int = MIN_STRESS_DAYS) -> CalmStressCorrelation:
     """Compare correlations on the days the market fell most with the other days.
 
     Parameters
@@ -134,8 +136,8 @@ def calm_stress_correlation(returns: pd.DataFrame, *, quantile: float = 0.1,
         Simple returns (decimal per period) of the analysis window.
     quantile : float, default 0.1
         Share of days counted as stress days (0 < q < 0.5): the worst decile by default.
-    min_periods : int, default :data:`MIN_CORRELATION_PERIODS`
-        Fewest returns a coin needs on stress days (and on calm days).
+    min_periods : int, default :data:`MIN_STRESS_DAYS`
+        Fewest stress days, and fewest returns a coin needs on stress days (and on calm days).
 
     Returns
     -------
@@ -157,7 +159,7 @@ def calm_stress_correlation(returns: pd.DataFrame, *, quantile: float = 0.1,
     if n_stress < min_periods:
         raise DataError(f"the window has {len(market)} days with returns, so the worst "
                         f"{quantile:.0%} are {n_stress} day(s); need at least {min_periods}: "
-                        "widen the analysis window")
+                        "raise the share of stress days or widen the analysis window")
     threshold = float(np.sort(market.to_numpy())[n_stress - 1])
     stress_days = market.index[market.to_numpy() <= threshold]
     calm_days = market.index.difference(stress_days)

@@ -111,7 +111,7 @@ def test_calm_stress_split_on_the_worst_decile():
     assert (eq.loc[result.stress_days] <= result.threshold).all()
     assert (eq.drop(result.stress_days) > result.threshold).all()
     assert (result.difference.to_numpy()[~np.eye(3, dtype=bool)] > 0.5).all()
-    with pytest.raises(DataError, match="widen the analysis window"):
+    with pytest.raises(DataError, match="raise the share of stress days"):
         calm_stress_correlation(returns.iloc[:50])
 
 
