@@ -26,6 +26,24 @@ PERIODS_PER_YEAR: dict[str, int] = {
 TRADING_DAYS_PER_YEAR = 252
 
 
+_DAY = 86_400.0
+
+
+def _median_spacing(index: pd.DatetimeIndex) -> float:
+    """Median spacing of a time index in seconds (the bar length)."""
+    if len(index) < 2:
+        raise DataError(f"cannot infer the data frequency from {len(index)} timestamp(s)")
+    median_seconds = pd.Series(index).diff().median().total_seconds()
+    if median_seconds <= 0:
+        raise DataError("the time index has duplicate timestamps; cannot infer its frequency")
+    return median_seconds
+
+
+def _is_daily(median_seconds: float) -> bool:
+    """Daily bars: a median spacing between 0.75 and 1.5 days."""
+    return 0.75 * _DAY <= median_seconds <= 1.5 * _DAY
+
+
 def infer_periods_per_year(index: pd.DatetimeIndex) -> int:
     """Infer the number of periods per year from the spacing of a time index.
 
@@ -56,13 +74,9 @@ def infer_periods_per_year(index: pd.DatetimeIndex) -> int:
     every 2 days: 182.5 -> 183). The convention follows empyrical's
     ``ANNUALIZATION_FACTORS``.
     """
-    if len(index) < 2:
-        raise DataError(f"cannot infer the data frequency from {len(index)} timestamp(s)")
-    median_seconds = pd.Series(index).diff().median().total_seconds()
-    if median_seconds <= 0:
-        raise DataError("the time index has duplicate timestamps; cannot infer its frequency")
-    day = 86_400.0
-    if 0.75 * day <= median_seconds <= 1.5 * day:
+    median_seconds = _median_spacing(index)
+    day = _DAY
+    if _is_daily(median_seconds):
         weekend_share = float(np.mean(index.day_of_week >= 5))
         return TRADING_DAYS_PER_YEAR if weekend_share < 0.01 else PERIODS_PER_YEAR["1D"]
     return max(1, int(np.floor(365 * day / median_seconds + 0.5)))
@@ -92,12 +106,5 @@ def periods_per_day(index: pd.DatetimeIndex) -> float:
     DataError
         If the index has fewer than 2 timestamps or a non-positive median spacing.
     """
-    if len(index) < 2:
-        raise DataError(f"cannot infer the bar length from {len(index)} timestamp(s)")
-    median_seconds = pd.Series(index).diff().median().total_seconds()
-    if median_seconds <= 0:
-        raise DataError("the time index has duplicate timestamps; cannot infer its bar length")
-    day = 86_400.0
-    if 0.75 * day <= median_seconds <= 1.5 * day:
-        return 1.0
-    return day / median_seconds
+    median_seconds = _median_spacing(index)
+    return 1.0 if _is_daily(median_seconds) else _DAY / median_seconds
