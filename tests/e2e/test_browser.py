@@ -245,13 +245,26 @@ def daily_uploads() -> list[Path]:
 
 
 def choose_window(page: Page, name: str) -> None:
-    """Pick a named analysis window in the sidebar."""
+    """Pick a named analysis window in the sidebar (retrying if a rerun closes the list)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     sidebar = page.get_by_test_id("stSidebar")
-    expander = sidebar.get_by_text("Analysis window", exact=False).first
+    wait_idle(page)
     if not sidebar.get_by_text("Start", exact=True).is_visible():
-        expander.click()
-    sidebar.get_by_test_id("stSelectbox").filter(has_text="Window").click()
-    page.get_by_role("option", name=name).click()
+        sidebar.get_by_text("Analysis window", exact=False).first.click()
+        sidebar.get_by_text("Start", exact=True).wait_for(timeout=30_000)
+    box = sidebar.get_by_test_id("stSelectbox").filter(has_text="Window")
+    for _ in range(3):
+        box.click()
+        option = page.get_by_role("option", name=name)
+        try:
+            option.wait_for(timeout=10_000)
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+            wait_idle(page)
+            continue
+        option.click()
+        break
     page.wait_for_timeout(500)
     wait_idle(page)
 
