@@ -36,7 +36,7 @@ from riskcore.diagnostics import (
     group_risk_contributions,
 )
 from riskcore.errors import DataError, InfeasibleError, ParameterError, RiskcoreError
-from riskcore.estimators import CovarianceEstimate, estimate_covariance, full_windows
+from riskcore.estimators import CovarianceEstimate, estimate_covariance
 from riskcore.hierarchical import cluster_risk_budget_weights, hrp_weights
 from riskcore.periods import infer_periods_per_year
 from riskcore.spec import METHOD_OPTIONS as SPEC_METHOD_OPTIONS
@@ -46,6 +46,7 @@ from riskcore.tail_budget import (
     as_allocation_result,
     tail_risk_budget_weights,
 )
+from riskcore.window import left_out_note, min_returns
 
 #: Allocation methods (:data:`riskcore.spec.METHODS`) and what each does.
 METHODS: dict[str, str] = {
@@ -329,7 +330,9 @@ def build_portfolio(prices: pd.DataFrame, spec: PortfolioSpec | None = None,
 
     Steps, each the one riskcore function for it (the simulator runs the same ones at every
     rebalance date): the universe (the spec's assets with a real price on the as-of date and
-    ``lookback`` valid returns ending there; the others are left out with a note), the
+    at least :func:`riskcore.window.min_returns` valid returns in the ``lookback`` ending
+    there, and a non-zero variance unless a volatility floor applies; the others are left
+    out with a note), the
     covariance estimate of those returns (:func:`~riskcore.estimators.estimate_covariance`),
     and the allocation with its options (:func:`allocate_portfolio`).
 
@@ -339,8 +342,9 @@ def build_portfolio(prices: pd.DataFrame, spec: PortfolioSpec | None = None,
         Price panel (USD per unit, NaN where missing), sorted DatetimeIndex. Prices after
         ``spec.as_of`` are ignored.
     spec : PortfolioSpec
-        The decision. Without it (deprecated form kept for the current pages), ``prices``
-        is an annualized covariance matrix and ``options`` are the keyword options of
+        The decision. Without it (the form of :func:`compare_portfolios` and tests that
+        start from a given covariance), ``prices`` is an annualized covariance matrix
+        and ``options`` are the keyword options of
         :func:`allocate_portfolio` (``groups`` is accepted for ``group_limits``).
     **options
         Only with the deprecated covariance form.
@@ -354,7 +358,7 @@ def build_portfolio(prices: pd.DataFrame, spec: PortfolioSpec | None = None,
     ------
     DataError
         If fewer than ``lookback`` returns end at the as-of date, no asset of the spec has
-        a full window, or an asset of the spec has no price column.
+        enough data in the lookback, or an asset of the spec has no price column.
     InfeasibleError, ConvergenceError
         From the allocation (messages name the constraints).
 
@@ -369,15 +373,18 @@ def build_portfolio(prices: pd.DataFrame, spec: PortfolioSpec | None = None,
     panel = spec_panel(prices, spec)
     raw = panel.to_numpy(dtype=float)
     lookback = spec.lookback
-    if len(raw) <= lookback:
+    if len(raw) < lookback:
         raise DataError(
-            f"prices have {len(raw) - 1} returns up to {panel.index[-1]:%Y-%m-%d}; the "
-            f"lookback needs {lookback}: use a shorter lookback or a later as-of date"
+            f"prices have {len(raw)} dates up to {panel.index[-1]:%Y-%m-%d}; the lookback "
+            f"needs {lookback}: use a shorter lookback or a later as-of date"
         )
-    window_raw = raw[-lookback - 1:]
+    # the window's first return needs the price before it; on the first date of the panel
+    # there is none (a missing return, as in the simulator's walk-forward window)
+    window_raw = raw[-lookback - 1:] if len(raw) > lookback else np.vstack(
+        [np.full((1, raw.shape[1]), np.nan), raw])
     returns = window_raw[1:] / window_raw[:-1] - 1.0
-    full = full_windows(~np.isnan(returns), lookback)[-1]
-    eligible = ~np.isnan(raw[-1]) & full
+    covered = (~np.isnan(returns)).sum(axis=0) >= min_returns(lookback, spec.alignment)
+    eligible = ~np.isnan(raw[-1]) & covered
     ppy = float(infer_periods_per_year(panel.index))
     window = pd.DataFrame(returns, index=panel.index[-lookback:], columns=panel.columns)
     return decide(window, eligible, spec, ppy)
@@ -419,7 +426,10 @@ def decide(window: pd.DataFrame, eligible: np.ndarray, spec: PortfolioSpec,
     window : pandas.DataFrame of shape (lookback, n_assets)
         The ``lookback`` returns ending at the decision date (decimal per period).
     eligible : numpy.ndarray of bool, shape (n_assets,)
-        Assets that can be allocated (a real price at the date and a full window).
+        Assets that can be allocated: a real price at the date and at least
+        :func:`riskcore.window.min_returns` valid returns in the window. Of those, an asset
+        whose returns there have zero variance is left out too unless the spec has a
+        volatility floor.
     spec : PortfolioSpec
     periods_per_year : float
         Annualization of the returns' calendar.
@@ -434,22 +444,24 @@ def decide(window: pd.DataFrame, eligible: np.ndarray, spec: PortfolioSpec,
         If no asset is eligible.
     """
     assets = [str(a) for a in window.columns]
+    eligible = np.asarray(eligible, dtype=bool).copy()
+    if not spec.volatility_floor:  # a flat series cannot be risk-budgeted without a floor
+        flat = eligible & ~(window.std(ddof=0).fillna(0.0).to_numpy() > 0)
+        eligible &= ~flat
     excluded = tuple(a for a, ok in zip(assets, eligible, strict=True) if not ok)
-    kept = window.loc[:, np.asarray(eligible, dtype=bool)]
+    kept = window.loc[:, eligible]
     if kept.shape[1] == 0:
         raise DataError(
-            f"no asset has a price on {window.index[-1]:%Y-%m-%d} and {len(window)} valid "
-            f"returns before it (left out: {', '.join(excluded)}); use a shorter lookback or "
-            "a later date"
+            f"no asset has a price on {window.index[-1]:%Y-%m-%d} and enough returns (with "
+            f"some variance) in the {len(window)} periods before it (left out: "
+            f"{', '.join(excluded)}); use a shorter lookback or a later date"
         )
     notes = []
     if excluded:
         counts = window[list(excluded)].notna().sum()
-        notes.append(
-            f"Left out on {window.index[-1]:%Y-%m-%d} (no price that day or fewer than "
-            f"{len(window)} returns in the window): "
-            + ", ".join(f"{a} ({int(counts[a])})" for a in excluded) + "."
-        )
+        notes.append(left_out_note(f"{window.index[-1]:%Y-%m-%d}", len(window),
+                                   min_returns(max(len(window), 2), spec.alignment),
+                                   {a: int(counts[a]) for a in excluded}))
     estimate = estimate_covariance(
         kept, method=spec.estimator, half_life=spec.half_life_periods
         if spec.estimator == "ewma" else None, periods_per_year=periods_per_year,
