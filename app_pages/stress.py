@@ -10,9 +10,9 @@ from riskcore.export import to_csv_safe
 from riskcore.tail import constant_mix_returns, tail_risk_table
 from riskcore.var_backtest import var_backtest_table
 from ui import charts
-from ui.compute import target_allocation
 from ui.data import DEMO, current_dataset
 from ui.errors import shown_errors
+from ui.spec import target_allocation
 from ui.text import plain
 
 SESSION = {"persist_state": "session"}
