@@ -38,12 +38,21 @@ order of ``resolution`` (1.2% against a resolution of 3.5% for the 14 real coins
 last 1,600 days, the window of the Riskfolio-Lib comparison). Cornish-Fisher ES is smooth,
 and Newton's method on the budget equations reaches ``tol`` on the exact contributions.
 
+Constrained and cluster variants. With weight bounds or group limits,
+:func:`tail_risk_budget_weights` solves the constrained risk budgeting of Richard & Roncalli
+(2019) with ES for volatility (formulation and optimality conditions in its docstring),
+both measures; :func:`tail_cluster_risk_budget_weights` is the cluster risk budgeting of
+:func:`riskcore.hierarchical.cluster_risk_budget_weights` with ES contributions (a budget
+per group, equal ES inside it).
+
 References
 ----------
 F. Spinu (2013), "An algorithm for computing risk parity weights", SSRN 2297383.
 H. Mausser, O. Romanko (2014), "CVaR proportional risk allocation", SSRN 2366297; and
 (2018) "Long-only equal risk contribution portfolios for CVaR under discrete distributions",
 Quantitative Finance 18(11), 1927-1945.
+J.-C. Richard, T. Roncalli (2019), "Constrained risk budgeting portfolios: theory,
+algorithms, applications & puzzles", arXiv:1902.05710.
 R.T. Rockafellar, S. Uryasev (2000), "Optimization of conditional value-at-risk", Journal of
 Risk 2(3), 21-41.
 D. Tasche (1999), "Risk contributions and performance measurement", TU Munich working paper.
@@ -651,8 +660,10 @@ class _Solved:
 
 
 def _cf_derivatives(scen: np.ndarray, level: float):
-    """Gradient and Hessian of Cornish-Fisher ES (Hessian by central differences of the
-    analytic gradient, symmetrized)."""
+    """Gradient and Hessian of Cornish-Fisher ES.
+
+    The Hessian by central differences of the analytic gradient, symmetrized.
+    """
     centered = scen - scen.mean(axis=0)
 
     def derivs(z: np.ndarray, mu: float | None):
@@ -671,8 +682,10 @@ def _cf_derivatives(scen: np.ndarray, level: float):
 
 
 def _historical_derivatives(loss: np.ndarray, k: int):
-    """Gradient and Hessian in ``(y, t)`` of the softplus-smoothed Rockafellar-Uryasev CVaR
-    ``t + (mu / k) sum_s softplus((L_s y - t) / mu)`` (see :func:`_smoothed`)."""
+    """Gradient and Hessian in ``(y, t)`` of the softplus-smoothed CVaR.
+
+    ``t + (mu / k) sum_s softplus((L_s y - t) / mu)`` (Rockafellar-Uryasev; :func:`_smoothed`).
+    """
 
     def derivs(z: np.ndarray, mu: float | None):
         y, t = z[:-1], float(z[-1])
@@ -859,9 +872,11 @@ def _kkt_report(w: np.ndarray, rc: np.ndarray, b: np.ndarray, cons: _Constraints
 
 def _start_constrained(scen: np.ndarray, b: np.ndarray, cons: _Constraints
                        ) -> tuple[np.ndarray, _Active]:
-    """Start and active set from constrained VOLATILITY risk budgeting on the sample
-    covariance (:func:`riskcore.constrained.solve_constrained_risk_budget`): the answer
-    itself for elliptical returns, a close guess otherwise."""
+    """Start and active set from constrained VOLATILITY risk budgeting.
+
+    On the sample covariance (:func:`riskcore.constrained.solve_constrained_risk_budget`):
+    the answer itself for elliptical returns, a close guess otherwise.
+    """
     from riskcore.constrained import solve_constrained_risk_budget
 
     cov = np.atleast_2d(np.cov(scen, rowvar=False))
@@ -1289,7 +1304,7 @@ def _solve_constrained_es(sub: np.ndarray, b: np.ndarray, k: int, level: float, 
 
 
 def _binding(cons: _Constraints, active: _Active, labels: pd.Index) -> tuple[str, ...]:
-    """The constraints that bind, in the words of :func:`riskcore.allocation.risk_budget_weights`."""
+    """List the binding constraints, worded as by ``risk_budget_weights``."""
     pinned = cons.pinned
     out = [f"{_label(labels[i])} fixed at weight {cons.lo[i]:g}" for i in np.flatnonzero(pinned)]
     out += [f"{_label(labels[i])} at its maximum weight {cons.hi[i]:g}"
