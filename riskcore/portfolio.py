@@ -44,6 +44,7 @@ from riskcore.spec import PortfolioSpec
 from riskcore.tail_budget import (
     TailAllocationResult,
     as_allocation_result,
+    tail_cluster_risk_budget_weights,
     tail_risk_budget_weights,
 )
 from riskcore.window import left_out_note, min_returns
@@ -497,10 +498,14 @@ def _decide_tail(kept: pd.DataFrame, cov: pd.DataFrame, spec: PortfolioSpec,
                  options: dict[str, Any]) -> Portfolio:
     """Expected-shortfall risk budgeting of :func:`decide` on the window's returns.
 
-    The same stablecoin policy, budgets and volatility target as volatility budgeting; the
-    weights inside the budget come from
-    :func:`~riskcore.tail_budget.tail_risk_budget_weights` on the window's complete rows of
-    the assets inside the budget (Spinu 2013 with ES for volatility; Mausser & Romanko 2014).
+    The same stablecoin policy, budgets, weight bounds, group limits, clusters and
+    volatility target as volatility budgeting; the weights inside the budget come from
+    :func:`~riskcore.tail_budget.tail_risk_budget_weights` (``"risk_budget"``; constrained
+    risk budgeting on ES with bounds or group limits) or
+    :func:`~riskcore.tail_budget.tail_cluster_risk_budget_weights`
+    (``"cluster_risk_budget"``, clusters of the estimate's correlations as for volatility)
+    on the window's complete rows of the assets inside the budget (Spinu 2013 with ES for
+    volatility; Mausser & Romanko 2014; Richard & Roncalli 2019).
     """
     notes: list[str] = []
     policy = stablecoin_policy(cov, options.get("budget"), policy=spec.stablecoins)
@@ -511,16 +516,36 @@ def _decide_tail(kept: pd.DataFrame, cov: pd.DataFrame, spec: PortfolioSpec,
     if len(scenarios) < len(kept):
         notes.append(f"Expected shortfall on the {len(scenarios)} of {len(kept)} periods where "
                      "every asset inside the budget has a return.")
-    bounds = options.get("bounds")
-    kept_bounds = None if bounds is None else {a: b for a, b in bounds.items() if a in inside}
-    tail = tail_risk_budget_weights(scenarios, policy.budget, measure=spec.es_measure,
-                                    level=spec.es_level, bounds=kept_bounds or None)
-    allocation = as_allocation_result(tail, policy.cov)
+    kept_groups, kept_names = [], []
+    if spec.method == "cluster_risk_budget":
+        user_groups = _clusters_inside(options.get("clusters"), inside, notes)
+        budgets = None
+        if options.get("cluster_budget") is not None and user_groups is not None:
+            budgets = {g: float(options["cluster_budget"].get(g, 0.0)) for g in user_groups}
+        n_clusters = options.get("n_clusters")
+        if n_clusters is not None:  # no more clusters than budgeted assets
+            n_clusters = max(1, min(n_clusters, len(inside)))
+        tail = tail_cluster_risk_budget_weights(
+            scenarios, groups=user_groups, group_budget=budgets, n_clusters=n_clusters,
+            cov=policy.cov, measure=spec.es_measure, level=spec.es_level)
+    else:
+        bounds = options.get("bounds")
+        kept_bounds = None if bounds is None else {a: b for a, b in bounds.items()
+                                                   if a in inside}
+        kept_groups, kept_names = _groups_inside(options.get("group_limits"),
+                                                 options.get("group_names"), inside, notes)
+        groups = {name: group for name, group in zip(kept_names, kept_groups, strict=True)}
+        tail = tail_risk_budget_weights(scenarios, policy.budget, measure=spec.es_measure,
+                                        level=spec.es_level, bounds=kept_bounds or None,
+                                        groups=groups or None)
+    allocation = replace(as_allocation_result(tail, policy.cov),
+                         binding_constraints=tail.binding_constraints,
+                         lagrange_multiplier=tail.lagrange_multiplier,
+                         asset_groups=tail.asset_groups)
     if tail.binding_constraints:
-        allocation = replace(allocation, binding_constraints=tail.binding_constraints)
         notes.append("Binding constraints: " + "; ".join(tail.binding_constraints))
     notes.extend(tail.warnings)
-    portfolio = _finish(cov, allocation, policy.sleeve, notes, [], [],
+    portfolio = _finish(cov, allocation, policy.sleeve, notes, kept_groups, kept_names,
                         target_volatility=options["target_volatility"],
                         max_leverage=options["max_leverage"], cash=options["cash"])
     return replace(portfolio, tail=tail)
