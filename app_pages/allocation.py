@@ -5,6 +5,7 @@ import streamlit as st
 
 from riskcore.assets import is_stablecoin
 from riskcore.export import to_csv_safe
+from riskcore.spec import ES_METHODS
 from ui import charts
 from ui.compute import (
     ESTIMATORS,
@@ -48,7 +49,7 @@ if stables:
     settings[0].radio(plain(f"Stablecoins ({', '.join(stables)})"), list(STABLECOIN_POLICIES),
                       format_func=STABLECOIN_POLICIES.get, key="stablecoins", **SESSION)
 in_budget = inside_budget(assets)
-if state["method"] == "risk_budget":
+if state["method"] in ES_METHODS:
     risk_measure_inputs(settings[1])
 if state["method"] == "cluster_risk_budget":
     settings[1].radio("Groups", ["correlation", "groups"], key="cluster_source", **SESSION,

@@ -35,8 +35,7 @@ scenarios = {**stress.STRESS_SCENARIOS, "your scenario": {
     "volatility_multiplier": multiplier, "correlation": correlation,
     "stablecoin_volatility": depeg / 100 or None}}
 with shown_errors():
-    risky = weights.index.drop("cash", errors="ignore")  # riskless cash has no covariance
-    table = stress.stress_test(weights, portfolio.covariance.loc[risky, risky], scenarios,
+    table = stress.stress_test(weights, portfolio.covariance, scenarios,
                                periods_per_year=data.periods_per_year)
 table = table.rename(columns={"value_at_risk": "normal VaR 99%",
                               "expected_shortfall": "normal expected shortfall 99%"})

@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 import riskcore
+from riskcore.spec import ES_METHODS
 from riskcore.window import Universe, usable_assets
 from ui.compute import METHODS as _COMPUTE_LABELS
 from ui.compute import RISK_MEASURES, budgets, inside_budget, returns
@@ -57,9 +58,8 @@ def allocation_spec(assets: list[str], *, start=None, as_of=None, triggers: tupl
     if method == "risk_budget":
         fields["risk_budget"] = dict(budgets(inside_budget(list(assets))))
         fields["group_limits"] = state["groups_value"]
-        if state["risk_measure"] != "volatility":
-            fields |= {"risk_measure": state["risk_measure"],
-                       "es_level": float(state["es_level"])}
+    if method in ES_METHODS and state["risk_measure"] != "volatility":
+        fields |= {"risk_measure": state["risk_measure"], "es_level": float(state["es_level"])}
     if method in ("risk_budget", "minimum_variance"):
         fields["bounds"] = state["bounds_value"]
     if method == "cluster_risk_budget":
@@ -83,7 +83,7 @@ def describe(spec: riskcore.PortfolioSpec) -> str:
     """One line saying what the spec decides (for captions)."""
     label = METHOD_LABELS[spec.method]
     if spec.es_measure is not None:
-        label = (f"Risk budgeting of {RISK_MEASURES[spec.risk_measure].lower()} at "
+        label = (f"{label.split(' (')[0]} of {RISK_MEASURES[spec.risk_measure].lower()} at "
                  f"{spec.es_level:.1%}")
     parts = [label, f"{spec.estimator} covariance over {spec.lookback} "
              "periods", f"stablecoins {spec.stablecoins}"]
