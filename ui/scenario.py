@@ -41,7 +41,7 @@ def spec_state(spec: riskcore.PortfolioSpec) -> dict[str, object]:
                                  ALLOCATION_DEFAULTS["vol_target_pct"] / 100),
         "max_leverage": float(spec.max_leverage),
         "cash": spec.sleeve_asset,
-        "bounds_value": tuple((a, float(lo), float(hi)) for a, (lo, hi) in spec.bounds),
+        "bounds_value": tuple((a, float(lo), float(hi)) for a, lo, hi in spec.bounds),
         "groups_value": tuple((str(n), tuple(m), float(lo), float(hi))
                               for n, m, lo, hi in spec.group_limits),
         "groups_rows": [(str(n), ", ".join(m), 100 * float(lo), 100 * float(hi))
