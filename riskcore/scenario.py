@@ -77,7 +77,7 @@ _BUNDLE_MEMBERS = (BUNDLE_SCENARIO, BUNDLE_PRICES, BUNDLE_VOLUME, _BUNDLE_MANIFE
 #: Steps of :func:`run_scenario`, in order (its ``progress`` callback receives each name).
 RUN_STEPS: tuple[str, ...] = ("decision", "walk-forward", "benchmarks", "stress")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_BASE64URL = re.compile(r"^[A-Za-z0-9_-]+$")
+_BASE64URL = re.compile(r"^[A-Za-z0-9_-]+={0,2}$")
 
 
 def _version() -> str:
@@ -619,6 +619,7 @@ def decode_query(params: Mapping[str, Any]) -> Scenario:
         raise ParameterError("the link's scenario is damaged: it holds characters outside "
                              "base64url (A-Z, a-z, 0-9, '-', '_'); copy the whole link again")
     try:
+        token = token.rstrip("=")
         packed = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (binascii.Error, ValueError) as exc:
         raise ParameterError(f"the link's scenario is damaged ({exc}); copy the whole link "
