@@ -69,12 +69,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 class _Progress:
-    """A progress bar on stderr: tqdm when installed, else one plain line per step."""
+    """Progress on stderr: a tqdm bar on a terminal (when installed), else a line per step."""
 
     def __init__(self, total: int, quiet: bool) -> None:
         self.done, self.total, self.quiet = 0, total, quiet
         self.bar = None
-        if not quiet:
+        if not quiet and sys.stderr.isatty():  # a bar on a terminal, lines in a log
             try:
                 from tqdm import tqdm  # noqa: PLC0415 - optional
             except ImportError:
