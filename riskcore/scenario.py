@@ -14,10 +14,11 @@ with the software version and its creation time. It travels three ways:
   limits (:class:`riskcore.ingest.ReadLimits`) before anything is inflated;
 - a link (:func:`encode_query`, :func:`decode_query`): only what differs from the defaults,
   JSON -> zlib -> base64url in one query parameter. The longest link measured for a realistic
-  scenario (14 Yahoo coins with typed budgets, a weight bound on each, two group limits, a
-  band, costs, a window and the stress settings) is 603 characters for the parameter
-  (``tests/unit/test_scenario.py::test_link_of_a_realistic_scenario_is_short``); an upload
-  scenario of 4 files adds about 50 characters per file (its SHA-256 does not compress).
+  scenario (14 Yahoo coins with typed budgets normalized to 17-digit decimals, a weight bound
+  on each, two group limits, a band, costs, a window and the stress settings) carries 888
+  characters in the parameter (``tests/unit/test_scenario.py``, bound 1,000); the same
+  scenario on 14 uploaded files carries 1,718 (each file's SHA-256 adds about 60
+  characters: it does not compress).
 
 :func:`run_scenario` runs a scenario on its :class:`riskcore.dataset.Dataset` exactly as the
 pages do: the decision at the as-of date (the Allocation, Rebalance check and Stress pages),

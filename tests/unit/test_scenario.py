@@ -314,6 +314,15 @@ def test_link_of_a_realistic_scenario_is_short():
                for n in (True, False)]
     assert max(lengths) <= 1_000
     assert lengths[1] < lengths[0]  # typed round budgets compress better
+    # the same on 14 uploaded files: measured 1,718 (a SHA-256 does not compress)
+    scenario = realistic_scenario()
+    files = tuple(FileReference.of(p.name, p.read_bytes()) for p in sorted(YAHOO.glob("*.csv")))
+    upload = replace(scenario, data=DataReference(kind="upload", files=files,
+                                                  assets=scenario.data.assets,
+                                                  start=scenario.data.start,
+                                                  as_of=scenario.data.as_of))
+    assert len(encode_query(upload)[QUERY_PARAM]) <= 2_000
+    assert decode_query(encode_query(upload)) == upload
 
 
 def test_a_changed_link_never_decodes_to_a_different_scenario():
