@@ -432,6 +432,10 @@ def _known(data: Mapping, allowed: set[str], where: str) -> None:
                         f"{', '.join(sorted(allowed))}")
 
 
+def _stress_dict(settings: StressSettings) -> dict[str, Any]:
+    return {f.name: getattr(settings, f.name) for f in fields(StressSettings)}
+
+
 def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
     """Plain JSON-ready dict of a scenario (the layout of :func:`scenario_to_json`)."""
     return {
@@ -441,7 +445,7 @@ def scenario_to_dict(scenario: Scenario) -> dict[str, Any]:
         "software_version": scenario.software_version,
         "created": scenario.created.isoformat(),
         "initial_value": scenario.initial_value,
-        "stress": {f.name: getattr(scenario.stress, f.name) for f in fields(StressSettings)},
+        "stress": _stress_dict(scenario.stress),
         "data": scenario.data.to_dict(),
         "spec": scenario.spec.to_dict(),
     }
@@ -528,7 +532,7 @@ def scenario_from_json(text: str | bytes) -> Scenario:
                         f"thousand, at most {MAX_SCENARIO_BYTES:,} are read")
     try:
         data = json.loads(text)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise DataError(f"the scenario file is not valid JSON ({exc})") from exc
     return scenario_from_dict(data)
 
@@ -574,7 +578,7 @@ def encode_query(scenario: Scenario) -> dict[str, str]:
         "v": SCENARIO_SCHEMA_VERSION, "n": scenario.name, "sw": scenario.software_version,
         "c": int(scenario.created.timestamp()), "s": spec,
         "d": _diff(full["data"], DataReference().to_dict()),
-        "x": _diff(full["stress"], scenario_to_dict(Scenario("x"))["stress"]),
+        "x": _diff(full["stress"], _stress_dict(StressSettings())),
     }
     if scenario.initial_value != DEFAULT_INITIAL_VALUE:
         compact["i"] = scenario.initial_value
@@ -639,7 +643,7 @@ def decode_query(params: Mapping[str, Any]) -> Scenario:
                              "whole link again")
     try:
         compact = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ParameterError(f"the link's scenario is not valid JSON ({exc})") from exc
     try:
         return _from_compact(compact)
@@ -660,7 +664,7 @@ def _from_compact(compact: Any) -> Scenario:
     link_data = _object(compact.get("d", {}), "the link's data")
     data.update({k: v for k, v in link_data.items() if k != "cleaning"})
     data["cleaning"].update(_object(link_data.get("cleaning", {}), "the link's cleaning"))
-    stress = scenario_to_dict(Scenario("x"))["stress"]
+    stress = _stress_dict(StressSettings())
     stress.update(_object(compact.get("x", {}), "the link's stress settings"))
     return scenario_from_dict({
         "format": SCENARIO_FORMAT, "schema_version": compact["v"], "name": compact["n"],
@@ -761,8 +765,9 @@ def load_bundle(source: bytes, *, limits: ReadLimits = DEFAULT_LIMITS) -> Bundle
     at most once, and a total declared uncompressed size of at most
     ``limits.max_xlsx_bytes`` (:class:`riskcore.ingest.ReadLimits`, the limit of an
     ``.xlsx`` workbook; :mod:`zipfile` never inflates a member beyond its declared size and
-    fails its CRC check instead). Each Parquet table's row, column and cell counts are read
-    from its footer and checked against ``limits`` before its data are decoded.
+    fails its CRC check instead). Each Parquet table's footer is read first: only float64
+    columns and dates (no text, which a small file could inflate) and row, column and cell
+    counts within ``limits``; only then are its data decoded.
 
     Parameters
     ----------
@@ -806,7 +811,8 @@ def load_bundle(source: bytes, *, limits: ReadLimits = DEFAULT_LIMITS) -> Bundle
         def read(name: str) -> bytes:
             try:
                 return archive.read(name)
-            except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error) as exc:
+            except (zipfile.BadZipFile, OSError, ValueError, EOFError, zlib.error, RuntimeError,
+                    NotImplementedError) as exc:  # encrypted, unknown compression, bad CRC
                 raise DataError(f"the bundle's {name} cannot be read ({exc})") from exc
 
         scenario = scenario_from_json(read(BUNDLE_SCENARIO))
@@ -838,6 +844,12 @@ def _read_table(raw: bytes, what: str, limits: ReadLimits, freq: Any) -> pd.Data
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(f"the bundle's {what} is not a Parquet table ({exc})") from exc
     rows, columns = meta.num_rows, meta.num_columns
+    schema = meta.schema.to_arrow_schema()
+    odd = [f.name for f in schema if not (pa.types.is_float64(f.type)
+                                          or pa.types.is_timestamp(f.type))]
+    if odd:  # only numbers and dates: no text that a small file could inflate
+        raise DataError(f"the bundle's {what} hold a column that is not float64 or a date: "
+                        f"{odd[0]}")
     if rows > limits.max_rows or columns > limits.max_assets + 1 \
             or rows * columns > limits.max_cells:
         raise DataError(f"the bundle's {what} have {rows:,} rows and {columns:,} columns; at "

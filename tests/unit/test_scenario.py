@@ -283,7 +283,7 @@ def test_a_bundle_table_must_be_a_price_panel():
     frame.to_parquet(buffer)
     raw = _zip({"scenario.json": scenario_to_json(Scenario("x")).encode(),
                 "prices.parquet": buffer.getvalue()})
-    with pytest.raises(DataError, match="not float64 or not named by text: BTC"):
+    with pytest.raises(DataError, match="prices hold a column that is not float64 or a date: BTC"):
         load_bundle(raw)
 
 
@@ -381,6 +381,14 @@ def test_a_well_formed_link_with_bad_content_names_the_problem():
     newer = b'{"v":7,"n":"x","sw":"9.9","c":0,"s":{"schema_version":3}}'
     with pytest.raises(ParameterError, match="schema_version 7, written by a newer riskcore"):
         decode_query(_token(newer))
+
+
+def test_deeply_nested_json_is_refused_not_a_crash():
+    nested = b"[" * 40_000 + b"]" * 40_000
+    with pytest.raises(ParameterError, match="not valid JSON"):
+        decode_query(_token(nested))
+    with pytest.raises(DataError, match="not valid JSON"):
+        scenario_from_json(nested)
 
 
 def test_a_scenario_too_large_for_a_link_says_to_save_a_file():
