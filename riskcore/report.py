@@ -56,6 +56,9 @@ th, td { border-bottom: 1px solid #d8dee4; padding: 2px 5px; text-align: right;
 th { background: #f6f8fa; font-weight: 600; }
 th:first-child, td:first-child { text-align: left; }
 td.text { text-align: left; }
+td:not(.text) { white-space: nowrap; }
+table.kv td:first-child { white-space: nowrap; width: 1%; padding-right: 14px; }
+table.kv th { text-align: left; }
 tr.diff td { background: #fff3bf; -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 tr.diff td:first-child { font-weight: 600; }
 ul.notes { font-size: 9pt; margin: 2px 0 10px; padding-left: 18px; }
@@ -120,9 +123,10 @@ def _number(value: Any, kind: str) -> str:
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *,
-           diff: Sequence[bool] | None = None, text_columns: int = 1) -> str:
-    """HTML table of already formatted cells (escaped here)."""
-    out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in header), "</tr></thead><tbody>"]
+           diff: Sequence[bool] | None = None, text_columns: int = 1, kv: bool = False) -> str:
+    """HTML table of already formatted cells (escaped here); ``kv``: a label column."""
+    out = ['<table class="kv"><thead><tr>' if kv else "<table><thead><tr>",
+           *(f"<th>{_e(h)}</th>" for h in header), "</tr></thead><tbody>"]
     for k, row in enumerate(rows):
         cls = ' class="diff"' if diff is not None and diff[k] else ""
         cells = "".join(f'<td class="text">{_e(c)}</td>' if j < text_columns else
@@ -290,10 +294,11 @@ def _provenance(result: ScenarioResult) -> str:
              ("Periods in the window", f"{len(prices):,}"),
              ("Periods per year", str(data.periods_per_year)),
              ("Coins", ", ".join(map(str, prices.columns)))]
-    parts = [_table(["", ""], rows, text_columns=2)]
+    parts = [_table(["", ""], rows, text_columns=2, kv=True)]
     if ref.files:
         parts.append(_table(["File", "SHA-256", "Bytes"],
-                            [(f.name, f.sha256, f"{f.size:,}") for f in ref.files]))
+                            [(f.name, f.sha256, f"{f.size:,}") for f in ref.files],
+                            text_columns=2))
     notes = [*data.notes]
     if data.empty_assets:
         notes.append(f"No prices after cleaning for {', '.join(data.empty_assets)}: left out.")
@@ -455,7 +460,8 @@ def scenario_report(results: ScenarioResult | Sequence[ScenarioResult], *,
                     "Numbers are decimals (0.05 = 5%).</p>")
     else:
         body.append('<p class="legend">Numbers are decimals (0.05 = 5%).</p>')
-    body.append(_table(["Setting", *names], rows, diff=diff, text_columns=len(names) + 1))
+    body.append(_table(["Setting", *names], rows, diff=diff, text_columns=len(names) + 1,
+                       kv=True))
 
     # key metrics
     body.append('<section class="page"><h2>Key metrics</h2>')
