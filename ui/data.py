@@ -315,7 +315,7 @@ def _cleaned_panel(source: SourceData, chosen: list[str]) -> pd.DataFrame:
     return cleaned.prices.dropna(how="all")
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_data(show_spinner=False, max_entries=4)  # each holds ~5 panels: keep few
 def prepared(panel: pd.DataFrame, volume: pd.DataFrame | None, policy, assets: tuple[str, ...],
              start, as_of, label: str, notes: tuple[str, ...]) -> Dataset:
     """Cache :func:`riskcore.dataset.prepare_dataset` (selection, cleaning, window)."""
