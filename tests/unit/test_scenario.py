@@ -1,9 +1,11 @@
 """Scenarios: JSON files, bundles and links round-trip exactly and refuse what they cannot read."""
 
 import base64
+import datetime
 import hashlib
 import io
 import json
+import types
 import zipfile
 import zlib
 from dataclasses import replace
@@ -27,6 +29,7 @@ from riskcore.scenario import (
     decode_query,
     encode_query,
     load_bundle,
+    load_source,
     match_files,
     save_bundle,
     scenario_from_json,
@@ -396,3 +399,22 @@ def test_a_scenario_too_large_for_a_link_says_to_save_a_file():
     scenario = Scenario("many files", data=DataReference(kind="upload", files=files))
     with pytest.raises(ParameterError, match="more than 8,000; save it as a file instead"):
         encode_query(scenario)
+
+
+def test_a_yahoo_reference_fetches_its_tickers_and_range():
+    calls = []
+
+    def fetch(tickers, start, end):
+        calls.append((tickers, start, end))
+        return types.SimpleNamespace(prices=riskcore.demo_prices()[["BTC-USD", "ETH-USD"]],
+                                     messages=["BTC-USD: cached"])
+
+    ref = DataReference(kind="yahoo", tickers=("BTC-USD", "ETH-USD"), fetch_start="2021-01-01",
+                        fetch_end="2024-12-31")
+    source = load_source(ref, fetch=fetch)
+    assert calls == [("BTC-USD ETH-USD", datetime.date(2021, 1, 1), datetime.date(2024, 12, 31))]
+    assert source.label == "Yahoo Finance 2021-01-01 → 2024-12-31"
+    assert source.notes == ("BTC-USD: cached",)
+    empty = types.SimpleNamespace(prices=pd.DataFrame(), messages=["BTC-USD: failed (offline)"])
+    with pytest.raises(DataError, match=r"Yahoo Finance returned no price: BTC-USD: failed"):
+        load_source(ref, fetch=lambda *a: empty)
