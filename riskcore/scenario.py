@@ -1168,15 +1168,15 @@ def run_scenario(scenario: Scenario, dataset: Dataset, *,
     1. Decision (Allocation, Rebalance check and Stress pages):
        ``build_portfolio(dataset.prices, spec)`` with the spec's coins narrowed to the
        dataset's (the selection and window already applied), no start or as-of date (the
-       window ends at the as-of date) and the lookback clipped to the window,
-       ``min(lookback, len(prices) - 1)``.
+       window ends at the as-of date) and the lookback clipped to the window
+       (:func:`riskcore.window.window_lookback`).
     2. Walk-forward (Rebalancing simulator): ``run_backtest(dataset.history, spec,
        initial_value=..., volume=dataset.volume, tradable=dataset.tradable)`` with the full
        lookback, from the window start, or, with the default window, from the first date on
        which half the coins have a full lookback (:func:`riskcore.window.universe_start`);
        then :func:`riskcore.backtest.benchmark_backtests` on the same inputs.
     3. Stress (Stress page): :func:`riskcore.stress.stress_test` of the decided weights on
-       the decision's covariance (riskless cash left out of the covariance) under
+       the decision's covariance under
        :meth:`StressSettings.scenarios`; the past crash windows
        (:func:`riskcore.stress.historical_scenarios` on the history) and the five worst
        periods of the window (:func:`riskcore.stress.worst_periods`).
@@ -1210,7 +1210,7 @@ def run_scenario(scenario: Scenario, dataset: Dataset, *,
     from riskcore import stress  # noqa: PLC0415 - scipy, only when run
     from riskcore.backtest import benchmark_backtests, run_backtest  # noqa: PLC0415
     from riskcore.portfolio import build_portfolio  # noqa: PLC0415
-    from riskcore.window import universe_start  # noqa: PLC0415
+    from riskcore.window import universe_start, window_lookback  # noqa: PLC0415
 
     def step(name: str) -> None:
         if progress is not None:
@@ -1230,7 +1230,7 @@ def run_scenario(scenario: Scenario, dataset: Dataset, *,
     notes: list[str] = []
     step("decision")
     decision_spec = replace(spec, start=None, as_of=None, assets=assets,
-                            lookback=min(spec.lookback, len(prices) - 1))
+                            lookback=window_lookback(spec.lookback, len(prices)))
     portfolio = build_portfolio(prices, decision_spec)
 
     step("walk-forward")
@@ -1249,9 +1249,7 @@ def run_scenario(scenario: Scenario, dataset: Dataset, *,
 
     step("stress")
     weights = portfolio.weights[portfolio.weights.abs() > 0]
-    risky = weights.index.drop("cash", errors="ignore")  # riskless cash has no covariance
-    table = stress.stress_test(weights, portfolio.covariance.loc[risky, risky],
-                               scenario.stress.scenarios(),
+    table = stress.stress_test(weights, portfolio.covariance, scenario.stress.scenarios(),
                                periods_per_year=dataset.periods_per_year)
     crashes = worst = None
     try:

@@ -252,6 +252,28 @@ def min_returns(lookback: int, alignment: str = "common") -> int:
     return max(2, int(np.ceil(share * int(lookback) - 1e-9)))
 
 
+def window_lookback(lookback: int, n_dates: int) -> int:
+    """Return the lookback a decision at the end of a window of ``n_dates`` dates can use.
+
+    ``min(lookback, n_dates)``, at least 2: the pages and :func:`riskcore.scenario.run_scenario`
+    decide on the analysis window, whose first date has no return
+    (:func:`riskcore.portfolio.build_portfolio` counts it as missing), so a lookback longer
+    than the window uses the window.
+
+    Parameters
+    ----------
+    lookback : int
+        The specification's lookback (periods).
+    n_dates : int
+        Dates in the analysis window up to the as-of date.
+
+    Returns
+    -------
+    int
+    """
+    return max(min(int(lookback), int(n_dates)), 2)
+
+
 def usable_assets(returns: pd.DataFrame, lookback: int | None = None, *,
                   alignment: str = "common") -> Universe:
     """Split coins into those with enough returns in the lookback and those left out.
