@@ -228,6 +228,9 @@ def asset_picker() -> None:
         return
     options = list(prices.columns)
     key = _selection_key(options)
+    from ui.scenario import apply_pending_selection  # ui.scenario reads this module
+
+    apply_pending_selection(options, key)
     chosen = len(st.session_state.get(key, options))
     with st.sidebar.expander(f"Assets: {chosen} of {len(options)} selected"):
         st.multiselect("Assets", options, default=options, key=key,
