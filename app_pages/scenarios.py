@@ -80,13 +80,18 @@ if m3.button("Rename") and new_name.strip() and new_name.strip() != chosen:
     del saved[chosen]
     st.rerun()
 b1, b2, b3, b4 = st.columns(4)
-if b1.button("Show on every page", type="primary"):
-    missing = apply_scenario(scenario)
-    if missing:
-        st.warning(plain("This scenario runs on uploaded files: upload "
-                         + "; ".join(missing) + " in the sidebar, then show it again."))
-    else:
-        st.rerun()
+
+
+def _show(label: str) -> None:
+    """Apply a saved scenario before the widgets of the next run are drawn."""
+    state["sc_missing"] = apply_scenario(saved[label])
+
+
+b1.button("Show on every page", type="primary", on_click=_show, args=(chosen,))
+if state.get("sc_missing"):
+    st.warning(plain("This scenario runs on uploaded files: upload "
+                     + "; ".join(state.pop("sc_missing")) + " in the sidebar, then show it "
+                     "again."))
 if b2.button("Delete"):
     del saved[chosen]
     st.rerun()

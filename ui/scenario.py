@@ -196,7 +196,7 @@ def apply_scenario(scenario: riskcore.scenario.Scenario) -> list[str]:
         except riskcore.RiskcoreError:
             return [f"{f.name} (sha256 {f.sha256[:12]}…, {f.size:,} bytes)" for f in ref.files]
         state["uploads"] = dict(ordered)
-        state.setdefault("asset_renames", {})[data.files_key(ordered)] = dict(ref.names)
+        state.setdefault("asset_renames", {})[data.files_key(dict(ordered))] = dict(ref.names)
     for field, value in dataclasses.asdict(ref.cleaning).items():
         key = f"q_{field}_pct" if f"q_{field}_pct" in data.QUALITY_DEFAULTS else f"q_{field}"
         state[key] = value * 100 if key.endswith("_pct") else value
