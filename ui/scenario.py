@@ -10,6 +10,9 @@ from. The widget keys are those of :data:`ui.compute.ALLOCATION_DEFAULTS` and
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import threading
+from collections import OrderedDict
 
 import pandas as pd
 import streamlit as st
@@ -194,6 +197,10 @@ def apply_scenario(scenario: riskcore.scenario.Scenario) -> list[str]:
         try:
             ordered, _ = riskcore.scenario.match_files(ref, list(held.items()))
         except riskcore.RiskcoreError:
+            held = stored_files(ref) or held  # uploaded earlier on this server
+        try:
+            ordered, _ = riskcore.scenario.match_files(ref, list(held.items()))
+        except riskcore.RiskcoreError:
             return [f"{f.name} (sha256 {f.sha256[:12]}…, {f.size:,} bytes)" for f in ref.files]
         state["uploads"] = dict(ordered)
         state.setdefault("asset_renames", {})[data.files_key(dict(ordered))] = dict(ref.names)
@@ -225,6 +232,41 @@ def apply_pending_selection(options: list[str], key: str) -> None:
 
 
 # ----------------------------------------------------------------------------- the URL
+#: Largest total size of uploaded files the server keeps for reloads and links (bytes).
+UPLOAD_STORE_BYTES = 200 * 2**20
+
+
+@st.cache_resource(show_spinner=False)
+def upload_store() -> tuple[OrderedDict, threading.Lock]:
+    """Return this server's uploaded files by SHA-256, ``{sha256: (name, bytes)}``, and a lock.
+
+    A reload starts a new session without its uploads; a link to an upload-based scenario
+    names its files by content hash, so on the same server they are found here and the
+    view comes back whole. Oldest files go first beyond :data:`UPLOAD_STORE_BYTES`.
+    """
+    return OrderedDict(), threading.Lock()
+
+
+def remember_uploads(files: dict[str, bytes]) -> None:
+    """Keep the session's uploaded files in :func:`upload_store` (bounded, oldest out)."""
+    store, lock = upload_store()
+    with lock:
+        for name, content in files.items():
+            digest = hashlib.sha256(content).hexdigest()
+            store[digest] = (name, content)
+            store.move_to_end(digest)
+        while sum(len(c) for _, c in store.values()) > UPLOAD_STORE_BYTES and len(store) > 1:
+            store.popitem(last=False)
+
+
+def stored_files(reference) -> dict[str, bytes] | None:
+    """Return the reference's files from :func:`upload_store`, or None if one is missing."""
+    store, lock = upload_store()
+    with lock:
+        found = {f.name: store[f.sha256][1] for f in reference.files if f.sha256 in store}
+    return found if len(found) == len(reference.files) else None
+
+
 def restore_from_url() -> None:
     """Apply the scenario of the page's link once per session (before any widget renders).
 
@@ -267,6 +309,8 @@ def sync_url() -> None:
         scenario = current_scenario("Link")
     except riskcore.RiskcoreError:
         return
+    if scenario.data.kind == "upload":
+        remember_uploads(state.get("uploads") or {})
     what = (scenario.spec, scenario.data, scenario.stress, scenario.initial_value)
     if state.get("_url_scenario") == what and waiting is not None:
         return  # unchanged: keep the link (and its creation time) as it is

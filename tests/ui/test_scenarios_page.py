@@ -69,6 +69,15 @@ def test_an_upload_link_names_its_files_and_applies_once_they_are_uploaded(yahoo
     weights = _weights(at)
     link = _link(at)
 
+    # a reload on the same server finds the files by their hash: everything is back
+    reloaded = _app({QUERY_PARAM: link})
+    assert reloaded.session_state["source"] == "Upload files"
+    assert reloaded.session_state["method"] == "inverse_volatility"
+    np.testing.assert_allclose(_weights(reloaded).to_numpy(), weights.to_numpy(), atol=1e-12)
+
+    from ui.scenario import upload_store
+
+    upload_store.clear()  # another server (or a restart): the link names the files
     fresh = _app({QUERY_PARAM: link})
     note = " ".join(i.value.replace("\\", "") for i in fresh.sidebar.info)
     first = yahoo_daily_files[0]
