@@ -1,5 +1,6 @@
 """Scenarios: keep named decisions, compare two to four side by side, save, load, report."""
 
+import io
 import json
 
 import pandas as pd
@@ -10,6 +11,7 @@ from riskcore import scenario as rs
 from riskcore.export import to_csv_safe
 from riskcore.metrics import drawdown
 from riskcore.report import scenario_report
+from riskcore.sweep import ERROR, KEY, METRIC_COLUMNS, read_results
 from ui import charts
 from ui.data import fetch_yahoo
 from ui.errors import shown_errors
@@ -55,6 +57,31 @@ if upload is not None and state.get("sc_loaded") != upload.file_id:
         st.success(plain(f"Loaded {loaded.name!r} (saved by riskcore "
                          f"{loaded.software_version} on {loaded.created:%Y-%m-%d %H:%M} UTC). "
                          "Show it on every page with the button below."))
+
+with st.expander("Open a sweep table (python -m riskcore sweep … --out results.parquet)"):
+    table_file = st.file_uploader("Sweep results (Parquet)", type=["parquet"], key="sc_sweep")
+    if table_file is not None:
+        with shown_errors(f"{table_file.name}: "):
+            sweep = read_results(io.BytesIO(table_file.getvalue()))
+        failed = sweep[sweep[ERROR].notna() & (sweep[ERROR] != "None")]
+        ran = sweep.drop(failed.index)
+        varied = [c for c in sweep.columns if c not in (KEY, ERROR, *METRIC_COLUMNS)]
+        metrics_there = [m for m in METRIC_COLUMNS if m in ran and ran[m].dtype.kind == "f"]
+        st.caption(f"{len(sweep)} grid points over {', '.join(varied) or 'no field'}; "
+                   f"{len(failed)} failed.")
+        if varied and metrics_there and not ran.empty:
+            x1, x2, x3 = st.columns(3)
+            x = x1.selectbox("Across", varied, key="sc_sweep_x")
+            y = x2.selectbox("Figure", metrics_there, key="sc_sweep_y",
+                             index=metrics_there.index("sharpe_ratio")
+                             if "sharpe_ratio" in metrics_there else 0)
+            rest = [c for c in varied if c != x]
+            color = x3.selectbox("One line per", [None, *rest], key="sc_sweep_color",
+                                 format_func=lambda c: "—" if c is None else c)
+            st.plotly_chart(charts.sweep_points(ran, x=x, y=y, color=color,
+                                                title=f"{y} across {x}"), key="chart_sweep")
+        for _, row in failed.iterrows():
+            st.caption(plain(f"Point {row.name}: {row[ERROR]}"))
 
 if not saved:
     st.info("No scenario saved yet: set up the Allocation, Rebalancing simulator and Stress "

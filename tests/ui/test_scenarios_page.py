@@ -109,3 +109,21 @@ def test_scenarios_page_compares_saved_scenarios_and_reports_them():
     at.selectbox(key="sc_chosen").set_value("ERC").run()
     next(b for b in at.button if b.label == "Show on every page").click().run()
     assert at.session_state["method"] == "risk_budget"
+
+
+def test_a_sweep_table_is_plotted_one_line_per_value(tmp_path):
+    """The dashboard opens the table of `python -m riskcore sweep` (riskcore.sweep)."""
+    import riskcore
+    from riskcore.sweep import read_results, run_sweep, sweep_grid, write_results
+    from ui.charts import sweep_points
+
+    prices = riskcore.demo_prices().iloc[:500, :4]
+    specs = sweep_grid(riskcore.PortfolioSpec(lookback=60),
+                       {"band": [0.02, 0.1], "lookback": [60, 90]})
+    path = write_results(run_sweep(prices, specs, backend="serial"), tmp_path / "s.parquet")
+    table = read_results(path)
+    fig = sweep_points(table, x="band", y="sharpe_ratio", color="lookback", title="t")
+    assert [t.name for t in fig.data] == ["lookback = 60", "lookback = 90"]
+    for trace, lookback in zip(fig.data, (60, 90), strict=True):
+        expected = table[table["lookback"] == lookback].sort_values("band")["sharpe_ratio"]
+        np.testing.assert_array_equal(trace.y, expected.to_numpy())
