@@ -69,7 +69,7 @@ def spec_state(spec: riskcore.PortfolioSpec) -> dict[str, object]:
     if spec.risk_budget:
         total = sum(b for _, b in spec.risk_budget) or 1.0
         for asset, b in spec.risk_budget:
-            state[budget_key(asset)] = round(100 * b / total, 6)
+            state[budget_key(asset)] = 100 * b / total
             state[hold_key(asset)] = False
     triggers = [name for name in ("frequency", "band", *TRIGGER_KEYS)
                 if getattr(spec, name) is not None]
