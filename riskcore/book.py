@@ -75,10 +75,11 @@ from riskcore.pricing import black76, black_scholes
 
 __all__ = [
     "BOOK_COLUMNS", "DEFAULT_MARGIN_RATES", "INSTRUMENTS", "SPOT_MOVES", "VOL_MOVES", "Book",
-    "BookRisk", "BookTarget",
+    "BookRisk", "BookTarget", "INSTRUMENT_CHOICES",
     "FundingRates", "Market", "Position", "StressGrid", "book_equity", "book_frame", "book_pnl",
     "book_risk", "margin_excess",
-    "delta_approximation", "delta_matching_quantity", "funding_carry", "liquidation_distance",
+    "delta_approximation", "delta_matching_quantity", "funding_carry", "funding_per_hour",
+    "funding_rate_per_interval", "instrument_choice", "liquidation_distance",
     "maintenance_margin", "market_from_prices", "read_book", "read_funding_history",
     "stress_grid", "target_trades",
 ]
@@ -89,6 +90,9 @@ LINEAR = ("linear_perpetual", "linear_future")
 INVERSE = ("inverse_perpetual", "inverse_future")
 PERPETUALS = ("linear_perpetual", "inverse_perpetual")
 SETTLEMENTS = ("usd", "coin")
+#: How a coin is held when trades reach a target (Positions page) or in the simulator:
+#: ``"spot"`` (paid in cash) or ``"perpetual"`` (a linear perpetual: exposure against margin).
+INSTRUMENT_CHOICES = ("spot", "perpetual")
 BOOK_COLUMNS = ("name", "instrument", "underlying", "quantity", "price", "strike", "expiry",
                 "option_type", "implied_volatility", "settlement", "collateral")
 _NUMBERS = ("quantity", "price", "strike", "implied_volatility", "collateral")
@@ -980,16 +984,41 @@ class BookTarget:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+def instrument_choice(asset: str, instruments: Mapping[str, str]) -> str:
+    """The instrument a coin is held through: ``"spot"`` or ``"linear_perpetual"``.
+
+    Parameters
+    ----------
+    asset : str
+        Column name (``BTC-USD``) or base symbol.
+    instruments : mapping of str to str
+        :data:`INSTRUMENT_CHOICES` (``"linear_perpetual"`` also accepted) per column or base
+        symbol; a coin not named is held as spot.
+
+    Returns
+    -------
+    str
+        ``"spot"`` or ``"linear_perpetual"``.
+
+    Raises
+    ------
+    DataError
+        If the choice for the coin is not one of :data:`INSTRUMENT_CHOICES`.
+    """
+    choice = instruments.get(asset, instruments.get(base_symbol(asset), "spot"))
+    if choice not in (*INSTRUMENT_CHOICES, "linear_perpetual"):
+        raise DataError(f"instrument for {asset} is {choice!r}; allowed: "
+                        f"{', '.join(INSTRUMENT_CHOICES)}")
+    return "spot" if choice == "spot" else "linear_perpetual"
+
+
 def _apply(book: Book, market: Market, deltas: pd.Series, instruments: Mapping[str, str]
            ) -> tuple[Book, pd.DataFrame]:
     positions = list(book.positions)
     rows = {}
     for asset, usd in deltas.items():
         coin = base_symbol(asset)
-        choice = instruments.get(asset, instruments.get(coin, "spot"))
-        kind = "spot" if choice == "spot" else "linear_perpetual"
-        if choice not in ("spot", "linear_perpetual", "perpetual"):
-            raise DataError(f"instrument for {asset} is {choice!r}; allowed: spot, perpetual")
+        kind = instrument_choice(asset, instruments)
         existing = [i for i, p in enumerate(positions)
                     if p.instrument == kind and p.underlying == coin]
         price = (market.price(coin) if kind == "spot" or not existing
@@ -1031,8 +1060,7 @@ def _gross_after(book: Book, market: Market, now: BookRisk, inside: list[str],
     receiving: dict[int, int] = {}
     for k, asset in enumerate(inside):
         coin = base_symbol(asset)
-        kind = "spot" if instruments.get(asset, instruments.get(coin, "spot")) == "spot" \
-            else "linear_perpetual"
+        kind = instrument_choice(asset, instruments)
         found = [i for i, p in enumerate(book.positions)
                  if p.instrument == kind and p.underlying == coin]
         if found:
@@ -1175,13 +1203,74 @@ def delta_matching_quantity(option: Position, market: Market, spot_quantity: flo
 
 
 # ----------------------------------------------------------------------------- funding
+def funding_per_hour(rate: float, interval_hours: float) -> float:
+    """Funding rate per hour from a rate per funding interval.
+
+    The one funding convention of riskcore: a positive rate makes longs pay shorts
+    ``rate × notional`` every ``interval_hours``; accrued continuously, that is
+    ``rate / interval_hours`` of notional an hour (``× 8760`` a year of 365 days).
+
+    Parameters
+    ----------
+    rate : float
+        Rate per funding interval (decimal, 0.0001 = 1 bp); positive = longs pay.
+    interval_hours : float
+        Hours between fundings as the venue sets it (1, 4, 8, ...). Never assumed.
+
+    Returns
+    -------
+    float
+        Decimal of notional per hour.
+
+    Raises
+    ------
+    DataError
+        If ``interval_hours`` is not a positive number or ``rate`` is not finite.
+    """
+    if not (isinstance(interval_hours, int | float) and math.isfinite(interval_hours)
+            and interval_hours > 0):
+        raise DataError(f"funding interval is {interval_hours} hours; give the venue's "
+                        "interval in hours (> 0)")
+    if not math.isfinite(rate):
+        raise DataError(f"funding rate is {rate}; give a finite decimal per interval")
+    return float(rate) / float(interval_hours)
+
+
+def funding_rate_per_interval(annual_rate: float, interval_hours: float) -> float:
+    """Rate per funding interval equivalent to an annualized funding rate (365-day year).
+
+    ``annual_rate × interval_hours / 8760``; the inverse of
+    ``funding_per_hour(rate, interval_hours) × 8760``.
+
+    Parameters
+    ----------
+    annual_rate : float
+        Annualized funding rate (decimal, 0.1 = longs pay 10% of notional a year).
+    interval_hours : float
+        Hours between fundings.
+
+    Returns
+    -------
+    float
+        Decimal per interval.
+
+    Raises
+    ------
+    DataError
+        As :func:`funding_per_hour`.
+    """
+    funding_per_hour(annual_rate, interval_hours)  # validates both
+    return float(annual_rate) * float(interval_hours) / HOURS_PER_YEAR
+
+
 def funding_carry(book: Book, market: Market, funding_rate: float | Mapping[str, float], *,
                   interval_hours: float) -> pd.Series:
     """Annualized funding carry of each perpetual, in USD (positive = received).
 
     A positive funding rate makes longs pay shorts ``rate × notional`` every
-    ``interval_hours``; carry a year = ``-sign · notional · rate · 8760 / interval_hours``,
-    notional ``q·F`` (linear) or ``face·S/F`` (inverse, paid in coin, valued at spot).
+    ``interval_hours`` (:func:`funding_per_hour`); carry a year =
+    ``-notional · rate · 8760 / interval_hours``, notional ``q·F`` (linear, signed) or
+    ``face·S/F`` (inverse, paid in coin, valued at spot).
 
     Parameters
     ----------
@@ -1202,9 +1291,7 @@ def funding_carry(book: Book, market: Market, funding_rate: float | Mapping[str,
     DataError
         If ``interval_hours`` is not positive, or a perpetual's coin has no rate.
     """
-    if not (math.isfinite(interval_hours) and interval_hours > 0):
-        raise DataError(f"funding interval is {interval_hours} hours; give the venue's "
-                        "interval in hours (> 0)")
+    funding_per_hour(0.0, interval_hours)
     rates = ({base_symbol(k): float(v) for k, v in funding_rate.items()}
              if isinstance(funding_rate, Mapping) else None)
     carry = {}
@@ -1217,7 +1304,7 @@ def funding_carry(book: Book, market: Market, funding_rate: float | Mapping[str,
         rate = float(funding_rate) if rates is None else rates[p.underlying]
         contract = s.delta - (p.collateral * market.price(p.underlying)
                               if p.instrument in INVERSE else 0.0)
-        carry[p.name] = -contract * rate * HOURS_PER_YEAR / interval_hours
+        carry[p.name] = -contract * funding_per_hour(rate, interval_hours) * HOURS_PER_YEAR
     return pd.Series(carry, dtype=float, name="funding_carry")
 
 
@@ -1233,6 +1320,9 @@ class FundingRates:
         Median spacing of the file's timestamps, hours.
     start, end : pandas.Timestamp
     observations : int
+    history : dict of str to pandas.Series
+        Per coin (``"*"`` when the file names no coin): the rate (decimal per interval) of
+        each funding event, indexed by its UTC timestamp, sorted.
     """
 
     rate: pd.Series
@@ -1240,6 +1330,7 @@ class FundingRates:
     start: pd.Timestamp
     end: pd.Timestamp
     observations: int
+    history: Mapping[str, pd.Series] = field(default_factory=dict)
 
 
 def read_funding_history(data: bytes | str | pd.DataFrame) -> FundingRates:
@@ -1248,13 +1339,15 @@ def read_funding_history(data: bytes | str | pd.DataFrame) -> FundingRates:
     Parameters
     ----------
     data : bytes, str or pandas.DataFrame
-        CSV with one row per funding event; ``rate`` as a decimal per interval.
+        CSV with one row per funding event; ``rate`` as a decimal per interval; ``date`` a
+        timestamp (UTC unless it carries an offset).
 
     Returns
     -------
     FundingRates
         Use as ``funding_carry(book, market, f.rate.to_dict(), interval_hours=f.interval_hours)``
-        (with a single rate ``f.rate["*"]`` when the file names no coin).
+        (with a single rate ``f.rate["*"]`` when the file names no coin); ``f.history`` feeds
+        the rebalancing simulator (:class:`riskcore.perp_sim.PerpetualSettings`).
 
     Raises
     ------
@@ -1266,7 +1359,10 @@ def read_funding_history(data: bytes | str | pd.DataFrame) -> FundingRates:
         frame = data.copy()
     else:
         text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        try:
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise DataError(f"the funding history is not a readable CSV: {exc}") from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     for required in ("date", "rate"):
         if required not in frame.columns:
@@ -1274,22 +1370,26 @@ def read_funding_history(data: bytes | str | pd.DataFrame) -> FundingRates:
                             "rate (decimal per interval), optionally underlying")
     dates = pd.to_datetime(frame["date"], utc=True, errors="coerce")
     rates = pd.to_numeric(frame["rate"], errors="coerce")
-    for row in np.flatnonzero(dates.isna() | rates.isna()):
+    for row in np.flatnonzero(dates.isna() | rates.isna() | ~np.isfinite(rates.fillna(0))):
         field_name = "date" if pd.isna(dates.iloc[row]) else "rate"
         raise DataError(f"funding history row {row + 1}, field {field_name}: "
                         f"{frame[field_name].iloc[row]!r} is not a "
                         f"{'date' if field_name == 'date' else 'number'}")
     coins = (frame["underlying"].map(base_symbol) if "underlying" in frame.columns
              else pd.Series("*", index=frame.index))
-    table = pd.DataFrame({"date": dates, "rate": rates, "coin": coins})
+    table = pd.DataFrame({"date": dates, "rate": rates.astype(float), "coin": coins})
     spacing = []
+    history = {}
     for coin, part in table.groupby("coin"):
         if len(part) < 2:
             raise DataError(f"funding history has {len(part)} row for {coin}; at least 2 are "
                             "needed to measure the interval")
-        spacing.append(part["date"].sort_values().diff().dropna())
+        events = part.sort_values("date")
+        spacing.append(events["date"].diff().dropna())
+        history[str(coin)] = pd.Series(events["rate"].to_numpy(), name="rate",
+                                       index=pd.DatetimeIndex(events["date"], name="date"))
     hours = float(pd.concat(spacing).median().total_seconds() / 3600)
     if not hours > 0:
         raise DataError("funding history timestamps repeat; one row per funding event")
     return FundingRates(table.groupby("coin")["rate"].mean().rename("rate"), hours,
-                        dates.min(), dates.max(), len(table))
+                        dates.min(), dates.max(), len(table), history)
