@@ -985,7 +985,7 @@ class BookTarget:
 
 
 def instrument_choice(asset: str, instruments: Mapping[str, str]) -> str:
-    """The instrument a coin is held through: ``"spot"`` or ``"linear_perpetual"``.
+    """Return the instrument a coin is held through: ``"spot"`` or ``"linear_perpetual"``.
 
     Parameters
     ----------
