@@ -81,7 +81,7 @@ __all__ = [
     "delta_approximation", "delta_matching_quantity", "funding_carry", "funding_per_hour",
     "funding_rate_per_interval", "instrument_choice", "liquidation_distance",
     "maintenance_margin", "market_from_prices", "read_book", "read_funding_history",
-    "stress_grid", "target_trades",
+    "replay_crashes", "stress_book", "stress_grid", "target_trades",
 ]
 
 INSTRUMENTS = ("spot", "linear_perpetual", "linear_future", "inverse_perpetual",
@@ -953,6 +953,185 @@ def liquidation_distance(book: Book, market: Market,
         rows[label] = {"down": down, "up": up,
                        "nearest": min(near, key=abs) if near else math.nan}
     return pd.DataFrame.from_dict(rows, orient="index", columns=["down", "up", "nearest"])
+
+
+# ----------------------------------------------------------------------------- past crashes
+def _price_columns(book: Book, prices: pd.DataFrame) -> dict[str, str]:
+    """Price column of each underlying of the book (by base symbol; USD has none)."""
+    by_symbol: dict[str, str] = {}
+    for column in prices.columns:
+        by_symbol.setdefault(base_symbol(str(column)), str(column))
+    return {p.underlying: by_symbol[p.underlying] for p in book.positions
+            if p.underlying in by_symbol}
+
+
+def replay_crashes(book: Book, market: Market, prices: pd.DataFrame,
+                   windows: Mapping[str, tuple[str, str]] | None = None, *,
+                   vol_move: float = 0.0,
+                   margin_rates: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Today's book through past crash windows: each coin's move, options fully repriced.
+
+    For each window, every underlying moves by its coin's return over the window (the close
+    of ``start`` to the close of ``end``, measured as :func:`riskcore.stress.historical_scenarios`
+    measures it, stablecoins included: a USDC cash row de-pegs with USDC), applied instantly
+    to the book valued at ``market``: options repriced by Black-Scholes/Black-76 at the same
+    time to expiry with implied volatilities moved by ``vol_move``, futures and perpetuals
+    moved one for one, no funding or time decay (:func:`book_pnl`). A coin without prices over
+    the window does not move; the row names it and is not ``complete``.
+
+    Parameters
+    ----------
+    book : Book
+    market : Market
+    prices : pandas.DataFrame of shape (n_periods, n_assets)
+        Price panel (USD per coin) with a sorted UTC ``DatetimeIndex``; columns matched to
+        underlyings by base symbol.
+    windows : mapping of str to (str, str), optional
+        Name -> (start, end) dates; default :data:`riskcore.stress.CRASH_WINDOWS`. Windows
+        the prices do not cover are left out.
+    vol_move : float, default 0.0
+        Relative move of every implied volatility in the crash (0.5 = up by half), an
+        assumption: the price data carry no implied volatility.
+    margin_rates : mapping, optional
+        As :func:`maintenance_margin`.
+
+    Returns
+    -------
+    pandas.DataFrame of shape (n_covered, 10 + n_coins)
+        Index ``scenario``. Columns ``start``, ``end`` (price timestamps used), ``pnl``
+        (USD), ``return`` (pnl / equity before), ``delta_pnl`` (``Σ cash delta × move``,
+        USD), ``margin_excess`` (USD after the move), ``liquidated`` (margin excess < 0),
+        ``worst_position`` (name of the largest loss), ``complete`` (every coin priced),
+        ``missing_coins``, then one column per coin (base symbol) with its move (decimal,
+        NaN when not priced).
+
+    Raises
+    ------
+    DataError
+        If the book holds no coin of the prices, a window is malformed, prices are invalid,
+        or as :func:`book_pnl`.
+
+    References
+    ----------
+    P. Jorion (2007), *Value at Risk*, 3rd ed., chapter 14 (historical scenarios, full
+    revaluation).
+    """
+    from riskcore.stress import CRASH_WINDOWS, historical_scenarios
+
+    columns = _price_columns(book, prices)
+    risky = [c for c in columns.values() if not is_stablecoin(c)]
+    if not risky:
+        raise DataError("no coin of the book has prices to replay crashes on; coins in the "
+                        f"prices: {', '.join(map(str, prices.columns))}")
+    held = list(dict.fromkeys(columns.values()))
+    weights = pd.Series(1.0 / len(held), index=held)  # the moves do not depend on weights
+    table = historical_scenarios(prices[held], weights,
+                                 windows=CRASH_WINDOWS if windows is None else windows)
+    rates = _rates(margin_rates)
+    base = _states(book, market)
+    equity = float(sum(s.value for s in base))
+    coins = list(dict.fromkeys(p.underlying for p in book.positions if p.underlying != "USD"))
+    rows = []
+    for name, row in table.iterrows():
+        moves = {coin: float(row[columns[coin]]) for coin in coins if coin in columns
+                 and math.isfinite(row[columns[coin]])}
+        missing = [c for c in coins if c not in moves and not is_stablecoin(c)]
+        moved = _states(book, market, moves, vol_move)
+        pnl = np.array([m.value - b.value for m, b in zip(moved, base, strict=True)])
+        margin = sum(rates[p.instrument] * s.notional
+                     for p, s in zip(book.positions, moved, strict=True))
+        total = float(pnl.sum())
+        rows.append({
+            "start": row["start"], "end": row["end"], "pnl": total,
+            "return": total / equity if equity > 0 else math.nan,
+            "delta_pnl": float(sum(b.delta * moves.get(p.underlying, 0.0)
+                                   for p, b in zip(book.positions, base, strict=True))),
+            "margin_excess": equity + total - margin,
+            "liquidated": equity + total - margin < 0,
+            "worst_position": book.names[int(np.argmin(pnl))],
+            "complete": not missing, "missing_coins": ", ".join(missing),
+            **{c: moves.get(c, math.nan) for c in coins},
+        })
+    out = ["start", "end", "pnl", "return", "delta_pnl", "margin_excess", "liquidated",
+           "worst_position", "complete", "missing_coins", *coins]
+    return pd.DataFrame(rows, index=pd.Index(list(table.index), name="scenario"), columns=out)
+
+
+def stress_book(book: Book, market: Market, cov: pd.DataFrame,
+                scenarios: Mapping[str, Mapping[str, object]] | None = None, *,
+                periods_per_year: float, level: float = 0.99) -> pd.DataFrame:
+    """The book's volatility and normal VaR/ES under stressed covariance scenarios.
+
+    Each scenario's covariance comes from :func:`riskcore.stress.stress_covariance` (the
+    settings of :func:`riskcore.stress.stress_test`); the book's cash deltas ``x`` (USD,
+    :func:`book_risk`) give ``σ = sqrt(xᵀ S x)``. One-period ``VaR = z σ / sqrt(ppy)`` and
+    ``ES = φ(z)/(1-level) σ / sqrt(ppy)`` for zero-mean normal P&L, in USD: the delta view
+    of the book (options at their deltas).
+
+    Parameters
+    ----------
+    book : Book
+    market : Market
+    cov : pandas.DataFrame of shape (n_assets, n_assets)
+        Annualized covariance; every non-cash underlying needs a column.
+    scenarios : mapping of str to mapping, optional
+        Name -> settings; default :data:`riskcore.stress.STRESS_SCENARIOS`.
+    periods_per_year : float
+        Periods a year of the one-period VaR (365 for daily 24/7 data).
+    level : float, default 0.99
+        Confidence level in (0, 1).
+
+    Returns
+    -------
+    pandas.DataFrame of shape (n_scenarios, 7)
+        Index ``scenario``. Columns ``volatility`` (annualized decimal of equity),
+        ``volatility_usd``, ``value_at_risk`` and ``expected_shortfall`` (USD per period,
+        positive losses), ``largest_risk_contributor`` (coin), its
+        ``largest_relative_risk_contribution`` and ``gross_leverage``.
+
+    Raises
+    ------
+    DataError
+        On an unknown scenario setting, ``periods_per_year`` <= 0, ``level`` outside (0, 1),
+        or as :func:`book_risk` and :func:`riskcore.stress.stress_covariance`.
+
+    References
+    ----------
+    Kupiec, P. (1998), "Stress testing in a value at risk framework", Journal of Derivatives
+    6(1) (covariance stress); Jorion, P. (2007), *Value at Risk*, chapter 5 (delta-normal).
+    """
+    from scipy.stats import norm
+
+    from riskcore.stress import _SCENARIO_KEYS, STRESS_SCENARIOS, stress_covariance
+
+    if not (math.isfinite(periods_per_year) and periods_per_year > 0):
+        raise DataError(f"periods_per_year is {periods_per_year}; it must be > 0 (365 for "
+                        "24/7 crypto)")
+    if not 0 < level < 1:
+        raise DataError(f"level is {level}; it must lie strictly between 0 and 1")
+    cov = cov.drop(index="cash", columns="cash", errors="ignore")
+    z = float(norm.ppf(level))
+    es = float(norm.pdf(z)) / (1 - level)
+    rows = {}
+    for name, settings in (STRESS_SCENARIOS if scenarios is None else scenarios).items():
+        unknown = [str(k) for k in settings if k not in _SCENARIO_KEYS]
+        if unknown:
+            raise DataError(f"scenario {name!r} has unknown setting(s) {', '.join(unknown)}; "
+                            f"allowed: {', '.join(_SCENARIO_KEYS)}")
+        risk = book_risk(book, market, stress_covariance(cov, **settings).matrix)
+        period = risk.volatility_usd / math.sqrt(periods_per_year)
+        shares = risk.assets["relative_risk_contribution"]
+        top = shares.idxmax() if shares.notna().any() else None
+        rows[str(name)] = {
+            "volatility": risk.volatility, "volatility_usd": risk.volatility_usd,
+            "value_at_risk": z * period, "expected_shortfall": es * period,
+            "largest_risk_contributor": top,
+            "largest_relative_risk_contribution": math.nan if top is None else shares[top],
+            "gross_leverage": risk.gross_leverage,
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "scenario"
+    return frame
 
 
 # ----------------------------------------------------------------------------- targets
