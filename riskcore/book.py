@@ -1032,7 +1032,7 @@ def replay_crashes(book: Book, market: Market, prices: pd.DataFrame,
     equity = float(sum(s.value for s in base))
     coins = list(dict.fromkeys(p.underlying for p in book.positions if p.underlying != "USD"))
     rows = []
-    for name, row in table.iterrows():
+    for _, row in table.iterrows():
         moves = {coin: float(row[columns[coin]]) for coin in coins if coin in columns
                  and math.isfinite(row[columns[coin]])}
         missing = [c for c in coins if c not in moves and not is_stablecoin(c)]
@@ -1060,7 +1060,7 @@ def replay_crashes(book: Book, market: Market, prices: pd.DataFrame,
 def stress_book(book: Book, market: Market, cov: pd.DataFrame,
                 scenarios: Mapping[str, Mapping[str, object]] | None = None, *,
                 periods_per_year: float, level: float = 0.99) -> pd.DataFrame:
-    """The book's volatility and normal VaR/ES under stressed covariance scenarios.
+    """Compute the book's volatility and normal VaR/ES under stressed covariance scenarios.
 
     Each scenario's covariance comes from :func:`riskcore.stress.stress_covariance` (the
     settings of :func:`riskcore.stress.stress_test`); the book's cash deltas ``x`` (USD,

@@ -6,6 +6,7 @@ import pytest
 
 from riskcore.book import (
     Book,
+    Market,
     Position,
     book_pnl,
     book_risk,
@@ -14,10 +15,23 @@ from riskcore.book import (
 )
 from riskcore.errors import DataError
 from riskcore.stress import STRESS_SCENARIOS, stress_test
-from tests.unit.test_book import EXPIRY, call, cov, market  # noqa: F401 (fixtures)
+from tests.unit.test_book import AS_OF, call
 
 WINDOWS = {"crash": ("2024-03-10", "2024-03-12"), "rally": ("2024-03-20", "2024-03-25"),
            "before the data": ("2020-01-01", "2020-01-05")}
+
+
+@pytest.fixture
+def market():
+    return Market(pd.Series({"BTC": 60_000.0, "ETH": 3_000.0, "SOL": 150.0}), AS_OF)
+
+
+@pytest.fixture
+def cov():
+    vol = np.array([0.55, 0.70, 0.95])
+    corr = np.array([[1.0, 0.8, 0.7], [0.8, 1.0, 0.75], [0.7, 0.75, 1.0]])
+    names = ["BTC-USD", "ETH-USD", "SOL-USD"]
+    return pd.DataFrame(np.outer(vol, vol) * corr, index=names, columns=names)
 
 
 @pytest.fixture
@@ -89,7 +103,7 @@ def test_replay_needs_a_coin_with_prices(prices, market):
                        prices, WINDOWS)
 
 
-def test_covariance_scenarios_scale_the_book_volatility(market, cov):  # noqa: F811
+def test_covariance_scenarios_scale_the_book_volatility(market, cov):
     book = Book((Position("BTC spot", "spot", "BTC", 2.0),
                  Position("ETH perp", "linear_perpetual", "ETH", 10.0),
                  call("BTC call", -1.0), Position("cash", "cash", "USD", 50_000.0)))
@@ -106,7 +120,7 @@ def test_covariance_scenarios_scale_the_book_volatility(market, cov):  # noqa: F
         stress_book(book, market, cov, {"x": {"volatility": 2}}, periods_per_year=365)
 
 
-def test_a_spot_book_reproduces_the_stress_page_on_its_weights(market, cov):  # noqa: F811
+def test_a_spot_book_reproduces_the_stress_page_on_its_weights(market, cov):
     book = Book((Position("BTC", "spot", "BTC", 1.0), Position("ETH", "spot", "ETH", 10.0),
                  Position("SOL", "spot", "SOL", 100.0)))
     risk = book_risk(book, market, cov)
