@@ -19,6 +19,7 @@ from ui.compute import (
 )
 from ui.data import current_dataset, history_note, window_is_default
 from ui.errors import shown_errors
+from ui.perpetuals import perpetual_inputs, perpetual_report, with_perpetuals
 from ui.simulate import FREQUENCIES, TRIGGERS, backtests, es_shares, metrics_table, sweep
 from ui.spec import METHOD_LABELS, allocation_spec, describe
 from ui.text import plain
@@ -76,8 +77,11 @@ with shown_errors():
 st.caption(f"Target: {describe(spec)}; re-made at each rebalance with the data known then. "
            "Estimator, lookback, budgets, bounds, groups and the volatility target are set "
            "on the Allocation page.")
+perps = perpetual_inputs(list(spec.assets or prices.columns))  # issue 11: perpetuals
 with shown_errors():
     runs, notes = backtests(prices, spec, initial, data.volume, data.tradable)
+runs, notes = with_perpetuals(runs, notes, perps, prices, spec, initial, data.volume,
+                              data.tradable)
 main = runs["policy"]
 if notes:
     with st.expander(f"Notes on this run ({len(notes)})"):
@@ -91,6 +95,7 @@ st.plotly_chart(charts.lines(drawdowns, title="Drawdown", y_title="drawdown", co
                 key="chart_drawdown")
 st.subheader("Metrics")
 charts.table(metrics_table(runs))
+perpetual_report(main, initial)
 
 held = main.weights.loc[curves.index[0]:]
 st.plotly_chart(charts.stacked_area(held, title="Weights over time (policy)"),

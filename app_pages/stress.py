@@ -12,6 +12,7 @@ from riskcore.var_backtest import var_backtest_table
 from ui import charts
 from ui.data import DEMO, current_dataset
 from ui.errors import shown_errors
+from ui.positions import book_stress
 from ui.spec import target_allocation
 from ui.text import plain
 
@@ -109,3 +110,6 @@ st.download_button("Download the stress report (CSV)",
                                           "worst periods": worst.astype(str)}, names=["section"])),
                    file_name="stress_report.csv",
                    mime="text/csv")
+
+# issue 11: the Positions page's book under the same scenarios, instant crash and past crashes
+book_stress(data, estimate, scenarios, (btc / 100, other / 100, stable / 100))

@@ -52,6 +52,7 @@ from riskcore.errors import ConvergenceError, DataError, ParameterError, Riskcor
 from riskcore.estimators import floor_volatility, rolling_covariances
 from riskcore.metrics import PortfolioMetrics, portfolio_metrics, risk_balance_error
 from riskcore.periods import infer_periods_per_year
+from riskcore.perp_sim import PerpetualPlan, PerpetualSettings, margin_check, perpetual_plan
 from riskcore.portfolio import decide, spec_panel
 from riskcore.rebalance import (
     CostModel,
@@ -354,7 +355,20 @@ class BacktestResult:
         dates or day counts: a window start, coins that list after it, days without a real
         price (valued at the last price, never traded), coins whose data end before the run
         (sold at their last real close), days where market impact was skipped or used the
-        last valid volume, trades charged at the participation cap.
+        last valid volume, trades charged at the participation cap; with perpetuals, the
+        funding paid and the margin breaches.
+    funding : pandas.Series of shape (n_dates,) or None
+        With ``perpetuals``: USD funding paid at each date on the perpetual-held coins
+        (negative = received), already in ``equity`` and ``cash``. None without.
+    maintenance_margin : pandas.Series of shape (n_dates,) or None
+        With ``perpetuals``: USD maintenance margin of the positions after each close's
+        trades (:mod:`riskcore.perp_sim`). None without.
+    margin_excess : pandas.Series of shape (n_dates,) or None
+        With ``perpetuals``: equity minus maintenance margin (USD), the lower of before and
+        after each close's trades. None without.
+    margin_breaches : pandas.DatetimeIndex or None
+        With ``perpetuals``: dates where ``margin_excess < 0`` (a venue would have
+        liquidated). None without.
     """
 
     equity: pd.Series
@@ -374,6 +388,10 @@ class BacktestResult:
     policy: RebalancePolicy
     cost_model: CostModel
     notes: tuple[str, ...] = ()
+    funding: pd.Series | None = None
+    maintenance_margin: pd.Series | None = None
+    margin_excess: pd.Series | None = None
+    margin_breaches: pd.DatetimeIndex | None = None
 
 
 # ---------------------------------------------------------------------------------------
@@ -850,6 +868,7 @@ def _simulate(
     volume: np.ndarray | None,
     initial_value: float,
     notes: Sequence[str] = (),
+    perpetuals: PerpetualPlan | None = None,
 ) -> BacktestResult:
     t_count, n = prep.value_prices.shape
     names = [str(a) for a in prep.assets]
@@ -936,8 +955,13 @@ def _simulate(
     invested = False
     tgt = None
     values = np.zeros(n)
+    funding = None if perpetuals is None else perpetuals.funding
+    funding_hist = np.zeros(t_count)
     for t in range(t_count):
         price = value_prices[t]
+        if funding is not None and invested:  # on the notional held since t-1, from cash
+            funding_hist[t] = float(funding[t] @ values)
+            cash -= funding_hist[t]
         if invested:
             values = units * price
         total = values.sum() + cash
@@ -1001,8 +1025,11 @@ def _simulate(
     for i in np.flatnonzero(capped):
         notes.append(f"{names[i]}: {capped[i]} trade(s) larger than {costs.max_participation:g}"
                      " x the day's volume; market impact charged at that participation.")
-    return _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist,
-                   cost_hist, turnover_hist, trade_log, tuple(notes), targets)
+    result = _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist,
+                     cost_hist, turnover_hist, trade_log, tuple(notes), targets)
+    if perpetuals is None:
+        return result
+    return margin_check(perpetuals, result, value_prices, funding_hist)
 
 
 def _relative_rc_panel(prep: _Prepared, weights: np.ndarray, start: int) -> np.ndarray:
@@ -1150,6 +1177,7 @@ def run_backtest(
     initial_value: float = 10_000.0,
     start: pd.Timestamp | str | None = None,
     tradable: pd.DataFrame | None = None,
+    perpetuals: PerpetualSettings | None = None,
 ) -> BacktestResult:
     """Simulate a rebalancing policy day by day, without look-ahead, with trading costs.
 
@@ -1193,6 +1221,11 @@ def run_backtest(
         is never traded on. A coin whose real prices end before the panel's last date is sold
         at its last real close (a rebalance with reason ``"data end"``; the proceeds go to
         the other coins' targets, or to cash when nothing else can be held).
+    perpetuals : riskcore.perp_sim.PerpetualSettings, optional
+        Coins held through linear perpetuals instead of spot: funding paid each period on
+        their notional (debited from cash, in ``funding``), maintenance margin checked at
+        each close (``margin_excess``, ``margin_breaches``). What is modelled is set out in
+        :mod:`riskcore.perp_sim`. Default: every coin spot, no funding, no margin check.
 
     Returns
     -------
@@ -1219,7 +1252,8 @@ def run_backtest(
     prep = _prepare(prices, policy, all_targets=policy.needs_daily_target, start=start,
                     tradable_mask=tradable, spec=spec)
     vol, notes = _volume_array(volume, prep, costs)
-    return _simulate(prep, policy, costs, vol, initial_value, notes)
+    plan = None if perpetuals is None else perpetual_plan(perpetuals, prep.index, prep.assets)
+    return _simulate(prep, policy, costs, vol, initial_value, notes, perpetuals=plan)
 
 
 def threshold_sweep(

@@ -75,12 +75,13 @@ from riskcore.pricing import black76, black_scholes
 
 __all__ = [
     "BOOK_COLUMNS", "DEFAULT_MARGIN_RATES", "INSTRUMENTS", "SPOT_MOVES", "VOL_MOVES", "Book",
-    "BookRisk", "BookTarget",
+    "BookRisk", "BookTarget", "INSTRUMENT_CHOICES",
     "FundingRates", "Market", "Position", "StressGrid", "book_equity", "book_frame", "book_pnl",
     "book_risk", "margin_excess",
-    "delta_approximation", "delta_matching_quantity", "funding_carry", "liquidation_distance",
+    "delta_approximation", "delta_matching_quantity", "funding_carry", "funding_per_hour",
+    "funding_rate_per_interval", "instrument_choice", "liquidation_distance",
     "maintenance_margin", "market_from_prices", "read_book", "read_funding_history",
-    "stress_grid", "target_trades",
+    "replay_crashes", "stress_book", "stress_grid", "target_trades",
 ]
 
 INSTRUMENTS = ("spot", "linear_perpetual", "linear_future", "inverse_perpetual",
@@ -89,6 +90,9 @@ LINEAR = ("linear_perpetual", "linear_future")
 INVERSE = ("inverse_perpetual", "inverse_future")
 PERPETUALS = ("linear_perpetual", "inverse_perpetual")
 SETTLEMENTS = ("usd", "coin")
+#: How a coin is held when trades reach a target (Positions page) or in the simulator:
+#: ``"spot"`` (paid in cash) or ``"perpetual"`` (a linear perpetual: exposure against margin).
+INSTRUMENT_CHOICES = ("spot", "perpetual")
 BOOK_COLUMNS = ("name", "instrument", "underlying", "quantity", "price", "strike", "expiry",
                 "option_type", "implied_volatility", "settlement", "collateral")
 _NUMBERS = ("quantity", "price", "strike", "implied_volatility", "collateral")
@@ -951,6 +955,185 @@ def liquidation_distance(book: Book, market: Market,
     return pd.DataFrame.from_dict(rows, orient="index", columns=["down", "up", "nearest"])
 
 
+# ----------------------------------------------------------------------------- past crashes
+def _price_columns(book: Book, prices: pd.DataFrame) -> dict[str, str]:
+    """Price column of each underlying of the book (by base symbol; USD has none)."""
+    by_symbol: dict[str, str] = {}
+    for column in prices.columns:
+        by_symbol.setdefault(base_symbol(str(column)), str(column))
+    return {p.underlying: by_symbol[p.underlying] for p in book.positions
+            if p.underlying in by_symbol}
+
+
+def replay_crashes(book: Book, market: Market, prices: pd.DataFrame,
+                   windows: Mapping[str, tuple[str, str]] | None = None, *,
+                   vol_move: float = 0.0,
+                   margin_rates: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Today's book through past crash windows: each coin's move, options fully repriced.
+
+    For each window, every underlying moves by its coin's return over the window (the close
+    of ``start`` to the close of ``end``, measured as :func:`riskcore.stress.historical_scenarios`
+    measures it, stablecoins included: a USDC cash row de-pegs with USDC), applied instantly
+    to the book valued at ``market``: options repriced by Black-Scholes/Black-76 at the same
+    time to expiry with implied volatilities moved by ``vol_move``, futures and perpetuals
+    moved one for one, no funding or time decay (:func:`book_pnl`). A coin without prices over
+    the window does not move; the row names it and is not ``complete``.
+
+    Parameters
+    ----------
+    book : Book
+    market : Market
+    prices : pandas.DataFrame of shape (n_periods, n_assets)
+        Price panel (USD per coin) with a sorted UTC ``DatetimeIndex``; columns matched to
+        underlyings by base symbol.
+    windows : mapping of str to (str, str), optional
+        Name -> (start, end) dates; default :data:`riskcore.stress.CRASH_WINDOWS`. Windows
+        the prices do not cover are left out.
+    vol_move : float, default 0.0
+        Relative move of every implied volatility in the crash (0.5 = up by half), an
+        assumption: the price data carry no implied volatility.
+    margin_rates : mapping, optional
+        As :func:`maintenance_margin`.
+
+    Returns
+    -------
+    pandas.DataFrame of shape (n_covered, 10 + n_coins)
+        Index ``scenario``. Columns ``start``, ``end`` (price timestamps used), ``pnl``
+        (USD), ``return`` (pnl / equity before), ``delta_pnl`` (``Σ cash delta × move``,
+        USD), ``margin_excess`` (USD after the move), ``liquidated`` (margin excess < 0),
+        ``worst_position`` (name of the largest loss), ``complete`` (every coin priced),
+        ``missing_coins``, then one column per coin (base symbol) with its move (decimal,
+        NaN when not priced).
+
+    Raises
+    ------
+    DataError
+        If the book holds no coin of the prices, a window is malformed, prices are invalid,
+        or as :func:`book_pnl`.
+
+    References
+    ----------
+    P. Jorion (2007), *Value at Risk*, 3rd ed., chapter 14 (historical scenarios, full
+    revaluation).
+    """
+    from riskcore.stress import CRASH_WINDOWS, historical_scenarios
+
+    columns = _price_columns(book, prices)
+    risky = [c for c in columns.values() if not is_stablecoin(c)]
+    if not risky:
+        raise DataError("no coin of the book has prices to replay crashes on; coins in the "
+                        f"prices: {', '.join(map(str, prices.columns))}")
+    held = list(dict.fromkeys(columns.values()))
+    weights = pd.Series(1.0 / len(held), index=held)  # the moves do not depend on weights
+    table = historical_scenarios(prices[held], weights,
+                                 windows=CRASH_WINDOWS if windows is None else windows)
+    rates = _rates(margin_rates)
+    base = _states(book, market)
+    equity = float(sum(s.value for s in base))
+    coins = list(dict.fromkeys(p.underlying for p in book.positions if p.underlying != "USD"))
+    rows = []
+    for _, row in table.iterrows():
+        moves = {coin: float(row[columns[coin]]) for coin in coins if coin in columns
+                 and math.isfinite(row[columns[coin]])}
+        missing = [c for c in coins if c not in moves and not is_stablecoin(c)]
+        moved = _states(book, market, moves, vol_move)
+        pnl = np.array([m.value - b.value for m, b in zip(moved, base, strict=True)])
+        margin = sum(rates[p.instrument] * s.notional
+                     for p, s in zip(book.positions, moved, strict=True))
+        total = float(pnl.sum())
+        rows.append({
+            "start": row["start"], "end": row["end"], "pnl": total,
+            "return": total / equity if equity > 0 else math.nan,
+            "delta_pnl": float(sum(b.delta * moves.get(p.underlying, 0.0)
+                                   for p, b in zip(book.positions, base, strict=True))),
+            "margin_excess": equity + total - margin,
+            "liquidated": equity + total - margin < 0,
+            "worst_position": book.names[int(np.argmin(pnl))],
+            "complete": not missing, "missing_coins": ", ".join(missing),
+            **{c: moves.get(c, math.nan) for c in coins},
+        })
+    out = ["start", "end", "pnl", "return", "delta_pnl", "margin_excess", "liquidated",
+           "worst_position", "complete", "missing_coins", *coins]
+    return pd.DataFrame(rows, index=pd.Index(list(table.index), name="scenario"), columns=out)
+
+
+def stress_book(book: Book, market: Market, cov: pd.DataFrame,
+                scenarios: Mapping[str, Mapping[str, object]] | None = None, *,
+                periods_per_year: float, level: float = 0.99) -> pd.DataFrame:
+    """Compute the book's volatility and normal VaR/ES under stressed covariance scenarios.
+
+    Each scenario's covariance comes from :func:`riskcore.stress.stress_covariance` (the
+    settings of :func:`riskcore.stress.stress_test`); the book's cash deltas ``x`` (USD,
+    :func:`book_risk`) give ``σ = sqrt(xᵀ S x)``. One-period ``VaR = z σ / sqrt(ppy)`` and
+    ``ES = φ(z)/(1-level) σ / sqrt(ppy)`` for zero-mean normal P&L, in USD: the delta view
+    of the book (options at their deltas).
+
+    Parameters
+    ----------
+    book : Book
+    market : Market
+    cov : pandas.DataFrame of shape (n_assets, n_assets)
+        Annualized covariance; every non-cash underlying needs a column.
+    scenarios : mapping of str to mapping, optional
+        Name -> settings; default :data:`riskcore.stress.STRESS_SCENARIOS`.
+    periods_per_year : float
+        Periods a year of the one-period VaR (365 for daily 24/7 data).
+    level : float, default 0.99
+        Confidence level in (0, 1).
+
+    Returns
+    -------
+    pandas.DataFrame of shape (n_scenarios, 7)
+        Index ``scenario``. Columns ``volatility`` (annualized decimal of equity),
+        ``volatility_usd``, ``value_at_risk`` and ``expected_shortfall`` (USD per period,
+        positive losses), ``largest_risk_contributor`` (coin), its
+        ``largest_relative_risk_contribution`` and ``gross_leverage``.
+
+    Raises
+    ------
+    DataError
+        On an unknown scenario setting, ``periods_per_year`` <= 0, ``level`` outside (0, 1),
+        or as :func:`book_risk` and :func:`riskcore.stress.stress_covariance`.
+
+    References
+    ----------
+    Kupiec, P. (1998), "Stress testing in a value at risk framework", Journal of Derivatives
+    6(1) (covariance stress); Jorion, P. (2007), *Value at Risk*, chapter 5 (delta-normal).
+    """
+    from scipy.stats import norm
+
+    from riskcore.stress import _SCENARIO_KEYS, STRESS_SCENARIOS, stress_covariance
+
+    if not (math.isfinite(periods_per_year) and periods_per_year > 0):
+        raise DataError(f"periods_per_year is {periods_per_year}; it must be > 0 (365 for "
+                        "24/7 crypto)")
+    if not 0 < level < 1:
+        raise DataError(f"level is {level}; it must lie strictly between 0 and 1")
+    cov = cov.drop(index="cash", columns="cash", errors="ignore")
+    z = float(norm.ppf(level))
+    es = float(norm.pdf(z)) / (1 - level)
+    rows = {}
+    for name, settings in (STRESS_SCENARIOS if scenarios is None else scenarios).items():
+        unknown = [str(k) for k in settings if k not in _SCENARIO_KEYS]
+        if unknown:
+            raise DataError(f"scenario {name!r} has unknown setting(s) {', '.join(unknown)}; "
+                            f"allowed: {', '.join(_SCENARIO_KEYS)}")
+        risk = book_risk(book, market, stress_covariance(cov, **settings).matrix)
+        period = risk.volatility_usd / math.sqrt(periods_per_year)
+        shares = risk.assets["relative_risk_contribution"]
+        top = shares.idxmax() if shares.notna().any() else None
+        rows[str(name)] = {
+            "volatility": risk.volatility, "volatility_usd": risk.volatility_usd,
+            "value_at_risk": z * period, "expected_shortfall": es * period,
+            "largest_risk_contributor": top,
+            "largest_relative_risk_contribution": math.nan if top is None else shares[top],
+            "gross_leverage": risk.gross_leverage,
+        }
+    frame = pd.DataFrame.from_dict(rows, orient="index")
+    frame.index.name = "scenario"
+    return frame
+
+
 # ----------------------------------------------------------------------------- targets
 @dataclass(frozen=True, eq=False)
 class BookTarget:
@@ -980,16 +1163,41 @@ class BookTarget:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
+def instrument_choice(asset: str, instruments: Mapping[str, str]) -> str:
+    """Return the instrument a coin is held through: ``"spot"`` or ``"linear_perpetual"``.
+
+    Parameters
+    ----------
+    asset : str
+        Column name (``BTC-USD``) or base symbol.
+    instruments : mapping of str to str
+        :data:`INSTRUMENT_CHOICES` (``"linear_perpetual"`` also accepted) per column or base
+        symbol; a coin not named is held as spot.
+
+    Returns
+    -------
+    str
+        ``"spot"`` or ``"linear_perpetual"``.
+
+    Raises
+    ------
+    DataError
+        If the choice for the coin is not one of :data:`INSTRUMENT_CHOICES`.
+    """
+    choice = instruments.get(asset, instruments.get(base_symbol(asset), "spot"))
+    if choice not in (*INSTRUMENT_CHOICES, "linear_perpetual"):
+        raise DataError(f"instrument for {asset} is {choice!r}; allowed: "
+                        f"{', '.join(INSTRUMENT_CHOICES)}")
+    return "spot" if choice == "spot" else "linear_perpetual"
+
+
 def _apply(book: Book, market: Market, deltas: pd.Series, instruments: Mapping[str, str]
            ) -> tuple[Book, pd.DataFrame]:
     positions = list(book.positions)
     rows = {}
     for asset, usd in deltas.items():
         coin = base_symbol(asset)
-        choice = instruments.get(asset, instruments.get(coin, "spot"))
-        kind = "spot" if choice == "spot" else "linear_perpetual"
-        if choice not in ("spot", "linear_perpetual", "perpetual"):
-            raise DataError(f"instrument for {asset} is {choice!r}; allowed: spot, perpetual")
+        kind = instrument_choice(asset, instruments)
         existing = [i for i, p in enumerate(positions)
                     if p.instrument == kind and p.underlying == coin]
         price = (market.price(coin) if kind == "spot" or not existing
@@ -1031,8 +1239,7 @@ def _gross_after(book: Book, market: Market, now: BookRisk, inside: list[str],
     receiving: dict[int, int] = {}
     for k, asset in enumerate(inside):
         coin = base_symbol(asset)
-        kind = "spot" if instruments.get(asset, instruments.get(coin, "spot")) == "spot" \
-            else "linear_perpetual"
+        kind = instrument_choice(asset, instruments)
         found = [i for i, p in enumerate(book.positions)
                  if p.instrument == kind and p.underlying == coin]
         if found:
@@ -1175,13 +1382,74 @@ def delta_matching_quantity(option: Position, market: Market, spot_quantity: flo
 
 
 # ----------------------------------------------------------------------------- funding
+def funding_per_hour(rate: float, interval_hours: float) -> float:
+    """Funding rate per hour from a rate per funding interval.
+
+    The one funding convention of riskcore: a positive rate makes longs pay shorts
+    ``rate × notional`` every ``interval_hours``; accrued continuously, that is
+    ``rate / interval_hours`` of notional an hour (``× 8760`` a year of 365 days).
+
+    Parameters
+    ----------
+    rate : float
+        Rate per funding interval (decimal, 0.0001 = 1 bp); positive = longs pay.
+    interval_hours : float
+        Hours between fundings as the venue sets it (1, 4, 8, ...). Never assumed.
+
+    Returns
+    -------
+    float
+        Decimal of notional per hour.
+
+    Raises
+    ------
+    DataError
+        If ``interval_hours`` is not a positive number or ``rate`` is not finite.
+    """
+    if not (isinstance(interval_hours, int | float) and math.isfinite(interval_hours)
+            and interval_hours > 0):
+        raise DataError(f"funding interval is {interval_hours} hours; give the venue's "
+                        "interval in hours (> 0)")
+    if not math.isfinite(rate):
+        raise DataError(f"funding rate is {rate}; give a finite decimal per interval")
+    return float(rate) / float(interval_hours)
+
+
+def funding_rate_per_interval(annual_rate: float, interval_hours: float) -> float:
+    """Rate per funding interval equivalent to an annualized funding rate (365-day year).
+
+    ``annual_rate × interval_hours / 8760``; the inverse of
+    ``funding_per_hour(rate, interval_hours) × 8760``.
+
+    Parameters
+    ----------
+    annual_rate : float
+        Annualized funding rate (decimal, 0.1 = longs pay 10% of notional a year).
+    interval_hours : float
+        Hours between fundings.
+
+    Returns
+    -------
+    float
+        Decimal per interval.
+
+    Raises
+    ------
+    DataError
+        As :func:`funding_per_hour`.
+    """
+    funding_per_hour(annual_rate, interval_hours)  # validates both
+    return float(annual_rate) * float(interval_hours) / HOURS_PER_YEAR
+
+
 def funding_carry(book: Book, market: Market, funding_rate: float | Mapping[str, float], *,
                   interval_hours: float) -> pd.Series:
     """Annualized funding carry of each perpetual, in USD (positive = received).
 
     A positive funding rate makes longs pay shorts ``rate × notional`` every
-    ``interval_hours``; carry a year = ``-sign · notional · rate · 8760 / interval_hours``,
-    notional ``q·F`` (linear) or ``face·S/F`` (inverse, paid in coin, valued at spot).
+    ``interval_hours`` (:func:`funding_per_hour`); carry a year =
+    ``-notional · rate · 8760 / interval_hours``, notional ``q·F`` (linear, signed) or
+    ``face·S/F`` (inverse, paid in coin, valued at spot).
 
     Parameters
     ----------
@@ -1202,9 +1470,7 @@ def funding_carry(book: Book, market: Market, funding_rate: float | Mapping[str,
     DataError
         If ``interval_hours`` is not positive, or a perpetual's coin has no rate.
     """
-    if not (math.isfinite(interval_hours) and interval_hours > 0):
-        raise DataError(f"funding interval is {interval_hours} hours; give the venue's "
-                        "interval in hours (> 0)")
+    funding_per_hour(0.0, interval_hours)
     rates = ({base_symbol(k): float(v) for k, v in funding_rate.items()}
              if isinstance(funding_rate, Mapping) else None)
     carry = {}
@@ -1217,7 +1483,7 @@ def funding_carry(book: Book, market: Market, funding_rate: float | Mapping[str,
         rate = float(funding_rate) if rates is None else rates[p.underlying]
         contract = s.delta - (p.collateral * market.price(p.underlying)
                               if p.instrument in INVERSE else 0.0)
-        carry[p.name] = -contract * rate * HOURS_PER_YEAR / interval_hours
+        carry[p.name] = -contract * funding_per_hour(rate, interval_hours) * HOURS_PER_YEAR
     return pd.Series(carry, dtype=float, name="funding_carry")
 
 
@@ -1233,6 +1499,9 @@ class FundingRates:
         Median spacing of the file's timestamps, hours.
     start, end : pandas.Timestamp
     observations : int
+    history : dict of str to pandas.Series
+        Per coin (``"*"`` when the file names no coin): the rate (decimal per interval) of
+        each funding event, indexed by its UTC timestamp, sorted.
     """
 
     rate: pd.Series
@@ -1240,6 +1509,7 @@ class FundingRates:
     start: pd.Timestamp
     end: pd.Timestamp
     observations: int
+    history: Mapping[str, pd.Series] = field(default_factory=dict)
 
 
 def read_funding_history(data: bytes | str | pd.DataFrame) -> FundingRates:
@@ -1248,13 +1518,15 @@ def read_funding_history(data: bytes | str | pd.DataFrame) -> FundingRates:
     Parameters
     ----------
     data : bytes, str or pandas.DataFrame
-        CSV with one row per funding event; ``rate`` as a decimal per interval.
+        CSV with one row per funding event; ``rate`` as a decimal per interval; ``date`` a
+        timestamp (UTC unless it carries an offset).
 
     Returns
     -------
     FundingRates
         Use as ``funding_carry(book, market, f.rate.to_dict(), interval_hours=f.interval_hours)``
-        (with a single rate ``f.rate["*"]`` when the file names no coin).
+        (with a single rate ``f.rate["*"]`` when the file names no coin); ``f.history`` feeds
+        the rebalancing simulator (:class:`riskcore.perp_sim.PerpetualSettings`).
 
     Raises
     ------
@@ -1266,7 +1538,10 @@ def read_funding_history(data: bytes | str | pd.DataFrame) -> FundingRates:
         frame = data.copy()
     else:
         text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
-        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        try:
+            frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise DataError(f"the funding history is not a readable CSV: {exc}") from None
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     for required in ("date", "rate"):
         if required not in frame.columns:
@@ -1274,22 +1549,26 @@ def read_funding_history(data: bytes | str | pd.DataFrame) -> FundingRates:
                             "rate (decimal per interval), optionally underlying")
     dates = pd.to_datetime(frame["date"], utc=True, errors="coerce")
     rates = pd.to_numeric(frame["rate"], errors="coerce")
-    for row in np.flatnonzero(dates.isna() | rates.isna()):
+    for row in np.flatnonzero(dates.isna() | rates.isna() | ~np.isfinite(rates.fillna(0))):
         field_name = "date" if pd.isna(dates.iloc[row]) else "rate"
         raise DataError(f"funding history row {row + 1}, field {field_name}: "
                         f"{frame[field_name].iloc[row]!r} is not a "
                         f"{'date' if field_name == 'date' else 'number'}")
     coins = (frame["underlying"].map(base_symbol) if "underlying" in frame.columns
              else pd.Series("*", index=frame.index))
-    table = pd.DataFrame({"date": dates, "rate": rates, "coin": coins})
+    table = pd.DataFrame({"date": dates, "rate": rates.astype(float), "coin": coins})
     spacing = []
+    history = {}
     for coin, part in table.groupby("coin"):
         if len(part) < 2:
             raise DataError(f"funding history has {len(part)} row for {coin}; at least 2 are "
                             "needed to measure the interval")
-        spacing.append(part["date"].sort_values().diff().dropna())
+        events = part.sort_values("date")
+        spacing.append(events["date"].diff().dropna())
+        history[str(coin)] = pd.Series(events["rate"].to_numpy(), name="rate",
+                                       index=pd.DatetimeIndex(events["date"], name="date"))
     hours = float(pd.concat(spacing).median().total_seconds() / 3600)
     if not hours > 0:
         raise DataError("funding history timestamps repeat; one row per funding event")
     return FundingRates(table.groupby("coin")["rate"].mean().rename("rate"), hours,
-                        dates.min(), dates.max(), len(table))
+                        dates.min(), dates.max(), len(table), history)

@@ -14,8 +14,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from riskcore import book as rb
+from riskcore.errors import RiskcoreError
+from riskcore.stress import crypto_crash_shock
+from ui import charts
 from ui.charts import HEIGHT, LEGEND
 from ui.errors import shown_errors
+from ui.layout import metric_row
 from ui.text import plain
 
 EXAMPLE = Path(rb.__file__).resolve().parent / "data" / "example_book.csv"
@@ -55,6 +59,9 @@ def book_editor() -> rb.Book:
     state = st.session_state
     if "book_table" not in state:
         state["book_table"] = rb.book_frame(rb.read_book(EXAMPLE.read_bytes()))
+    if f"book_editor_{state.get('book_version', 0)}" not in state and "book_saved" in state:
+        # back from another page: the editor's edits were dropped with its widget state
+        state["book_table"] = state["book_saved"]
     left, right = st.columns([3, 2])
     with right, shown_errors("Book upload: "):
         upload = st.file_uploader("Upload a book (CSV)", type=["csv"], key="book_upload",
@@ -80,6 +87,7 @@ def book_editor() -> rb.Book:
         })
     with shown_errors("Book: "):
         book = rb.read_book(edited)
+    state["book_saved"] = rb.book_frame(book)  # the book other pages (Stress) read
     if not book.positions:
         st.info("The book is empty: add rows to the table or upload a CSV.")
         st.stop()
@@ -91,7 +99,8 @@ def margin_rates() -> dict[str, float]:
     columns = st.columns(len(MARGIN_LABELS))
     return {kind: col.number_input(f"{label} (%)", 0.0, 100.0,
                                    100 * rb.DEFAULT_MARGIN_RATES[kind], step=0.1,
-                                   key=f"mm_{kind}", format="%.2f") / 100
+                                   key=f"mm_{kind}", format="%.2f",
+                                   persist_state="session") / 100
             for col, (kind, label) in zip(columns, MARGIN_LABELS.items(), strict=True)}
 
 
@@ -158,3 +167,84 @@ def funding(book: rb.Book, market: rb.Market) -> pd.Series:
 def note(text: str) -> None:
     """Show a note from riskcore (names come from the user's book) as plain text."""
     st.info(plain(text))
+
+
+# ----------------------------------------------------------------------------- Stress page
+def saved_book() -> rb.Book | None:
+    """Return the book last entered on the Positions page (None if none or empty)."""
+    table = st.session_state.get("book_saved")
+    if table is None:
+        return None
+    try:
+        book = rb.read_book(table)
+    except RiskcoreError:
+        return None
+    return book if book.positions else None
+
+
+def session_margin_rates() -> dict[str, float]:
+    """Maintenance margin rates set on the Positions page (defaults where not set)."""
+    state = st.session_state
+    return {kind: float(state.get(f"mm_{kind}", 100 * rb.DEFAULT_MARGIN_RATES[kind])) / 100
+            for kind in MARGIN_LABELS}
+
+
+def book_stress(data, estimate, scenarios: dict, crash: tuple[float, float, float]) -> None:
+    """Stress page section: the Positions page's book under the page's scenarios.
+
+    ``scenarios`` are the page's covariance scenarios; ``crash`` its instant crash (Bitcoin,
+    other coins, stablecoins; decimals). Shown only when the session holds a book.
+    """
+    book = saved_book()
+    if book is None:
+        return
+    st.subheader("Your book (Positions page)")
+    book, left_out = rb.estimable_positions(book, estimate.matrix.columns)
+    if left_out:
+        st.info(plain(left_out))
+    if not book.positions:
+        st.caption("No position of the book has a coin estimated in the analysis window.")
+        return
+    rate = float(st.session_state.get("pos_rate", 0.0)) / 100
+    market = rb.market_from_prices(data.prices, rate=rate)
+    rates = session_margin_rates()
+    iv = st.slider("Implied-volatility move in a crash (relative %)", -50.0, 200.0, 50.0, 5.0,
+                   key="st_book_iv", persist_state="session",
+                   help="An assumption: price data carry no implied volatility. +50%: a 60% "
+                   "volatility becomes 90%.") / 100
+    coins = list(dict.fromkeys(p.underlying for p in book.positions if p.underlying != "USD"))
+    with shown_errors("Your book: "):
+        risk = rb.book_risk(book, market, estimate.matrix, margin_rates=rates)
+        shock = crypto_crash_shock(coins, btc=crash[0], other=crash[1], stablecoin=crash[2])
+        instant = float(rb.book_pnl(book, market, shock, iv).sum())
+        after = rb.margin_excess(book, market, rates, spot_moves=shock, vol_moves=iv)
+        table = rb.stress_book(book, market, estimate.matrix, scenarios,
+                               periods_per_year=data.periods_per_year)
+        replay = rb.replay_crashes(book, market, data.history, vol_move=iv, margin_rates=rates)
+    st.caption(f"{len(book.positions)} positions valued at {market.as_of:%Y-%m-%d} prices; "
+               "options fully repriced (Black-Scholes / Black-76) with the implied-volatility "
+               "move below, futures and perpetuals one for one; margin rates of the Positions "
+               "page.")
+    metric_row([
+        ("Equity", f"${risk.equity:,.0f}"),
+        ("Instant crash P&L", f"${instant:,.0f}", "The instant crash above (Bitcoin, other "
+         "coins, stablecoins) on every position, with the implied-volatility move"),
+        ("Margin excess after it", f"${after:,.0f}", "Equity minus maintenance margin after "
+         "the crash; below zero the book is liquidated"),
+    ])
+    st.markdown("**Covariance scenarios on the book's cash deltas** (delta view: options at "
+                "their deltas; one-period normal VaR and ES at 99%, USD)")
+    charts.table(table, percent=("volatility", "largest_relative_risk_contribution"),
+                 volatility_usd=USD, value_at_risk=USD, expected_shortfall=USD)
+    st.markdown("**Past crashes replayed on the book** (each coin's move over the window, "
+                "applied today)")
+    if replay.empty:
+        st.caption("No crash window is covered by the prices up to the as-of date.")
+        return
+    shown = replay.drop(columns=["start", "end"]).rename(columns={"delta_pnl": "delta P&L",
+                                                                   "pnl": "P&L"})
+    charts.table(shown, percent=("return", *coins), **{"P&L": USD, "delta P&L": USD,
+                                                     "margin_excess": USD})
+    if replay["liquidated"].any():
+        st.warning(plain("Below maintenance margin after: "
+                         + ", ".join(replay.index[replay["liquidated"]]) + "."))

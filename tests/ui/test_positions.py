@@ -161,3 +161,97 @@ def test_the_example_book_on_fourteen_real_files(yahoo_daily_files):
     assert base_symbol(positions.loc["USDC", "asset"]) == "USDC"
     assert positions.loc["BTC covered call", "cash delta"] < 0
     assert len([f for f in figures(at) if f["data"][0]["type"] == "heatmap"]) == 2
+
+
+# ----------------------------------------------------------------------------- other pages
+STRESS, SIMULATOR = "app_pages/stress.py", "app_pages/rebalance.py"
+
+
+def subheaders(at: AppTest) -> list[str]:
+    return [s.value for s in at.subheader]
+
+
+def test_the_stress_page_has_no_book_section_without_a_book():
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page(STRESS).run()
+    assert not at.exception, at.exception
+    assert "Your book (Positions page)" not in subheaders(at)
+
+
+def test_the_stress_page_stresses_the_book_of_the_positions_page():
+    book, _ = demo_book()
+    at = page(book)
+    at.switch_page(STRESS).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert "Your book (Positions page)" in subheaders(at)
+    scenarios = table(at, "volatility_usd")
+    assert scenarios.loc["volatility x2", "volatility_usd"] == pytest.approx(
+        2 * scenarios.loc["baseline", "volatility_usd"], rel=1e-9)
+    assert "your scenario" in scenarios.index
+    replay = table(at, "delta P&L")
+    assert len(replay) >= 1 and {"SOL", "BTC"} <= set(replay.columns)
+    assert metric(at, "Instant crash P&L").startswith("$-")
+    # the short SOL call loses more when implied volatility jumps further in the crash
+    before = replay["P&L"].copy()
+    at.slider(key="st_book_iv").set_value(150.0).run()
+    assert not at.exception, at.exception
+    after = table(at, "delta P&L")
+    assert (after["P&L"] < before).all()
+    np.testing.assert_allclose(after["delta P&L"], replay["delta P&L"])
+    # back on the Positions page the book is the one entered, not the example
+    at.switch_page(PAGE).run()
+    assert "SOL call" in table(at, "maintenance margin").index
+
+
+def test_the_simulator_charges_funding_on_the_perpetuals_chosen():
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
+    at.run()
+    at.switch_page(SIMULATOR).run()
+    assert not at.exception, at.exception
+    assert "Perpetuals: funding and margin" not in subheaders(at)
+    at.multiselect(key="bt_perp").set_value(["BTC-USD"]).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert "Perpetuals: funding and margin" in subheaders(at)
+    assert float(metric(at, "Funding paid").replace(",", "")) > 0
+    metrics = table(at, "policy, all spot")
+    assert metrics.loc["Total return", "policy"] != metrics.loc["Total return", "policy, all spot"]
+    margin = [f for f in figures(at) if f["data"][0].get("name") == "equity − maintenance margin"]
+    assert len(margin) == 1
+    # without funding a perpetual earns what spot does (it is spot financed at a zero rate)
+    at.number_input(key="bt_fund_bps_BTC-USD").set_value(0.0).run()
+    metrics = table(at, "policy, all spot")
+    assert metrics.loc["Total return", "policy"] == metrics.loc["Total return", "policy, all spot"]
+    assert metric(at, "Funding paid") == "0.00"
+
+
+def test_simulator_and_stress_run_with_the_book_on_fourteen_real_files(yahoo_daily_files):
+    """Spot, a long perpetual on a calm coin, a short inverse perpetual on coin collateral
+    and a covered call, on the 14 real Yahoo files."""
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=600)
+    at.run()
+    at.radio(key="source").set_value("Upload files").run()
+    at.file_uploader(key="upload").set_value(
+        [(f.name, f.read_bytes(), "text/csv") for f in yahoo_daily_files]).run()
+    rows = ["name,instrument,underlying,quantity,price,strike,expiry,option_type,"
+            "implied_volatility,settlement,collateral",
+            "BTC spot,spot,BTC,1,,,,,,,", "LTC perp,linear_perpetual,LTC,300,,,,,,,",
+            "ETH hedge,inverse_perpetual,ETH,-20000,,,,,,,8",
+            "BTC call,option,BTC,-1,,150000,2030-12-27,call,0.6,usd,",
+            "cash,cash,USD,30000,,,,,,,"]
+    at.switch_page(PAGE).run()
+    at.file_uploader(key="book_upload").set_value(
+        ("book.csv", "\n".join(rows).encode(), "text/csv")).run()
+    at.switch_page(STRESS).run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    replay = table(at, "delta P&L")
+    assert {"COVID crash (Mar 2020)", "FTX collapse (Nov 2022)"} <= set(replay.index)
+    assert replay.loc["COVID crash (Mar 2020)", "BTC"] == pytest.approx(-0.437, abs=0.01)
+    at.switch_page(SIMULATOR).run()
+    at.multiselect(key="bt_perp").set_value(["LTC"]).run()  # uploads name coins by symbol
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert float(metric(at, "Funding paid").replace(",", "")) > 0
