@@ -619,12 +619,12 @@ def load_spec(path: str | os.PathLike) -> PortfolioSpec:
 
 def load_prices(paths: Sequence[str | os.PathLike]
                 ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
-    """Read price files as the Upload source does, with the Data page's default cleaning.
+    """Read price files as the Upload source does, through the pages' data pipeline.
 
-    :func:`riskcore.ingest.load_files` (native frequency) merges the files; zero and
-    negative prices become missing (:class:`riskcore.quality.QualityPolicy` with
-    ``nonpositive="drop"``, the Data page's default) and are marked not tradable; volume
-    per bar becomes USD per day (:func:`riskcore.periods.periods_per_day`).
+    :func:`riskcore.ingest.load_files` (native frequency) merges the files, then
+    :func:`riskcore.dataset.prepare_dataset` applies the Data page's default cleaning and
+    the default analysis window: prices up to the last date every coin has a price, cleaned
+    prices marked not tradable, volume per bar as USD per day.
 
     Returns
     -------
@@ -638,10 +638,8 @@ def load_prices(paths: Sequence[str | os.PathLike]
         If a file cannot be read or is refused by the loader (the file and reason are
         named), or no price is left.
     """
-    from riskcore.backtest import tradable_from_cleaning
+    from riskcore.dataset import prepare_dataset
     from riskcore.ingest import load_files
-    from riskcore.periods import periods_per_day
-    from riskcore.quality import QualityPolicy, clean_prices
 
     files = []
     for path in paths:
@@ -653,17 +651,13 @@ def load_prices(paths: Sequence[str | os.PathLike]
     if loaded.errors:
         name, message = loaded.errors[0]
         raise DataError(f"price file {name} was refused: {message}")
-    cleaned = clean_prices(loaded.prices, QualityPolicy(nonpositive="drop"))
-    prices = cleaned.prices.dropna(how="all").dropna(axis=1, how="all")
-    if prices.empty:
+    if loaded.prices.empty:
         raise DataError("the price files hold no usable price")
-    tradable = tradable_from_cleaning(prices, cleaned.actions)
-    volume = None
-    known = [a for a in prices.columns if a in loaded.volume.columns]
-    if known:
-        volume = (loaded.volume.reindex(index=prices.index, columns=known)
-                  * periods_per_day(prices.index))
-    return prices, volume, tradable
+    # the pages' pipeline: default cleaning, default window (up to the last date every coin
+    # has a price), tradable mask and volume in USD per day
+    dataset = prepare_dataset(loaded.prices,
+                              volume=None if loaded.volume.empty else loaded.volume)
+    return dataset.history, dataset.volume, dataset.tradable
 
 
 class _Parser(argparse.ArgumentParser):
