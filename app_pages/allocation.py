@@ -111,8 +111,8 @@ with result_col:
         ("Effective number of bets", f"{portfolio.effective_number_of_bets:.1f}",
          "exp(entropy of relative risk contributions), Meucci (2009)"),
         ("Largest risk share: " + plain(top), f"{portfolio.relative_risk_contributions[top]:.1%}"),
-        ("Leverage / sleeve", f"{portfolio.leverage:.2f}× / {portfolio.cash_weight:.0%}",
-         f"Sleeve held in {portfolio.cash or '—'}"),
+        ("Leverage / sleeve", f"{portfolio.leverage:.2f}× / {portfolio.sleeve_weight:.0%}",
+         f"Sleeve held in {portfolio.sleeve_asset or '—'}"),
     ])
     table = pd.DataFrame({
         "weight": portfolio.weights,

@@ -35,7 +35,7 @@ summary = pd.DataFrame({name: {
     "largest weight": f"{p.weights.idxmax()} {p.weights.max():.0%}",
     "largest risk share": f"{p.relative_risk_contributions.idxmax()} "
                           f"{p.relative_risk_contributions.max():.0%}",
-    "leverage / sleeve": f"{p.leverage:.2f}× / {p.cash_weight:.0%}",
+    "leverage / sleeve": f"{p.leverage:.2f}× / {p.sleeve_weight:.0%}",
 } for name, p in ok.items()})
 
 charts.table(summary)

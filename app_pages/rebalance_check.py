@@ -18,7 +18,7 @@ with shown_errors():
     _, portfolio = target_allocation(data)
 target = portfolio.weights
 if (target < 0).any():
-    st.info(f"The target borrows {-portfolio.cash_weight:.0%} of the portfolio (leverage "
+    st.info(f"The target borrows {-portfolio.sleeve_weight:.0%} of the portfolio (leverage "
             f"{portfolio.leverage:.2f}×). The trade list trades spot holdings only: set the "
             "maximum leverage to 1 on the Allocation page to get one.")
     st.stop()

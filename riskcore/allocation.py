@@ -1049,9 +1049,9 @@ class VolatilityTarget:
         The input weights times ``leverage`` (the sleeve excluded).
     leverage : float
         Scale applied to the input portfolio (1 = unchanged, < 1 de-risks, > 1 levers).
-    cash_weight : float
+    sleeve_weight : float
         Weight of the sleeve, ``1 - leverage`` (decimal).
-    cash : str
+    sleeve_asset : str
         Name of the sleeve (``"cash"`` or a stablecoin of the covariance matrix).
     target : float
         Target annualized volatility (decimal).
@@ -1064,8 +1064,8 @@ class VolatilityTarget:
     weights: pd.Series
     risky_weights: pd.Series
     leverage: float
-    cash_weight: float
-    cash: str
+    sleeve_weight: float
+    sleeve_asset: str
     target: float
     portfolio_volatility: float
     target_reached: bool
@@ -1140,8 +1140,8 @@ def volatility_target(
         weights=final,
         risky_weights=risky,
         leverage=k,
-        cash_weight=1.0 - k,
-        cash=str(cash),
+        sleeve_weight=1.0 - k,
+        sleeve_asset=str(cash),
         target=float(target),
         portfolio_volatility=reached_vol,
         target_reached=bool(abs(reached_vol - target) <= 1e-9 * max(target, 1.0)),

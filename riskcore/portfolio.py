@@ -87,9 +87,9 @@ class Portfolio:
         Exponential of the entropy of the relative risk contributions (Meucci 2009).
     leverage : float
         Scale applied to the risky weights by the volatility target (1 without one).
-    cash : str or None
+    sleeve_asset : str or None
         Asset holding the sleeve (``"cash"`` or a stablecoin); None without a volatility target.
-    cash_weight : float
+    sleeve_weight : float
         Weight of the sleeve (decimal; negative when borrowing).
     sleeve : tuple of str
         Stablecoins kept outside the risk budget by the stablecoin policy.
@@ -129,8 +129,8 @@ class Portfolio:
     diversification_ratio: float
     effective_number_of_bets: float
     leverage: float
-    cash: str | None
-    cash_weight: float
+    sleeve_asset: str | None
+    sleeve_weight: float
     sleeve: tuple[str, ...]
     group_table: pd.DataFrame | None
     notes: tuple[str, ...]
@@ -272,15 +272,16 @@ def _finish(cov: pd.DataFrame, allocation: AllocationResult, sleeve: tuple[str, 
         target = volatility_target(weights, cov, target_volatility, max_leverage=max_leverage,
                                    cash=cash)
         weights, leverage = target.weights, target.leverage
-        cash_name, cash_weight = target.cash, target.cash_weight
+        cash_name, cash_weight = target.sleeve_asset, target.sleeve_weight
         if not target.target_reached:
             if target.leverage >= max_leverage * (1 - 1e-12):
                 limit = f"The leverage cap {max_leverage:g}"
             else:
                 # the sleeve is a risky stablecoin: mixing the portfolio with it cannot go
                 # below the lowest volatility of such a mix (about the stablecoin's own)
-                limit = (f"The {target.cash} sleeve's own volatility (the lowest a mix of the "
-                         f"portfolio and {target.cash} can reach; leverage {target.leverage:.2g})")
+                limit = (f"The {target.sleeve_asset} sleeve's own volatility (the lowest a mix "
+                         f"of the portfolio and {target.sleeve_asset} can reach; leverage "
+                         f"{target.leverage:.2g})")
             notes.append(f"{limit} stops the scaling at {target.portfolio_volatility:.1%} "
                          f"volatility, short of the {target_volatility:.1%} target.")
     full_cov = cov.reindex(index=weights.index, columns=weights.index, fill_value=0.0)
@@ -317,8 +318,8 @@ def _finish(cov: pd.DataFrame, allocation: AllocationResult, sleeve: tuple[str, 
         diversification_ratio=diversification_ratio(risky, risky_cov),
         effective_number_of_bets=effective_number_of_bets(risky, risky_cov),
         leverage=leverage,
-        cash=cash_name,
-        cash_weight=cash_weight,
+        sleeve_asset=cash_name,
+        sleeve_weight=cash_weight,
         sleeve=sleeve,
         group_table=group_table,
         notes=tuple(notes),

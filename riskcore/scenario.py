@@ -1133,7 +1133,7 @@ class ScenarioResult:
                 "diversification_ratio": _plain(p.diversification_ratio),
                 "effective_number_of_bets": _plain(p.effective_number_of_bets),
                 "leverage": _plain(p.leverage),
-                "cash_weight": _plain(p.cash_weight),
+                "sleeve_weight": _plain(p.sleeve_weight),
                 "excluded": list(p.excluded),
                 "notes": list(p.notes),
             },

@@ -267,9 +267,9 @@ def test_volatility_target_scales_to_target_with_cash_sleeve():
     assert out.weights.sum() == pytest.approx(1.0)
     assert out.target_reached
     capped = volatility_target(rb.weights, RR_COV, 0.10)  # would need leverage 2.1
-    assert capped.leverage == 1.0 and capped.cash_weight == 0.0 and not capped.target_reached
+    assert capped.leverage == 1.0 and capped.sleeve_weight == 0.0 and not capped.target_reached
     levered = volatility_target(rb.weights, RR_COV, 0.10, max_leverage=3.0)
-    assert levered.cash_weight < 0 and levered.portfolio_volatility == pytest.approx(0.10)
+    assert levered.sleeve_weight < 0 and levered.portfolio_volatility == pytest.approx(0.10)
     with pytest.raises(DataError, match=r"target volatility is -0.1; it must be a positive"):
         volatility_target(rb.weights, RR_COV, -0.1)
     with pytest.raises(DataError, match=r"max_leverage is 0; it must be positive"):
@@ -292,7 +292,7 @@ def test_volatility_target_into_a_stablecoin_accounts_for_its_risk():
     w = rb.weights.reindex(names, fill_value=0.0)
     out = volatility_target(w, cov, 0.3, cash="USDT-USD")
     assert out.portfolio_volatility == pytest.approx(0.3, rel=1e-10)
-    assert out.weights["USDT-USD"] == pytest.approx(out.cash_weight)
+    assert out.weights["USDT-USD"] == pytest.approx(out.sleeve_weight)
     assert "cash" not in out.weights.index
     included = stablecoin_policy(cov, policy="include")
     assert included.sleeve == () and included.cov.shape == (3, 3)

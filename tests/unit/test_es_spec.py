@@ -113,7 +113,7 @@ def test_es_portfolio_differs_from_volatility_and_follows_the_volatility_target(
     port = build_portfolio(PRICES, spec)
     assert vol.tail is None
     assert port.portfolio_volatility == pytest.approx(0.2, rel=1e-9)
-    assert port.cash == "cash" and port.cash_weight > 0
+    assert port.sleeve_asset == "cash" and port.sleeve_weight > 0
     risky = port.weights.drop("cash")
     # the target scales the ES weights; relative ES shares are unchanged by the scale
     np.testing.assert_allclose(risky[port.tail.weights.index] / risky.sum(),

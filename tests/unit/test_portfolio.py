@@ -27,7 +27,7 @@ def test_default_is_equal_risk_contribution_over_every_asset(cov):
     np.testing.assert_allclose(p.relative_risk_contributions, 1 / 6, rtol=1e-9)
     assert p.weights.sum() == pytest.approx(1.0)
     assert p.weights["USDT-USD"] > 0.5  # the near-zero-volatility stablecoin takes the weight
-    assert p.leverage == 1.0 and p.cash is None
+    assert p.leverage == 1.0 and p.sleeve_asset is None
 
 
 def test_sleeve_keeps_stablecoins_out_of_the_risk_budget(cov):
@@ -45,7 +45,7 @@ def test_volatility_target_is_reached_and_the_rest_goes_to_the_sleeve(cov, cash)
     p = build_portfolio(cov, stablecoins="sleeve", target_volatility=0.2, cash=cash)
     assert p.portfolio_volatility == pytest.approx(0.2, rel=1e-9)
     assert p.weights.sum() == pytest.approx(1.0)
-    assert p.cash == cash and p.weights[cash] == pytest.approx(p.cash_weight)
+    assert p.sleeve_asset == cash and p.weights[cash] == pytest.approx(p.sleeve_weight)
     assert 0 < p.leverage < 1
     # scaling does not change the risk shares of the risky coins
     risky = p.relative_risk_contributions.drop(["USDT-USD", "cash"], errors="ignore")
