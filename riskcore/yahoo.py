@@ -568,13 +568,14 @@ def _download_task(
     backoff: float,
     sleep: Callable[[float], Any],
     stop: threading.Event,
+    timer: Callable[[], float] = time.monotonic,
 ) -> None:
     """Download a ticker's missing ranges, appending one outcome per range to ``task``."""
     for rng in task.ranges:
         attempt = 0
         retried_empty = False
         while True:
-            remaining = deadline_at - time.monotonic()
+            remaining = deadline_at - timer()
             if stop.is_set() or remaining <= 0:
                 return  # the caller reports the remaining ranges as timed out
             attempt += 1
@@ -593,7 +594,7 @@ def _download_task(
                     task.outcomes.append(_Outcome(rng, None, reason + suffix))
                     break
                 wait = backoff * 2 ** (attempt - 1)
-                if time.monotonic() + wait >= deadline_at:
+                if timer() + wait >= deadline_at:
                     task.outcomes.append(
                         _Outcome(
                             rng,
@@ -624,10 +625,11 @@ def _run_downloads(
     sleep: Callable[[float], Any],
     max_workers: int,
     on_done: Callable[[_Task], None],
+    timer: Callable[[], float] = time.monotonic,
 ) -> None:
     """Run tasks on daemon threads; call ``on_done`` (in this thread) as each finishes.
 
-    Waiting stops at ``deadline_at`` (a ``time.monotonic`` value); unfinished tasks are
+    Waiting stops at ``deadline_at`` (a ``timer()`` value); unfinished tasks are
     reported by ``on_done`` with their missing outcomes, and their threads abandoned.
     """
     stop = threading.Event()
@@ -648,7 +650,8 @@ def _run_downloads(
                 continue
             try:
                 _download_task(
-                    task, downloader, deadline_at, deadline, retries, backoff, sleep, stop
+                    task, downloader, deadline_at, deadline, retries, backoff, sleep, stop,
+                    timer,
                 )
             except BaseException as exc:
                 future.set_exception(exc)
@@ -661,7 +664,7 @@ def _run_downloads(
     pending = set(futures)
     try:
         while pending:
-            remaining = deadline_at - time.monotonic()
+            remaining = deadline_at - timer()
             if remaining <= 0:
                 break
             done, pending = cf.wait(pending, timeout=remaining, return_when=cf.FIRST_COMPLETED)
@@ -840,7 +843,8 @@ def _messages(
     return tuple(out)
 
 
-def _call_reachable(reachable: Callable[[], str | None], deadline_at: float) -> str | None:
+def _call_reachable(reachable: Callable[[], str | None], deadline_at: float,
+                    timer: Callable[[], float] = time.monotonic) -> str | None:
     """Run a reachability check in a daemon thread, giving up at the deadline."""
     future: cf.Future[str | None] = cf.Future()
 
@@ -852,7 +856,7 @@ def _call_reachable(reachable: Callable[[], str | None], deadline_at: float) -> 
 
     threading.Thread(target=run, name="riskcore-yahoo-check", daemon=True).start()
     try:
-        return future.result(timeout=max(0.0, deadline_at - time.monotonic()))
+        return future.result(timeout=max(0.0, deadline_at - timer()))
     except cf.TimeoutError:
         return "the reachability check got no answer before the deadline"
 
@@ -875,6 +879,7 @@ def fetch_prices(
     reachable: Callable[[], str | None] | None = None,
     now: str | datetime | pd.Timestamp | None = None,
     sleep: Callable[[float], Any] = time.sleep,
+    timer: Callable[[], float] = time.monotonic,
     max_workers: int = 4,
 ) -> FetchResult:
     """Fetch daily closes from Yahoo Finance, within a deadline, using and filling a disk cache.
@@ -921,6 +926,9 @@ def fetch_prices(
         days are settled, and the ``fetched_at`` stamped on new data.
     sleep : callable, default time.sleep
         Waits between retries, replaceable in tests.
+    timer : callable, default time.monotonic
+        Seconds on a monotonic clock; the deadline is ``timer()`` at the call plus
+        ``deadline``. Tests inject a fake clock to check the deadline without wall time.
     max_workers : int, default 4
         Download threads; each ticker is downloaded by one thread.
 
@@ -945,7 +953,7 @@ def fetch_prices(
     final follow the usual practice for append-only time-series caches; a crypto daily
     candle on Yahoo closes at 00:00 UTC and is considered settled :data:`SETTLE_TIME` later.
     """
-    t0 = time.monotonic()
+    t0 = timer()
     names, duplicates = _normalize_tickers(tickers)
     if not (_is_number(deadline) and np.isfinite(deadline) and deadline > 0):
         raise DataError(f"deadline is {deadline!r} s; it must be a positive number of seconds")
@@ -1017,7 +1025,7 @@ def fetch_prices(
 
     offline: str | None = None
     if to_download and check_reachable:
-        offline = _call_reachable(reachable or yahoo_reachable, deadline_at)
+        offline = _call_reachable(reachable or yahoo_reachable, deadline_at, timer)
     if offline is not None:
         for task in to_download:
             _fill_missing(task, f"offline: Yahoo Finance unreachable ({offline})", timed_out=False)
@@ -1033,6 +1041,7 @@ def fetch_prices(
             sleep=sleep,
             max_workers=max_workers,
             on_done=finish,
+            timer=timer,
         )
 
     if write_errors:
