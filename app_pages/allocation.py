@@ -5,30 +5,29 @@ import streamlit as st
 
 from riskcore.assets import is_stablecoin
 from riskcore.export import to_csv_safe
+from riskcore.spec import ES_METHODS
 from ui import charts
 from ui.compute import (
     ESTIMATORS,
     METHODS,
     STABLECOIN_POLICIES,
-    estimate,
     inside_budget,
     risk_measure_inputs,
-    target_portfolio,
 )
 from ui.constraints import bounds_editor, budget_editor, group_members, groups_editor
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
 from ui.export import decision_record
 from ui.layout import metric_row
+from ui.spec import decision, lookback, page_spec, universe
 from ui.tail import contributions_side_by_side
 from ui.text import plain
 
 SESSION = {"persist_state": "session"}
 st.title("Allocation")
 data = current_dataset()
-with shown_errors():
-    est = estimate(data)
-assets = list(est.matrix.columns)
+# the widgets list the coins the decision can use (one rule: riskcore.window.min_returns)
+assets = list(universe(data, lookback(data)).assets)
 stables = [a for a in assets if is_stablecoin(a)]
 state = st.session_state
 settings = st.columns(4)
@@ -50,7 +49,7 @@ if stables:
     settings[0].radio(plain(f"Stablecoins ({', '.join(stables)})"), list(STABLECOIN_POLICIES),
                       format_func=STABLECOIN_POLICIES.get, key="stablecoins", **SESSION)
 in_budget = inside_budget(assets)
-if state["method"] == "risk_budget":
+if state["method"] in ES_METHODS:
     risk_measure_inputs(settings[1])
 if state["method"] == "cluster_risk_budget":
     settings[1].radio("Groups", ["correlation", "groups"], key="cluster_source", **SESSION,
@@ -62,7 +61,7 @@ if state["method"] == "cluster_risk_budget":
 
 budget_col, result_col = st.columns(2, gap="medium")
 with budget_col:
-    if state["method"] == "risk_budget":
+    if state["method"] == "risk_budget" and in_budget:
         budget_editor(in_budget)
     elif state["method"] == "cluster_risk_budget" and state["cluster_source"] == "groups":
         groups = group_members(in_budget)
@@ -92,7 +91,9 @@ with budget_col:
 
 with result_col:
     with shown_errors():
-        portfolio = target_portfolio(est, data)
+        spec = page_spec(data, assets=assets)
+        portfolio = decision(data.prices, spec)
+        est = portfolio.estimate
     observations = est.n_observations
     st.caption(plain(history_note(data.prices)) + f" Covariance: {ESTIMATORS[est.method]}, "
                f"{observations if isinstance(observations, int) else 'pairwise'} observations "
@@ -155,5 +156,5 @@ d1, d2 = st.columns(2)
 d1.download_button("Download weights (CSV)", to_csv_safe(table, index_label="asset"),
                    file_name="allocation.csv", mime="text/csv")
 d2.download_button("Download the decision (JSON: data, settings, constraints, weights)",
-                   decision_record(data, est, portfolio, st.session_state),
+                   decision_record(data, spec, portfolio),
                    file_name="allocation_decision.json", mime="application/json")

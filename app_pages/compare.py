@@ -5,27 +5,26 @@ import streamlit as st
 
 from riskcore.export import to_csv_safe
 from ui import charts
-from ui.compute import METHODS, budgets, compare, estimate, inside_budget, settings_options
 from ui.data import current_dataset, history_note
 from ui.errors import shown_errors
+from ui.spec import compare_methods
 from ui.tail import contributions_side_by_side
 from ui.text import plain
 
 st.title("Method comparison")
 data = current_dataset()
-st.caption(plain(history_note(data.prices)) + " Same covariance estimate, stablecoin policy, "
-           "constraints and volatility target as the Allocation page; risk budgeting uses its "
-           "budgets.")
+st.caption(plain(history_note(data.prices)) + " The Allocation page's decision with each "
+           "method in turn: same coins, covariance estimate, stablecoin policy, constraints and "
+           "volatility target; risk budgeting uses its budgets, once on volatility and once on "
+           "expected shortfall.")
 with shown_errors():
-    est = estimate(data)
-    inside = inside_budget(list(est.matrix.columns))
-    budget = tuple(budgets(inside).items())
-    results = compare(est.matrix, budget, settings_options(len(inside)))
-ok = {METHODS[m].split(" (")[0]: results[m] for m in METHODS
-      if not isinstance(results[m], str)}
-for method, message in results.items():
+    results = compare_methods(data)
+ok = {name: p for name, p in results.items() if not isinstance(p, str)}
+for name, message in results.items():
     if isinstance(message, str):
-        st.warning(plain(f"{METHODS[method]}: {message}"))
+        st.warning(plain(f"{name}: {message}"))
+if not ok:
+    st.stop()
 
 weights = pd.DataFrame({name: p.weights for name, p in ok.items()}).fillna(0.0)
 risk = pd.DataFrame({name: p.relative_risk_contributions for name, p in ok.items()}).fillna(0.0)
@@ -45,7 +44,7 @@ st.plotly_chart(charts.grouped_bars(risk, title="Relative risk contributions by 
                 key="chart_cmp_risk")
 st.subheader("Tail risk of one method's portfolio")
 chosen = st.selectbox("Portfolio", list(ok), key="cmp_tail_method")
-contributions_side_by_side(data, est, ok[chosen], key="chart_cmp_tail")
+contributions_side_by_side(data, ok[chosen].estimate, ok[chosen], key="chart_cmp_tail")
 st.markdown("**Weights**")
 charts.table(weights, percent=tuple(weights.columns))
 st.markdown("**Relative risk contributions**")

@@ -7,16 +7,17 @@ from riskcore import book as rb
 from riskcore.assets import base_symbol
 from ui import charts
 from ui import positions as ui
-from ui.compute import budgets, estimate, inside_budget
+from ui.compute import budgets, inside_budget
 from ui.data import current_dataset
 from ui.errors import shown_errors
 from ui.layout import metric_row
+from ui.spec import target_allocation
 from ui.text import plain
 
 st.title("Positions")
 data = current_dataset()
 with shown_errors():
-    est = estimate(data)
+    est, _ = target_allocation(data)
 book, left_out = rb.estimable_positions(ui.book_editor(), est.matrix.columns)
 if left_out:
     st.info(plain(left_out))

@@ -6,9 +6,10 @@ import streamlit as st
 import riskcore
 from riskcore.export import to_csv_safe
 from ui import charts
-from ui.compute import band_slider, cost_model, target_allocation, trading_inputs, volume_note
+from ui.compute import band_slider, cost_model, trading_inputs, volume_note
 from ui.data import current_dataset
 from ui.errors import shown_errors
+from ui.spec import target_allocation
 from ui.text import plain
 
 st.title("Rebalance check")

@@ -10,9 +10,9 @@ from riskcore.export import to_csv_safe
 from riskcore.tail import constant_mix_returns, tail_risk_table
 from riskcore.var_backtest import var_backtest_table
 from ui import charts
-from ui.compute import target_allocation
 from ui.data import DEMO, current_dataset
 from ui.errors import shown_errors
+from ui.spec import target_allocation
 from ui.text import plain
 
 SESSION = {"persist_state": "session"}
@@ -35,8 +35,7 @@ scenarios = {**stress.STRESS_SCENARIOS, "your scenario": {
     "volatility_multiplier": multiplier, "correlation": correlation,
     "stablecoin_volatility": depeg / 100 or None}}
 with shown_errors():
-    risky = weights.index.drop("cash", errors="ignore")  # riskless cash has no covariance
-    table = stress.stress_test(weights, portfolio.covariance.loc[risky, risky], scenarios,
+    table = stress.stress_test(weights, portfolio.covariance, scenarios,
                                periods_per_year=data.periods_per_year)
 table = table.rename(columns={"value_at_risk": "normal VaR 99%",
                               "expected_shortfall": "normal expected shortfall 99%"})

@@ -61,6 +61,7 @@ from riskcore.rebalance import (
     plan_trade_values,
 )
 from riskcore.spec import PortfolioSpec
+from riskcore.window import min_returns
 
 #: Allocation methods a policy can use to set its target.
 #: Targets of a :class:`RebalancePolicy`: a fixed target, or a method of
@@ -566,6 +567,22 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
         min_history = lookback + 1 if estimated else 1
     holdable = tradable & (listed_count >= min_history) & ~data_end
     eligible = holdable & estimable if estimated else holdable
+    partial = np.zeros(t_count, dtype=bool)
+    if spec is not None:
+        # the one universe rule of build_portfolio (riskcore.window.min_returns): enough
+        # valid returns in the lookback, not necessarily all of them; a flat full window is
+        # left out here as decide() leaves it out
+        valid = ~np.isnan(returns)
+        counts = np.zeros((t_count, n))
+        csum = np.cumsum(valid, axis=0)
+        if t_count >= lookback:
+            counts[lookback - 1:] = csum[lookback - 1:] - np.vstack(
+                [np.zeros((1, n)), csum[: t_count - lookback]])
+        covered = counts >= min_returns(lookback, spec.alignment)
+        holdable = tradable & ~data_end & covered
+        eligible = holdable & ~(full_window & ~(variances > 0))
+        # dates where a covered coin lacks a full window: the rolling kernel cannot decide
+        partial = (eligible & ~full_window).any(axis=1)
 
     # assets inside the risk budget: all but the stablecoin sleeve and a cash column that
     # the policy's budget or fixed target does not name
@@ -605,7 +622,8 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
         budget_all = np.where(inside, budget_all, 0.0)
     previous = None
     end_day = data_end.any(axis=1)
-    generic = spec is not None and (force_generic or not _has_fast_path(spec))
+    generic = spec is not None and (force_generic or not _has_fast_path(spec)
+                                    or bool(partial[first:].any()))
     decidable = eligible if generic else budget_eligible
     candidates = np.flatnonzero(decidable.any(axis=1) | end_day)
     max_leverage = 1.0 if spec is None else spec.max_leverage

@@ -36,7 +36,7 @@ from riskcore.diagnostics import (
     group_risk_contributions,
 )
 from riskcore.errors import DataError, InfeasibleError, ParameterError, RiskcoreError
-from riskcore.estimators import CovarianceEstimate, estimate_covariance, full_windows
+from riskcore.estimators import CovarianceEstimate, estimate_covariance
 from riskcore.hierarchical import cluster_risk_budget_weights, hrp_weights
 from riskcore.periods import infer_periods_per_year
 from riskcore.spec import METHOD_OPTIONS as SPEC_METHOD_OPTIONS
@@ -44,8 +44,10 @@ from riskcore.spec import PortfolioSpec
 from riskcore.tail_budget import (
     TailAllocationResult,
     as_allocation_result,
+    tail_cluster_risk_budget_weights,
     tail_risk_budget_weights,
 )
+from riskcore.window import left_out_note, min_returns
 
 #: Allocation methods (:data:`riskcore.spec.METHODS`) and what each does.
 METHODS: dict[str, str] = {
@@ -329,7 +331,9 @@ def build_portfolio(prices: pd.DataFrame, spec: PortfolioSpec | None = None,
 
     Steps, each the one riskcore function for it (the simulator runs the same ones at every
     rebalance date): the universe (the spec's assets with a real price on the as-of date and
-    ``lookback`` valid returns ending there; the others are left out with a note), the
+    at least :func:`riskcore.window.min_returns` valid returns in the ``lookback`` ending
+    there, and a non-zero variance unless a volatility floor applies; the others are left
+    out with a note), the
     covariance estimate of those returns (:func:`~riskcore.estimators.estimate_covariance`),
     and the allocation with its options (:func:`allocate_portfolio`).
 
@@ -339,8 +343,9 @@ def build_portfolio(prices: pd.DataFrame, spec: PortfolioSpec | None = None,
         Price panel (USD per unit, NaN where missing), sorted DatetimeIndex. Prices after
         ``spec.as_of`` are ignored.
     spec : PortfolioSpec
-        The decision. Without it (deprecated form kept for the current pages), ``prices``
-        is an annualized covariance matrix and ``options`` are the keyword options of
+        The decision. Without it (the form of :func:`compare_portfolios` and tests that
+        start from a given covariance), ``prices`` is an annualized covariance matrix
+        and ``options`` are the keyword options of
         :func:`allocate_portfolio` (``groups`` is accepted for ``group_limits``).
     **options
         Only with the deprecated covariance form.
@@ -354,7 +359,7 @@ def build_portfolio(prices: pd.DataFrame, spec: PortfolioSpec | None = None,
     ------
     DataError
         If fewer than ``lookback`` returns end at the as-of date, no asset of the spec has
-        a full window, or an asset of the spec has no price column.
+        enough data in the lookback, or an asset of the spec has no price column.
     InfeasibleError, ConvergenceError
         From the allocation (messages name the constraints).
 
@@ -369,15 +374,18 @@ def build_portfolio(prices: pd.DataFrame, spec: PortfolioSpec | None = None,
     panel = spec_panel(prices, spec)
     raw = panel.to_numpy(dtype=float)
     lookback = spec.lookback
-    if len(raw) <= lookback:
+    if len(raw) < lookback:
         raise DataError(
-            f"prices have {len(raw) - 1} returns up to {panel.index[-1]:%Y-%m-%d}; the "
-            f"lookback needs {lookback}: use a shorter lookback or a later as-of date"
+            f"prices have {len(raw)} dates up to {panel.index[-1]:%Y-%m-%d}; the lookback "
+            f"needs {lookback}: use a shorter lookback or a later as-of date"
         )
-    window_raw = raw[-lookback - 1:]
+    # the window's first return needs the price before it; on the first date of the panel
+    # there is none (a missing return, as in the simulator's walk-forward window)
+    window_raw = raw[-lookback - 1:] if len(raw) > lookback else np.vstack(
+        [np.full((1, raw.shape[1]), np.nan), raw])
     returns = window_raw[1:] / window_raw[:-1] - 1.0
-    full = full_windows(~np.isnan(returns), lookback)[-1]
-    eligible = ~np.isnan(raw[-1]) & full
+    covered = (~np.isnan(returns)).sum(axis=0) >= min_returns(lookback, spec.alignment)
+    eligible = ~np.isnan(raw[-1]) & covered
     ppy = float(infer_periods_per_year(panel.index))
     window = pd.DataFrame(returns, index=panel.index[-lookback:], columns=panel.columns)
     return decide(window, eligible, spec, ppy)
@@ -419,7 +427,10 @@ def decide(window: pd.DataFrame, eligible: np.ndarray, spec: PortfolioSpec,
     window : pandas.DataFrame of shape (lookback, n_assets)
         The ``lookback`` returns ending at the decision date (decimal per period).
     eligible : numpy.ndarray of bool, shape (n_assets,)
-        Assets that can be allocated (a real price at the date and a full window).
+        Assets that can be allocated: a real price at the date and at least
+        :func:`riskcore.window.min_returns` valid returns in the window. Of those, an asset
+        whose returns there have zero variance is left out too unless the spec has a
+        volatility floor.
     spec : PortfolioSpec
     periods_per_year : float
         Annualization of the returns' calendar.
@@ -434,22 +445,24 @@ def decide(window: pd.DataFrame, eligible: np.ndarray, spec: PortfolioSpec,
         If no asset is eligible.
     """
     assets = [str(a) for a in window.columns]
+    eligible = np.asarray(eligible, dtype=bool).copy()
+    if not spec.volatility_floor:  # a flat series cannot be risk-budgeted without a floor
+        flat = eligible & ~(window.std(ddof=0).fillna(0.0).to_numpy() > 0)
+        eligible &= ~flat
     excluded = tuple(a for a, ok in zip(assets, eligible, strict=True) if not ok)
-    kept = window.loc[:, np.asarray(eligible, dtype=bool)]
+    kept = window.loc[:, eligible]
     if kept.shape[1] == 0:
         raise DataError(
-            f"no asset has a price on {window.index[-1]:%Y-%m-%d} and {len(window)} valid "
-            f"returns before it (left out: {', '.join(excluded)}); use a shorter lookback or "
-            "a later date"
+            f"no asset has a price on {window.index[-1]:%Y-%m-%d} and enough returns (with "
+            f"some variance) in the {len(window)} periods before it (left out: "
+            f"{', '.join(excluded)}); use a shorter lookback or a later date"
         )
     notes = []
     if excluded:
         counts = window[list(excluded)].notna().sum()
-        notes.append(
-            f"Left out on {window.index[-1]:%Y-%m-%d} (no price that day or fewer than "
-            f"{len(window)} returns in the window): "
-            + ", ".join(f"{a} ({int(counts[a])})" for a in excluded) + "."
-        )
+        notes.append(left_out_note(f"{window.index[-1]:%Y-%m-%d}", len(window),
+                                   min_returns(max(len(window), 2), spec.alignment),
+                                   {a: int(counts[a]) for a in excluded}))
     estimate = estimate_covariance(
         kept, method=spec.estimator, half_life=spec.half_life_periods
         if spec.estimator == "ewma" else None, periods_per_year=periods_per_year,
@@ -485,10 +498,14 @@ def _decide_tail(kept: pd.DataFrame, cov: pd.DataFrame, spec: PortfolioSpec,
                  options: dict[str, Any]) -> Portfolio:
     """Expected-shortfall risk budgeting of :func:`decide` on the window's returns.
 
-    The same stablecoin policy, budgets and volatility target as volatility budgeting; the
-    weights inside the budget come from
-    :func:`~riskcore.tail_budget.tail_risk_budget_weights` on the window's complete rows of
-    the assets inside the budget (Spinu 2013 with ES for volatility; Mausser & Romanko 2014).
+    The same stablecoin policy, budgets, weight bounds, group limits, clusters and
+    volatility target as volatility budgeting; the weights inside the budget come from
+    :func:`~riskcore.tail_budget.tail_risk_budget_weights` (``"risk_budget"``; constrained
+    risk budgeting on ES with bounds or group limits) or
+    :func:`~riskcore.tail_budget.tail_cluster_risk_budget_weights`
+    (``"cluster_risk_budget"``, clusters of the estimate's correlations as for volatility)
+    on the window's complete rows of the assets inside the budget (Spinu 2013 with ES for
+    volatility; Mausser & Romanko 2014; Richard & Roncalli 2019).
     """
     notes: list[str] = []
     policy = stablecoin_policy(cov, options.get("budget"), policy=spec.stablecoins)
@@ -499,16 +516,36 @@ def _decide_tail(kept: pd.DataFrame, cov: pd.DataFrame, spec: PortfolioSpec,
     if len(scenarios) < len(kept):
         notes.append(f"Expected shortfall on the {len(scenarios)} of {len(kept)} periods where "
                      "every asset inside the budget has a return.")
-    bounds = options.get("bounds")
-    kept_bounds = None if bounds is None else {a: b for a, b in bounds.items() if a in inside}
-    tail = tail_risk_budget_weights(scenarios, policy.budget, measure=spec.es_measure,
-                                    level=spec.es_level, bounds=kept_bounds or None)
-    allocation = as_allocation_result(tail, policy.cov)
+    kept_groups, kept_names = [], []
+    if spec.method == "cluster_risk_budget":
+        user_groups = _clusters_inside(options.get("clusters"), inside, notes)
+        budgets = None
+        if options.get("cluster_budget") is not None and user_groups is not None:
+            budgets = {g: float(options["cluster_budget"].get(g, 0.0)) for g in user_groups}
+        n_clusters = options.get("n_clusters")
+        if n_clusters is not None:  # no more clusters than budgeted assets
+            n_clusters = max(1, min(n_clusters, len(inside)))
+        tail = tail_cluster_risk_budget_weights(
+            scenarios, groups=user_groups, group_budget=budgets, n_clusters=n_clusters,
+            cov=policy.cov, measure=spec.es_measure, level=spec.es_level)
+    else:
+        bounds = options.get("bounds")
+        kept_bounds = None if bounds is None else {a: b for a, b in bounds.items()
+                                                   if a in inside}
+        kept_groups, kept_names = _groups_inside(options.get("group_limits"),
+                                                 options.get("group_names"), inside, notes)
+        groups = {name: group for name, group in zip(kept_names, kept_groups, strict=True)}
+        tail = tail_risk_budget_weights(scenarios, policy.budget, measure=spec.es_measure,
+                                        level=spec.es_level, bounds=kept_bounds or None,
+                                        groups=groups or None)
+    allocation = replace(as_allocation_result(tail, policy.cov),
+                         binding_constraints=tail.binding_constraints,
+                         lagrange_multiplier=tail.lagrange_multiplier,
+                         asset_groups=tail.asset_groups)
     if tail.binding_constraints:
-        allocation = replace(allocation, binding_constraints=tail.binding_constraints)
         notes.append("Binding constraints: " + "; ".join(tail.binding_constraints))
     notes.extend(tail.warnings)
-    portfolio = _finish(cov, allocation, policy.sleeve, notes, [], [],
+    portfolio = _finish(cov, allocation, policy.sleeve, notes, kept_groups, kept_names,
                         target_volatility=options["target_volatility"],
                         max_leverage=options["max_leverage"], cash=options["cash"])
     return replace(portfolio, tail=tail)

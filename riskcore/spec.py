@@ -41,6 +41,8 @@ RISK_MEASURES: tuple[str, ...] = ("volatility", "historical_es", "cornish_fisher
 #: The :data:`riskcore.tail_budget.TAIL_MEASURES` name of each expected-shortfall measure.
 ES_MEASURES: dict[str, str] = {"historical_es": "historical",
                                "cornish_fisher_es": "cornish-fisher"}
+#: Methods that take an expected-shortfall ``risk_measure`` (:mod:`riskcore.tail_budget`).
+ES_METHODS: tuple[str, ...] = ("risk_budget", "cluster_risk_budget")
 #: Stablecoin policies: inside the risk budget like any coin, or outside it (the sleeve).
 STABLECOIN_POLICIES: tuple[str, ...] = ("include", "sleeve")
 #: Calendar rebalancing frequencies: daily, weekly (Monday weeks), monthly, quarterly.
@@ -145,11 +147,12 @@ class PortfolioSpec:
     cluster_budget : mapping of group -> float, optional
         Risk budget per group of ``"cluster_risk_budget"`` (>= 0; default equal).
     risk_measure : {"volatility", "historical_es", "cornish_fisher_es"}, default "volatility"
-        What ``"risk_budget"`` budgets: volatility, or expected shortfall at ``es_level`` on
-        the window's returns (historical, or Cornish-Fisher modified ES), solved by
-        :func:`riskcore.tail_budget.tail_risk_budget_weights`. The ES measures are an option
-        of ``"risk_budget"`` only; they take weight ``bounds`` with ``"historical_es"`` only,
-        and no ``group_limits``.
+        What ``"risk_budget"`` and ``"cluster_risk_budget"`` budget (:data:`ES_METHODS`):
+        volatility, or expected shortfall at ``es_level`` on the window's returns
+        (historical, or Cornish-Fisher modified ES), solved by
+        :func:`riskcore.tail_budget.tail_risk_budget_weights` (with the method's ``bounds``
+        and ``group_limits``: constrained risk budgeting on ES) and
+        :func:`riskcore.tail_budget.tail_cluster_risk_budget_weights`.
     es_level : float, default 0.95
         Confidence level of the expected shortfall (strictly between 0 and 1); used by the
         ES measures only (another value with ``"volatility"`` is refused).
@@ -179,9 +182,8 @@ class PortfolioSpec:
         number, an option the method does not take (``risk_budget``, ``bounds``,
         ``group_limits``, cluster options), ``pairwise`` with another estimator than
         ``"sample"``, a bound outside [0, 1] or a minimum above its maximum, a stablecoin
-        ``sleeve_asset`` without a volatility target, an ES ``risk_measure`` with another
-        method than ``"risk_budget"``, with ``group_limits``, or (Cornish-Fisher) with
-        ``bounds``, or an ``es_level`` outside (0, 1).
+        ``sleeve_asset`` without a volatility target, an ES ``risk_measure`` with a method
+        outside :data:`ES_METHODS`, or an ``es_level`` outside (0, 1).
 
     References
     ----------
@@ -332,16 +334,9 @@ class PortfolioSpec:
                                      "shortfall risk measures only; set risk_measure to "
                                      "'historical_es' or 'cornish_fisher_es'")
             return
-        if self.method != "risk_budget":
+        if self.method not in ES_METHODS:
             raise ParameterError(f"risk_measure {self.risk_measure!r} is an option of "
-                                 f"'risk_budget', not of method {self.method!r}")
-        if self.group_limits:
-            raise ParameterError(f"group limits are not supported with risk_measure "
-                                 f"{self.risk_measure!r}; drop them or budget volatility")
-        if self.bounds and self.risk_measure != "historical_es":
-            raise ParameterError(f"weight bounds are supported with risk_measure "
-                                 f"'historical_es' only, not {self.risk_measure!r}; drop "
-                                 "them or use historical expected shortfall")
+                                 f"{_allowed(ES_METHODS)}, not of method {self.method!r}")
 
     @property
     def es_measure(self) -> str | None:

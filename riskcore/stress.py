@@ -630,7 +630,8 @@ def stress_test(
         Weights indexed by asset (labels of ``cov``, plus an optional riskless ``"cash"``),
         decimals summing to 1. Assets of ``cov`` without a weight are not held.
     cov : pandas.DataFrame of shape (n_assets, n_assets)
-        Covariance matrix (annualized).
+        Covariance matrix (annualized); a riskless ``"cash"`` row and column (as in
+        :attr:`riskcore.portfolio.Portfolio.covariance`) are ignored.
     scenarios : mapping of str to mapping, optional
         Scenario name -> keyword arguments of :func:`stress_covariance`
         (``volatility_multiplier``, ``correlation``, ``correlation_blend``,
@@ -669,6 +670,8 @@ def stress_test(
     if not isinstance(cov, pd.DataFrame):
         raise DataError("covariance matrix must be a square pandas DataFrame labelled by "
                         f"asset, not {type(cov).__name__}")
+    # a Portfolio's covariance carries riskless cash as a zero row: it has no risk to stress
+    cov = cov.drop(index=CASH, columns=CASH, errors="ignore")
     _check_known(w, cov.columns, "covariance matrix")
     if _held(w).empty:
         _nothing_held()

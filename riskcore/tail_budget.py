@@ -38,12 +38,21 @@ order of ``resolution`` (1.2% against a resolution of 3.5% for the 14 real coins
 last 1,600 days, the window of the Riskfolio-Lib comparison). Cornish-Fisher ES is smooth,
 and Newton's method on the budget equations reaches ``tol`` on the exact contributions.
 
+Constrained and cluster variants. With weight bounds or group limits,
+:func:`tail_risk_budget_weights` solves the constrained risk budgeting of Richard & Roncalli
+(2019) with ES for volatility (formulation and optimality conditions in its docstring),
+both measures; :func:`tail_cluster_risk_budget_weights` is the cluster risk budgeting of
+:func:`riskcore.hierarchical.cluster_risk_budget_weights` with ES contributions (a budget
+per group, equal ES inside it).
+
 References
 ----------
 F. Spinu (2013), "An algorithm for computing risk parity weights", SSRN 2297383.
 H. Mausser, O. Romanko (2014), "CVaR proportional risk allocation", SSRN 2366297; and
 (2018) "Long-only equal risk contribution portfolios for CVaR under discrete distributions",
 Quantitative Finance 18(11), 1927-1945.
+J.-C. Richard, T. Roncalli (2019), "Constrained risk budgeting portfolios: theory,
+algorithms, applications & puzzles", arXiv:1902.05710.
 R.T. Rockafellar, S. Uryasev (2000), "Optimization of conditional value-at-risk", Journal of
 Risk 2(3), 21-41.
 D. Tasche (1999), "Risk contributions and performance measurement", TU Munich working paper.
@@ -58,7 +67,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -75,6 +84,7 @@ __all__ = [
     "TailAllocationResult",
     "es_contributions",
     "tail_risk_budget_weights",
+    "tail_cluster_risk_budget_weights",
     "contribution_comparison",
     "es_contributions_over_time",
     "as_allocation_result",
@@ -105,6 +115,8 @@ _SHORT_STEP = 1.0 / 64
 _MAX_SHORT_STEPS = 20
 # Fixed-point steps tried on the exact tail region after the smoothed solve.
 _POLISH_STEPS = 5
+# Corrections of the active-set guess of constrained budgeting before giving up.
+_ACTIVE_SET_TRIES = 8
 
 
 # --------------------------------------------------------------------------- validation
@@ -474,10 +486,19 @@ class TailAllocationResult:
     warnings : tuple of str
         Too few tail scenarios, Cornish-Fisher outside its domain; empty when none applies.
     binding_constraints : tuple of str
-        With bounds, the bounds that bind (``"USDT-USD at its maximum weight 0.1"``); then
-        ``max_relative_error`` is the largest violation of the constrained optimality
-        conditions (``|RC_i / (lam b_i) - 1|`` off the bounds, one-sided at a bound, with
-        ``lam`` the ratio shared by the assets off their bounds).
+        With bounds or groups, those that bind (``"USDT-USD at its maximum weight 0.1"``,
+        ``"majors at its maximum total weight 0.5"``); then ``max_relative_error`` is the
+        largest violation of the constrained optimality conditions of
+        :func:`tail_risk_budget_weights` by the exact contributions: with ``r_i = (RC_i +
+        w_i (A_act' nu)_i) / (lam b_i) - 1``, ``|r_i|`` for an asset touching no binding
+        bound, ``-r_i`` at a minimum, ``r_i`` at a maximum (``lam`` and the binding rows'
+        multipliers ``nu`` fitted by least squares), a negative ``nu`` and any violated
+        constraint.
+    lagrange_multiplier : float
+        With bounds or groups, ``lam``: ``RC_i / b_i`` of every asset touching no binding
+        constraint (ES units, decimal per period); NaN otherwise.
+    asset_groups : pandas.Series of shape (n_assets,) or None
+        Group of each asset for :func:`tail_cluster_risk_budget_weights`; None otherwise.
     """
 
     method: str
@@ -497,6 +518,8 @@ class TailAllocationResult:
     n_tail_scenarios: int
     warnings: tuple[str, ...] = ()
     binding_constraints: tuple[str, ...] = ()
+    lagrange_multiplier: float = float("nan")
+    asset_groups: pd.Series | None = None
 
 
 def _budget_error(y: np.ndarray, grad: np.ndarray, b: np.ndarray) -> float:
@@ -596,119 +619,276 @@ def _solve_historical(
         mu = max(mu * _MU_FACTOR, _MU_END)
 
 
-def _kkt_error(
-    y: np.ndarray, rc: np.ndarray, b: np.ndarray, lam: float, lo: np.ndarray, hi: np.ndarray
-) -> float:
-    """Largest violation of the bounded budget conditions, relative to the budget.
+@dataclass
+class _Constraints:
+    """Constraints on the weights of the assets with a positive budget.
 
-    With ``r_i = RC_i / (lam b_i) - 1``: ``|r_i|`` for an asset between its bounds, ``-r_i``
-    (if positive) at its minimum, ``r_i`` (if positive) at its maximum (Richard & Roncalli
-    2019, section 2.3).
+    ``lo <= y <= hi`` and rows ``A y <= c`` (a group maximum is a row of ones on its
+    members, a group minimum the negated row; :func:`riskcore.constrained.group_rows`);
+    ``rows`` names each row for messages (``"majors at its maximum total weight 0.5"``).
     """
-    r = rc / (lam * b) - 1.0
-    at_lo = y <= lo + _BOUND_TOL
-    at_hi = y >= hi - _BOUND_TOL
-    viol = np.where(at_lo & ~at_hi, np.maximum(-r, 0.0),
-                    np.where(at_hi & ~at_lo, np.maximum(r, 0.0), np.abs(r)))
-    viol[at_lo & at_hi] = 0.0  # pinned
-    return float(np.max(viol))
+
+    lo: np.ndarray
+    hi: np.ndarray
+    A: np.ndarray
+    c: np.ndarray
+    rows: tuple[str, ...]
+
+    @property
+    def pinned(self) -> np.ndarray:
+        return self.hi - self.lo <= _BOUND_TOL
 
 
-def _solve_historical_bounded(
-    scen: np.ndarray,
-    b: np.ndarray,
-    k: int,
-    lo: np.ndarray,
-    hi: np.ndarray,
-    tol: float,
-    max_iter: int,
-) -> tuple[np.ndarray, bool, int, float, float]:
-    """Constrained ES risk budgeting (Richard & Roncalli 2019) on the smoothed CVaR.
+@dataclass
+class _Active:
+    """Active set: weights at their minimum / maximum, group rows holding as equalities."""
 
-    For a multiplier ``lam``, ``y(lam)`` minimizes ``ES_mu(y) - lam sum_i b_i ln y_i`` over
-    the box ``lo <= y <= hi`` (projected Newton, active set from the gradient's sign); ``lam``
-    is then moved (fixed point ``lam / sum y``, then secant) until ``sum y = 1``. Losses are
-    scaled so that the start portfolio has ES 1. Returns (weights, converged, iterations,
-    error, lam).
+    lo: np.ndarray
+    hi: np.ndarray
+    rows: np.ndarray
+
+
+@dataclass
+class _Solved:
+    y: np.ndarray
+    lam: float
+    nu: np.ndarray
+    active: _Active
+    converged: bool
+    iterations: int
+    error: float
+
+
+def _cf_derivatives(scen: np.ndarray, level: float):
+    """Gradient and Hessian of Cornish-Fisher ES.
+
+    The Hessian by central differences of the analytic gradient, symmetrized.
     """
-    # start inside the box (the multiplier search restores the sum to 1)
-    y = np.clip(_start(scen, b), lo, hi)
-    es0, _ = _historical(scen, y / y.sum(), k)
-    if not es0 > 0:
-        return y, False, 0, float("inf"), float("nan")
-    loss = -scen / es0
-    v = loss @ y
-    t = float(np.partition(v, v.size - k)[v.size - k])
-    lam = 1.0
-    mu = _MU_START
+    centered = scen - scen.mean(axis=0)
+
+    def derivs(z: np.ndarray, mu: float | None):
+        _, grad = _cornish_fisher(scen, z, level, centered)
+        n = z.size
+        hess = np.empty((n, n))
+        for j in range(n):
+            h = _FD_STEP * max(z[j], 1e-4)
+            e = np.zeros(n)
+            e[j] = h
+            hess[:, j] = (_cornish_fisher(scen, z + e, level, centered)[1]
+                          - _cornish_fisher(scen, z - e, level, centered)[1]) / (2.0 * h)
+        return grad, 0.5 * (hess + hess.T)
+
+    return derivs
+
+
+def _historical_derivatives(loss: np.ndarray, k: int):
+    """Gradient and Hessian in ``(y, t)`` of the softplus-smoothed CVaR.
+
+    ``t + (mu / k) sum_s softplus((L_s y - t) / mu)`` (Rockafellar-Uryasev; :func:`_smoothed`).
+    """
+
+    def derivs(z: np.ndarray, mu: float | None):
+        y, t = z[:-1], float(z[-1])
+        _, grad, hess, _, _ = _smoothed(loss, y, t, mu, k, np.zeros(y.size))
+        return grad, hess
+
+    return derivs
+
+
+def _solve_constrained(derivs, n_extra: int, y0: np.ndarray, extra0: np.ndarray,
+                       b: np.ndarray, cons: _Constraints, active: _Active, mus: list,
+                       tol: float, max_iter: int) -> _Solved:
+    """Constrained ES risk budgeting (Richard & Roncalli 2019) by active-set Newton.
+
+    For a guessed active set, Newton's method solves the optimality conditions of the
+    module's program together with ``sum(y) = 1`` as one square system in the free
+    weights, the extra variables of the measure (historical: the VaR ``t``), the
+    multipliers ``nu`` of the active group rows and ``lam``::
+
+        y_i (dES/dy_i + (A_act' nu)_i) = lam b_i    (i free)
+        dES/dt = 0                                 (historical)
+        A_act y = c_act,   sum(y) = 1
+
+    with the fixed weights at their bounds. The historical measure is smoothed with the
+    widths ``mus`` in turn (each stage warm-starts the next). After a stage the active set
+    is corrected (a free weight outside its bounds or a violated row is added; a bound or
+    row whose multiplier has the wrong sign is dropped) and the stages start again, at
+    most ``_ACTIVE_SET_TRIES`` times.
+    """
+    n = y0.size
+    y = np.where(active.lo, cons.lo, np.where(active.hi, cons.hi, y0))
+    extra = np.asarray(extra0, dtype=float).copy()
+    nu_full = np.zeros(cons.c.size)
     it = 0
-    n = y.size
     err = float("inf")
+    lam = float("nan")
 
-    def inner(y, t, lam, mu, stage_tol):
-        nonlocal it
-        lb = lam * b
-        obj, grad, hess, m, p = _smoothed(loss, y, t, mu, k, lb)
-        while True:
-            e = max(_kkt_error(y, y * m, b, lam, lo, hi), abs(1.0 - p.sum() / k))
-            if e <= stage_tol or it >= max_iter:
-                return y, t, e
-            it += 1
-            gy = grad[:n]
-            active = ((y <= lo + _BOUND_TOL) & (gy > 0)) | ((y >= hi - _BOUND_TOL) & (gy < 0))
-            free = np.concatenate([~active, [True]])
-            sub = hess[np.ix_(free, free)]
-            reg = 1e-12 * max(float(np.trace(sub)) / sub.shape[0], 1e-300)
-            step = np.zeros(n + 1)
-            try:
-                step[free] = np.linalg.solve(sub + reg * np.eye(sub.shape[0]), -grad[free])
-            except np.linalg.LinAlgError:
-                return y, t, e
-            s = 1.0
-            for _ in range(_MAX_BACKTRACK):
-                y_try = y + s * step[:n]
-                if np.all(y_try > 0):
-                    y_new = np.clip(y_try, lo, hi)
-                    y_new = np.maximum(y_new, np.minimum(y, 1e-300))
-                    t_new = t + s * step[n]
-                    new = _smoothed(loss, y_new, t_new, mu, k, lb)
-                    moved = np.concatenate([y_new - y, [t_new - t]])
-                    if new[0] <= obj + _ARMIJO * float(grad @ moved):
-                        break
-                    flat = abs(new[0] - obj) <= _FLAT * max(1.0, abs(obj))
-                    if flat and float(new[1] @ new[1]) < float(grad @ grad):
-                        break
-                s *= 0.5
-            else:
-                return y, t, e
-            y, t = y_new, t_new
-            obj, grad, hess, m, p = new
+    def system(y, extra, nu, lam, mu, free, rows):
+        grad, hess = derivs(np.concatenate([y, extra]), mu)
+        a_act = cons.A[rows]
+        q = grad[:n] + a_act.T @ nu
+        f_idx = np.flatnonzero(free)
+        res = np.concatenate([y[f_idx] * q[f_idx] - lam * b[f_idx], grad[n:],
+                              a_act @ y - cons.c[rows], [y.sum() - 1.0]])
+        nf, ng = f_idx.size, rows.size
+        m = nf + n_extra + ng + 1
+        jac = np.zeros((m, m))
+        yf = y[f_idx][:, None]
+        jac[:nf, :nf] = yf * hess[np.ix_(f_idx, f_idx)]
+        jac[np.arange(nf), np.arange(nf)] += q[f_idx]
+        jac[:nf, nf:nf + n_extra] = yf * hess[f_idx, n:]
+        jac[:nf, nf + n_extra:nf + n_extra + ng] = yf * a_act[:, f_idx].T
+        jac[:nf, -1] = -b[f_idx]
+        jac[nf:nf + n_extra, :nf] = hess[n:, f_idx]
+        jac[nf:nf + n_extra, nf:nf + n_extra] = hess[n:, n:]
+        jac[nf + n_extra:nf + n_extra + ng, :nf] = a_act[:, f_idx]
+        jac[-1, :nf] = 1.0
+        scale = np.concatenate([b[f_idx], np.ones(m - nf)])
+        return res, jac, scale, grad, q
 
-    while True:
-        final = mu <= _MU_END
-        stage_tol = tol if final else _STAGE_TOL
-        prev = None
-        for _ in range(60):
-            y, t, err = inner(y, t, lam, mu, stage_tol)
-            total = float(y.sum())
-            gap = total - 1.0
-            if abs(gap) <= stage_tol or it >= max_iter:
+    def error_of(res, scale, lam, nf):
+        rel = np.abs(res) / scale
+        rel[:nf] /= max(lam, 1e-300)
+        return float(np.max(rel, initial=0.0))
+
+    for _ in range(_ACTIVE_SET_TRIES):
+        fixed = active.lo | active.hi | cons.pinned
+        free = ~fixed
+        y = np.where(active.lo | cons.pinned, cons.lo, np.where(active.hi, cons.hi, y))
+        # a row whose members are all fixed holds or not by itself: no multiplier
+        rows = np.array([r for r in np.flatnonzero(active.rows)
+                         if np.any(cons.A[r, free] != 0)], dtype=int)
+        nu = nu_full[rows]
+        nf = int(free.sum())
+        if nf == 0:
+            grad, _ = derivs(np.concatenate([y, extra]), mus[-1])
+            lam = float(y @ grad[:n] / b.sum())
+            return _Solved(y, lam, nu_full, active, True, it, 0.0)
+        if not np.isfinite(lam):
+            grad, _ = derivs(np.concatenate([y, extra]), mus[0])
+            lam = float(max(y @ grad[:n], 1e-12) / b.sum())
+        stalled = False
+        for stage, mu in enumerate(mus):
+            stage_tol = tol if stage == len(mus) - 1 else _STAGE_TOL
+            res, jac, scale, grad, q = system(y, extra, nu, lam, mu, free, rows)
+            while True:
+                err = error_of(res, scale, lam, nf)
+                if err <= stage_tol or it >= max_iter:
+                    break
+                it += 1
+                try:
+                    step = np.linalg.solve(jac, -res)
+                except np.linalg.LinAlgError:
+                    step = np.linalg.lstsq(jac, -res, rcond=None)[0]
+                if not np.all(np.isfinite(step)):
+                    stalled = True
+                    break
+                dy, dlam = step[:nf], step[-1]
+                s = 1.0
+                yf = y[free]
+                neg = dy < 0
+                if neg.any():
+                    s = min(s, 0.95 * float(np.min(-yf[neg] / dy[neg])))
+                if dlam < 0:
+                    s = min(s, 0.95 * lam / -dlam)
+                merit = float(np.sum((res / scale) ** 2))
+                for _ in range(_MAX_BACKTRACK):
+                    y_new = y.copy()
+                    y_new[free] = yf + s * dy
+                    e_new = extra + s * step[nf:nf + n_extra]
+                    nu_new = nu + s * step[nf + n_extra:-1]
+                    lam_new = lam + s * dlam
+                    new = system(y_new, e_new, nu_new, lam_new, mu, free, rows)
+                    new_merit = float(np.sum((new[0] / new[2]) ** 2))
+                    if np.isfinite(new_merit) and new_merit <= (1.0 - 2e-4 * s) * merit:
+                        break
+                    s *= 0.5
+                else:
+                    stalled = True
+                    break
+                y, extra, nu, lam = y_new, e_new, nu_new, lam_new
+                res, jac, scale, grad, q = new
+            if stalled or (err > stage_tol and it >= max_iter):
                 break
-            if prev is None or prev[1] == gap:
-                new_lam = lam / total
-            else:
-                new_lam = lam - gap * (lam - prev[0]) / (gap - prev[1])
-                if not (new_lam > 0 and np.isfinite(new_lam)):
-                    new_lam = lam / total
-            prev = (lam, gap)
-            y = np.clip(y * new_lam / lam, lo, hi)
-            lam = new_lam
-        err = max(err, abs(float(y.sum()) - 1.0))
-        if err > stage_tol:
-            return y, False, it, err, lam
-        if final:
-            return y, err <= tol, it, err, lam
-        mu = max(mu * _MU_FACTOR, _MU_END)
+        nu_full = np.zeros(cons.c.size)
+        nu_full[rows] = nu
+        if stalled or err > tol:
+            return _Solved(y, lam, nu_full, active, False, it, err)
+        # stationarity residual of the fixed weights: their bound multipliers
+        z = grad[:n] - lam * b / y + cons.A.T @ nu_full
+        rel = z * y / (lam * b)
+        wrong_lo = active.lo & ~cons.pinned & (rel < -tol)
+        wrong_hi = active.hi & ~cons.pinned & (rel > tol)
+        wrong_rows = active.rows & (nu_full < -tol * lam)
+        slack = cons.c - cons.A @ y
+        add_lo = free & (y < cons.lo - _BOUND_TOL)
+        add_hi = free & (y > cons.hi + _BOUND_TOL)
+        add_rows = ~active.rows & (slack < -_BOUND_TOL)
+        if not (wrong_lo.any() or wrong_hi.any() or wrong_rows.any() or add_lo.any()
+                or add_hi.any() or add_rows.any()):
+            return _Solved(y, lam, nu_full, active, True, it, err)
+        active = _Active((active.lo & ~wrong_lo) | add_lo, (active.hi & ~wrong_hi) | add_hi,
+                         (active.rows & ~wrong_rows) | add_rows)
+        y = np.clip(y, cons.lo, cons.hi)
+        nu_full[~active.rows] = 0.0
+    return _Solved(y, lam, nu_full, active, False, it, err)
+
+
+def _kkt_report(w: np.ndarray, rc: np.ndarray, b: np.ndarray, cons: _Constraints,
+                active: _Active) -> tuple[float, float]:
+    """Largest violation of the constrained budget conditions by EXACT Euler contributions.
+
+    With the solver's active set, ``lam`` and the active rows' multipliers ``nu`` are
+    fitted by least squares to ``RC_i + w_i (A_act' nu)_i = lam b_i`` over the free assets;
+    with ``r_i = (RC_i + w_i (A_act' nu)_i) / (lam b_i) - 1`` the error is the largest of
+    ``|r_i|`` (free), ``-r_i`` (at a minimum), ``r_i`` (at a maximum), a negative ``nu``
+    (relative) and a violated constraint. Returns ``(error, lam)``.
+    """
+    free = ~(active.lo | active.hi | cons.pinned)
+    rows = np.flatnonzero(active.rows)
+    a_act = cons.A[rows]
+    f_idx = np.flatnonzero(free)
+    if f_idx.size == 0:
+        return 0.0, float(rc.sum() / b.sum())
+    # unknowns (lam, nu): rc_i / b_i = lam - (w_i / b_i) (A' nu)_i
+    design = np.column_stack([np.ones(f_idx.size),
+                              -(w[f_idx] / b[f_idx])[:, None] * a_act[:, f_idx].T])
+    sol = np.linalg.lstsq(design, rc[f_idx] / b[f_idx], rcond=None)[0]
+    lam, nu = float(sol[0]), sol[1:]
+    if not lam > 0:
+        return float("inf"), lam
+    r = (rc + w * (a_act.T @ nu)) / (lam * b) - 1.0
+    viol = [np.abs(r[f_idx])]
+    viol.append(np.maximum(-r[active.lo & ~cons.pinned], 0.0))
+    viol.append(np.maximum(r[active.hi & ~cons.pinned], 0.0))
+    for j, row in enumerate(rows):
+        members = cons.A[row] != 0
+        viol.append(np.array([max(-nu[j], 0.0) * float(np.max(w[members] / (lam * b[members])))]))
+    viol.append(np.maximum(cons.lo - w, 0.0) / np.maximum(w, 1e-12))
+    viol.append(np.maximum(w - cons.hi, 0.0) / np.maximum(w, 1e-12))
+    viol.append(np.maximum(cons.A @ w - cons.c, 0.0))
+    return float(max(float(np.max(v, initial=0.0)) for v in viol)), lam
+
+
+def _start_constrained(scen: np.ndarray, b: np.ndarray, cons: _Constraints
+                       ) -> tuple[np.ndarray, _Active]:
+    """Start and active set from constrained VOLATILITY risk budgeting.
+
+    On the sample covariance (:func:`riskcore.constrained.solve_constrained_risk_budget`):
+    the answer itself for elliptical returns, a close guess otherwise.
+    """
+    from riskcore.constrained import solve_constrained_risk_budget
+
+    cov = np.atleast_2d(np.cov(scen, rowvar=False))
+    sol = solve_constrained_risk_budget(cov, b, cons.lo, cons.hi, cons.A, cons.c)
+    if sol.status == "converged" and np.all(np.isfinite(sol.weights)):
+        active = _Active(sol.lower_multipliers > 0, sol.upper_multipliers > 0,
+                         sol.group_multipliers > 0)
+        return np.maximum(sol.weights, 1e-12), active
+    n = b.size
+    y = np.clip(_start(scen, b), cons.lo, cons.hi)
+    return y / y.sum(), _Active(np.zeros(n, bool), np.zeros(n, bool),
+                                np.zeros(cons.c.size, bool))
 
 
 def _polish(scen: np.ndarray, y: np.ndarray, b: np.ndarray, k: int) -> np.ndarray:
@@ -739,11 +919,8 @@ def _resolution(scen: np.ndarray, w: np.ndarray, b: np.ndarray, k: int, es: floa
     return float(np.max(swap[pos] / b[pos]))
 
 
-def _solve_cornish_fisher(
-    scen: np.ndarray, b: np.ndarray, level: float, tol: float, max_iter: int
-) -> tuple[np.ndarray, bool, int, float]:
-    """Newton on ``y * grad ES(y) = b`` in log-weights with a central-difference Jacobian."""
-    y = _start(scen, b)
+def _check_cf_start(scen: np.ndarray, y: np.ndarray, level: float) -> float:
+    """Cornish-Fisher ES of the start portfolio; DataError if the expansion is invalid there."""
     es, _ = _cornish_fisher(scen, y, level)
     cf = cornish_fisher_var_es(scen @ y, level=level)
     if not (es > 0 and cf.valid):
@@ -754,6 +931,15 @@ def _solve_cornish_fisher(
             f"{cf.expected_shortfall:.3g}): modified ES cannot be budgeted here; use the "
             "historical measure"
         )
+    return es
+
+
+def _solve_cornish_fisher(
+    scen: np.ndarray, b: np.ndarray, level: float, tol: float, max_iter: int
+) -> tuple[np.ndarray, bool, int, float]:
+    """Newton on ``y * grad ES(y) = b`` in log-weights with a central-difference Jacobian."""
+    y = _start(scen, b)
+    es = _check_cf_start(scen, y, level)
     u = np.log(y / es)
 
     centered = scen - scen.mean(axis=0)
@@ -810,6 +996,7 @@ def tail_risk_budget_weights(
     tol: float = 1e-8,
     max_iter: int = 500,
     bounds: Any = None,
+    groups: Any = None,
     min_tail_scenarios: int = 20,
     strict: bool = True,
 ) -> TailAllocationResult:
@@ -825,11 +1012,27 @@ def tail_risk_budget_weights(
     the volatility risk-budget weights of the sample covariance. Assets with a zero budget
     get a zero weight.
 
-    With ``bounds`` (historical measure only), the constrained risk budgeting of Richard &
-    Roncalli (2019): ``y(lam)`` minimizes the smoothed ``ES(y) - lam sum_i b_i ln y_i`` over
-    the box of weight bounds (projected Newton), and ``lam`` is moved until the weights sum
-    to 1. Assets off their bounds share ``RC_i / b_i``; an asset at its maximum has
-    ``RC_i / b_i`` at most that, one at its minimum at least that.
+    With ``bounds`` or ``groups`` (both measures), the constrained risk budgeting of
+    Richard & Roncalli (2019) with ES in place of volatility:
+
+    .. math::
+
+        y^\star(\lambda) = \arg\min_y \; \mathrm{ES}(y) - \lambda \sum_i b_i \ln y_i
+        \quad \text{s.t.} \quad \ell \le y \le u, \; A y \le c,
+
+    with :math:`\lambda^\star` such that :math:`\sum_i y^\star_i = 1` (the budget constraint
+    is not imposed in the program; it fixes :math:`\lambda`). Its optimality conditions,
+    multiplied by :math:`y_i`, read :math:`RC_i + y_i (A^\top\nu)_i - y_i z^\ell_i + y_i
+    z^u_i = \lambda b_i` with multipliers :math:`\nu, z^\ell, z^u \ge 0` of the rows and
+    bounds, complementary to their slacks. So assets touching no binding constraint share
+    :math:`RC_i / b_i = \lambda`; an asset at its maximum has :math:`RC_i / b_i \le
+    \lambda`, one at its minimum :math:`\ge \lambda`; the members of a binding group
+    maximum give up risk in proportion to their weights (:math:`RC_i = \lambda b_i - y_i
+    \nu_g`). Solved by Newton's method on these conditions for an active set guessed from
+    constrained volatility risk budgeting (:mod:`riskcore.constrained`) and corrected until
+    every sign and constraint holds; the historical measure is smoothed as above, with the
+    same continuation. ``max_relative_error`` is then the largest violation of these
+    conditions by the exact Euler contributions (see :class:`TailAllocationResult`).
 
     Parameters
     ----------
@@ -848,8 +1051,12 @@ def tail_risk_budget_weights(
         Maximum number of Newton iterations in total.
     bounds : tuple, mapping, pandas.Series or sequence of pairs, optional
         Per-asset ``(minimum, maximum)`` weights (decimals), in the forms of
-        :func:`riskcore.allocation.risk_budget_weights` (e.g. ``{"USDT-USD": (0, 0.1)}``);
-        historical measure only. Assets with a zero budget keep a zero weight.
+        :func:`riskcore.allocation.risk_budget_weights` (e.g. ``{"USDT-USD": (0, 0.1)}``).
+        Assets with a zero budget keep a zero weight.
+    groups : sequence or mapping, optional
+        Limits on a group's total weight, in the forms of
+        :func:`riskcore.allocation.risk_budget_weights`: ``[(members, minimum, maximum)]``
+        or ``{name: (members, minimum, maximum)}`` (decimals; None for no limit).
     min_tail_scenarios : int, default 20
         Fewer tail scenarios than this adds a warning to the result.
     strict : bool, default True
@@ -873,11 +1080,12 @@ def tail_risk_budget_weights(
         If the returns are not a complete finite matrix (at least 2 rows; 4 for
         Cornish-Fisher), or the budget names other assets, or an asset with a positive
         budget has a non-positive expected shortfall on its own (a hedge cannot carry a
-        positive share of a long-only portfolio's tail).
+        positive share of a long-only portfolio's tail); malformed bounds or groups; the
+        Cornish-Fisher expansion invalid at the start portfolio.
     InfeasibleError
-        If a budget is negative or all budgets are zero; or the bounds cannot hold with
-        weights summing to 1 (over the assets with a positive budget), or give a zero-budget
-        asset a positive minimum.
+        If a budget is negative or all budgets are zero; or the bounds and groups cannot
+        hold with weights summing to 1 (over the assets with a positive budget; the
+        message names the conflict), or give a zero-budget asset a positive minimum.
     ConvergenceError
         If ``strict`` and the solver does not reach ``tol`` within ``max_iter`` (the
         message gives the error reached).
@@ -887,6 +1095,7 @@ def tail_risk_budget_weights(
     F. Spinu (2013), SSRN 2297383. H. Mausser, O. Romanko (2014), SSRN 2366297.
     R.T. Rockafellar, S. Uryasev (2000), Journal of Risk 2(3). K. Boudt, B. Peterson,
     C. Croux (2008), Journal of Risk 11(2). J.-C. Richard, T. Roncalli (2019),
+    "Constrained risk budgeting portfolios: theory, algorithms, applications & puzzles",
     arXiv:1902.05710.
     """
     _check_measure(measure)
@@ -907,25 +1116,21 @@ def tail_risk_budget_weights(
                 f"({alone:.3g}) over the window; give it a zero budget"
             )
     binding: tuple[str, ...] = ()
+    cons = None
     lam = float("nan")
-    if bounds is not None:
-        if measure != "historical":
-            raise RiskcoreError(
-                "bounds are supported for the historical measure only; use "
-                "measure='historical' or drop the bounds"
-            )
-        lo, hi = _parse_bounds(bounds, labels, b)
-        y, converged, it, solver_err, lam = _solve_historical_bounded(
-            sub, b[pos], k, lo[pos], hi[pos], tol, max_iter)
+    if bounds is not None or groups is not None:
+        cons = _parse_constraints(bounds, groups, labels, b)
+        solved = _solve_constrained_es(sub, b[pos], k, lvl, measure, cons, tol, max_iter)
+        y, converged, it, solver_err = solved.y, solved.converged, solved.iterations, \
+            solved.error
         w_sub = y / y.sum()
-        at_hi = w_sub >= hi[pos] - 1e-9
-        at_lo = (w_sub <= lo[pos] + 1e-9) & ~at_hi
-        binding = tuple(
-            [f"{_label(labels[pos[j]])} at its maximum weight {hi[pos[j]]:g}"
-             for j in np.flatnonzero(at_hi)]
-            + [f"{_label(labels[pos[j]])} at its minimum weight {lo[pos[j]]:g}"
-               for j in np.flatnonzero(at_lo)]
-        )
+        binding = _binding(cons, solved.active, labels[pos])
+        if measure == "historical" and not binding:
+            # no constraint binds: the exact region's fixed point, if it stays feasible
+            polished = _polish(sub, w_sub, b[pos], k)
+            if (np.all(polished >= cons.lo) and np.all(polished <= cons.hi)
+                    and np.all(cons.A @ polished <= cons.c)):
+                w_sub = polished
     elif measure == "historical":
         y, converged, it, solver_err = _solve_historical(sub, b[pos], k, tol, max_iter)
         w_sub = _polish(sub, y, b[pos], k)
@@ -950,19 +1155,15 @@ def tail_risk_budget_weights(
                            min_tail_scenarios=min_tail_scenarios)
     rc = dec.risk_contributions.to_numpy()
     es = dec.expected_shortfall
-    if bounds is None:
+    if cons is None:
         exact_err = float(np.max(np.abs(rc[pos] / (es * b[pos]) - 1.0)))
     else:
-        free = (w_sub > lo[pos] + 1e-9) & (w_sub < hi[pos] - 1e-9)
-        share = free if free.any() else np.ones(pos.size, dtype=bool)
-        lam_exact = rc[pos][share].sum() / b[pos][share].sum()
-        exact_err = _kkt_error(w_sub, rc[pos], b[pos], lam_exact, lo[pos] + 1e-9 - _BOUND_TOL,
-                               hi[pos] - 1e-9 + _BOUND_TOL)
+        exact_err, lam = _kkt_report(w_sub, rc[pos], b[pos], cons, solved.active)
     if measure == "historical":
         resolution = _resolution(sub, w_sub, b[pos], k, es)
     else:
         resolution = 0.0
-        solver_err = exact_err
+        solver_err = exact_err if cons is None else solver_err
     return TailAllocationResult(
         method="expected-shortfall risk budgeting",
         measure=measure,
@@ -983,13 +1184,144 @@ def tail_risk_budget_weights(
         n_tail_scenarios=k,
         warnings=dec.warnings,
         binding_constraints=binding,
+        lagrange_multiplier=lam,
     )
 
 
-def _parse_bounds(bounds: Any, labels: pd.Index, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    from riskcore.constrained import check_feasible, parse_bounds
+def tail_cluster_risk_budget_weights(
+    returns: pd.DataFrame | np.ndarray,
+    *,
+    groups: Mapping[str, Sequence[Any]] | pd.Series | None = None,
+    group_budget: Mapping[str, float] | pd.Series | None = None,
+    n_clusters: int | None = None,
+    cov: pd.DataFrame | np.ndarray | None = None,
+    measure: str = "historical",
+    level: float = 0.95,
+    tol: float = 1e-8,
+    max_iter: int = 500,
+    min_tail_scenarios: int = 20,
+    strict: bool = True,
+) -> TailAllocationResult:
+    """Cluster risk budgeting on expected shortfall: a budget per group, equal ES inside it.
+
+    The definition of :func:`riskcore.hierarchical.cluster_risk_budget_weights` with ES
+    contributions for volatility ones: each asset of group ``g`` gets the risk budget
+    ``B_g / n_g`` (the per-asset budgets and the groups are taken from that function, so
+    the two variants share one rule), and :func:`tail_risk_budget_weights` solves for them.
+    Every group then carries a share ``B_g`` of the portfolio's ES and its members equal
+    shares ``B_g / n_g``, to the accuracy of the measure (``max_relative_error``,
+    ``resolution``).
+
+    Parameters
+    ----------
+    returns : pandas.DataFrame or numpy.ndarray of shape (n_observations, n_assets)
+        The analysis window's simple returns, decimal per period, every entry finite.
+    groups : mapping or pandas.Series, optional
+        ``{group: [members]}`` or a Series asset -> group, every asset in exactly one
+        group. None: correlation clusters (:func:`riskcore.hierarchical.cluster_assets`)
+        of ``cov``.
+    group_budget : mapping or pandas.Series, optional
+        Risk budget per group (non-negative, normalized to sum 1); None means equal.
+    n_clusters : int, optional
+        Number of clusters when ``groups`` is None (default ``round(sqrt(n_assets))``).
+    cov : pandas.DataFrame or numpy.ndarray of shape (n_assets, n_assets), optional
+        Covariance whose correlations define the clusters (e.g. the page's estimate, so
+        that volatility and ES cluster budgeting use the same clusters); default the sample
+        covariance of ``returns``.
+    measure, level, tol, max_iter, min_tail_scenarios, strict
+        As :func:`tail_risk_budget_weights`.
+
+    Returns
+    -------
+    TailAllocationResult
+        ``method="expected-shortfall cluster risk budgeting"``; ``budget`` holds the
+        per-asset budgets and ``asset_groups`` the group of each asset.
+
+    Raises
+    ------
+    DataError, InfeasibleError
+        As :func:`riskcore.hierarchical.cluster_risk_budget_weights` (unknown or missing
+        assets in ``groups``, budgets of unknown groups, negative or all-zero group
+        budgets) and :func:`tail_risk_budget_weights`.
+    ConvergenceError
+        If ``strict`` and the solver misses ``tol``.
+
+    References
+    ----------
+    T. Roncalli (2013), *Introduction to Risk Parity and Budgeting*, section 3.3 (risk
+    budgeting by asset class); M. Lopez de Prado (2016), Journal of Portfolio Management
+    42(4) (correlation distance); H. Mausser, O. Romanko (2014), SSRN 2366297.
+    """
+    from riskcore.hierarchical import cluster_risk_budget_weights
+
+    scen, labels = _as_scenarios(returns)
+    if cov is None:
+        cov = pd.DataFrame(np.atleast_2d(np.cov(scen, rowvar=False)), index=labels,
+                           columns=labels)
+    elif not isinstance(cov, pd.DataFrame):
+        cov = pd.DataFrame(np.asarray(cov, dtype=float), index=labels, columns=labels)
+    missing = labels.difference(cov.index, sort=False)
+    if len(missing):
+        raise DataError(f"the covariance has no row for {', '.join(map(_label, missing))}")
+    vol = cluster_risk_budget_weights(cov.loc[labels, labels], groups=groups,
+                                      group_budget=group_budget, n_clusters=n_clusters)
+    res = tail_risk_budget_weights(scen, vol.budget.to_numpy(), measure=measure, level=level,
+                                   tol=tol, max_iter=max_iter,
+                                   min_tail_scenarios=min_tail_scenarios, strict=strict)
+    return replace(res, method="expected-shortfall cluster risk budgeting",
+                   weights=res.weights.set_axis(labels),
+                   risk_contributions=res.risk_contributions.set_axis(labels),
+                   relative_risk_contributions=res.relative_risk_contributions.set_axis(labels),
+                   budget=res.budget.set_axis(labels),
+                   asset_groups=vol.asset_groups.set_axis(labels).rename("group"))
+
+
+def _solve_constrained_es(sub: np.ndarray, b: np.ndarray, k: int, level: float, measure: str,
+                          cons: _Constraints, tol: float, max_iter: int) -> _Solved:
+    """Scale the scenarios so that the start has ES 1, then :func:`_solve_constrained`."""
+    y0, active = _start_constrained(sub, b, cons)
+    if measure == "historical":
+        es0, _ = _historical(sub, y0, k)
+        if not es0 > 0:
+            return _Solved(y0, float("nan"), np.zeros(cons.c.size), active, False, 0,
+                           float("inf"))
+        loss = -sub / es0
+        v = loss @ y0
+        t0 = float(np.partition(v, v.size - k)[v.size - k])
+        mus, mu = [], _MU_START
+        while mu > _MU_END:
+            mus.append(mu)
+            mu *= _MU_FACTOR
+        mus.append(_MU_END)
+        solved = _solve_constrained(_historical_derivatives(loss, k), 1, y0, np.array([t0]),
+                                    b, cons, active, mus, tol, max_iter)
+    else:
+        es0 = _check_cf_start(sub, y0, level)
+        solved = _solve_constrained(_cf_derivatives(sub / es0, level), 0, y0, np.zeros(0),
+                                    b, cons, active, [None], tol, max_iter)
+    solved.lam *= es0
+    return solved
+
+
+def _binding(cons: _Constraints, active: _Active, labels: pd.Index) -> tuple[str, ...]:
+    """List the binding constraints, worded as by ``risk_budget_weights``."""
+    pinned = cons.pinned
+    out = [f"{_label(labels[i])} fixed at weight {cons.lo[i]:g}" for i in np.flatnonzero(pinned)]
+    out += [f"{_label(labels[i])} at its maximum weight {cons.hi[i]:g}"
+            for i in np.flatnonzero(active.hi & ~pinned)]
+    out += [f"{_label(labels[i])} at its minimum weight {cons.lo[i]:g}"
+            for i in np.flatnonzero(active.lo & ~pinned)]
+    out += [cons.rows[r] for r in np.flatnonzero(active.rows)]
+    return tuple(out)
+
+
+def _parse_constraints(bounds: Any, groups: Any, labels: pd.Index, b: np.ndarray
+                       ) -> _Constraints:
+    """Bounds and groups restricted to the assets with a positive budget, checked feasible."""
+    from riskcore.constrained import check_feasible, group_rows, parse_bounds, parse_groups
 
     lo, hi = parse_bounds(bounds, labels)
+    group_list = parse_groups(groups, labels)
     check_feasible(lo, hi, [], labels)
     for i in np.flatnonzero((b == 0) & (lo > 0)):
         raise InfeasibleError(
@@ -1001,7 +1333,18 @@ def _parse_bounds(bounds: Any, labels: pd.Index, b: np.ndarray) -> tuple[np.ndar
             f"the maximum weights of the assets with a positive budget sum to "
             f"{hi[b > 0].sum():.4g} < 1; raise some maximums or give more assets a budget"
         )
-    return lo, hi
+    if group_list:
+        # zero-budget assets hold nothing: the groups must be feasible without them
+        check_feasible(lo, np.where(b > 0, hi, 0.0), group_list, labels)
+    A, c = group_rows(group_list, len(labels))
+    names = []
+    for g in group_list:
+        if g.maximum < 1:
+            names.append(f"{g.name} at its maximum total weight {g.maximum:g}")
+        if g.minimum > 0:
+            names.append(f"{g.name} at its minimum total weight {g.minimum:g}")
+    pos = b > 0
+    return _Constraints(lo[pos], hi[pos], A[:, pos], c, tuple(names))
 
 
 # --------------------------------------------------------------------------- for pages

@@ -25,8 +25,10 @@ P. Kupiec (1995), "Techniques for verifying the accuracy of risk measurement mod
 Journal of Derivatives 3(2), 73-84.
 P. Christoffersen (1998), "Evaluating interval forecasts", International Economic Review
 39(4), 841-862.
-P. Jorion (2007), *Value at Risk*, 3rd ed., McGraw-Hill, chapter 6 (backtesting; Table 6-2,
-nonrejection regions of the Kupiec test).
+MathWorks, Risk Management Toolbox documentation, ``varbacktest`` functions ``pof``, ``cci``
+and ``cc`` (worked example on ``VaRBacktestData``: 1043 observations, 57 failures of a 95%
+VaR; the statistics agree to the printed 5 decimals, see
+``tests/unit/test_tail_var_backtest.py``).
 """
 
 from __future__ import annotations
@@ -305,7 +307,7 @@ def var_backtest(
 
     References
     ----------
-    P. Kupiec (1995); P. Christoffersen (1998); P. Jorion (2007), chapter 6.
+    P. Kupiec (1995); P. Christoffersen (1998).
     """
     lvl = check_level(level)
     table = rolling_var(returns, method=method, level=lvl, window=window, half_life=half_life,

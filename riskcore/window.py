@@ -217,14 +217,48 @@ class Universe:
     notes: tuple[str, ...] = ()
 
 
+def min_returns(lookback: int, alignment: str = "common") -> int:
+    """Fewest valid returns a coin needs in a lookback to enter an estimate: the one rule.
+
+    The decision at one date (:func:`riskcore.portfolio.build_portfolio`), every rebalance
+    of the simulator (:func:`riskcore.backtest.run_backtest`) and the pages' notes
+    (:func:`usable_assets`) all ask this function, so a coin is in or out of the universe
+    for the same reason everywhere.
+
+    Parameters
+    ----------
+    lookback : int
+        Returns in the estimation window (periods, >= 2).
+    alignment : {"common", "pairwise"}, default "common"
+        ``"common"``: :data:`MIN_COVERAGE` of the lookback (a coin with less would shrink the
+        window every other coin shares); ``"pairwise"``: :data:`PAIRWISE_COVERAGE` (each pair
+        is estimated on its own overlap).
+
+    Returns
+    -------
+    int
+        ``max(2, ceil(coverage * lookback))``.
+
+    Raises
+    ------
+    DataError
+        If ``lookback`` < 2 or ``alignment`` is unknown.
+    """
+    if isinstance(lookback, bool) or int(lookback) < 2:
+        raise DataError(f"lookback is {lookback!r}; it must be an integer >= 2 periods")
+    if alignment not in ("common", "pairwise"):
+        raise DataError(f"alignment is {alignment!r}; it must be 'common' or 'pairwise'")
+    share = PAIRWISE_COVERAGE if alignment == "pairwise" else MIN_COVERAGE
+    return max(2, int(np.ceil(share * int(lookback) - 1e-9)))
+
+
 def usable_assets(returns: pd.DataFrame, lookback: int | None = None, *,
-                  min_coverage: float = MIN_COVERAGE, min_periods: int = 2) -> Universe:
+                  alignment: str = "common") -> Universe:
     """Split coins into those with enough returns in the lookback and those left out.
 
     The lookback is the last ``lookback`` rows of ``returns`` (which ends at the as-of date).
-    A coin enters when it has a return in at least ``min_coverage`` of those rows and at
-    least ``min_periods`` returns; otherwise it would shrink the common window every other
-    coin is estimated on, so it is left out with a note.
+    A coin enters when it has at least :func:`min_returns` returns there; otherwise it is
+    left out with a note.
 
     Parameters
     ----------
@@ -233,10 +267,8 @@ def usable_assets(returns: pd.DataFrame, lookback: int | None = None, *,
     lookback : int, optional
         Number of most recent periods counted; default all rows. A lookback longer than the
         data counts the rows there are.
-    min_coverage : float, default :data:`MIN_COVERAGE`
-        Share of the lookback (0 < x <= 1) a coin needs returns in.
-    min_periods : int, default 2
-        Fewest returns a coin needs in any case.
+    alignment : {"common", "pairwise"}, default "common"
+        Which coverage rule applies (:func:`min_returns`).
 
     Returns
     -------
@@ -246,26 +278,29 @@ def usable_assets(returns: pd.DataFrame, lookback: int | None = None, *,
     Raises
     ------
     DataError
-        If ``lookback`` < 2 or ``min_coverage`` is outside (0, 1].
+        If ``lookback`` < 2 or the alignment is unknown.
     """
     if lookback is not None and (isinstance(lookback, bool) or int(lookback) < 2):
         raise DataError(f"lookback is {lookback!r}; it must be an integer >= 2 periods")
-    if not 0 < min_coverage <= 1:
-        raise DataError(f"min_coverage is {min_coverage!r}; it must be in (0, 1]")
     window = returns if lookback is None else returns.iloc[-int(lookback):]
     rows = len(window)
     counts = window.notna().sum()
-    needed = max(int(min_periods), int(np.ceil(min_coverage * rows)))
+    needed = min_returns(max(rows, 2), alignment)
     kept = tuple(str(a) for a in window.columns if counts[a] >= needed)
     excluded = {str(a): int(counts[a]) for a in window.columns if counts[a] < needed}
     notes: tuple[str, ...] = ()
     if excluded:
         end = f"{window.index[-1]:%Y-%m-%d}" if rows else "the as-of date"
-        listed = ", ".join(f"{a} ({n})" for a, n in excluded.items())
-        notes = (f"Left out of the estimate, too little data in the {rows} periods up to {end} "
-                 f"(a coin needs {needed}): {listed}. Shorten the lookback, move the window "
-                 "or use pairwise alignment to include them.",)
+        notes = (left_out_note(end, rows, needed, excluded),)
     return Universe(assets=kept, excluded=excluded, lookback=rows, notes=notes)
+
+
+def left_out_note(end: str, lookback: int, needed: int, counts: dict[str, int]) -> str:
+    """Name the coins left out of an estimate and their return counts, in one sentence."""
+    listed = ", ".join(f"{a} ({n})" for a, n in counts.items())
+    return (f"Left out of the estimate on {end}, no price that day or too little data in the "
+            f"{lookback} periods up to it (a coin needs {needed} returns): {listed}. Shorten "
+            "the lookback, move the window or use pairwise alignment to include them.")
 
 
 def universe_start(prices: pd.DataFrame, lookback: int, *, min_share: float = 0.5
@@ -304,11 +339,12 @@ def universe_start(prices: pd.DataFrame, lookback: int, *, min_share: float = 0.
     if not 0 < min_share <= 1:
         raise DataError(f"min_share is {min_share!r}; it must be in (0, 1]")
     counts = prices.pct_change(fill_method=None).notna().rolling(int(lookback)).sum()
-    ready = (counts >= int(lookback)).sum(axis=1)
+    ready = (counts >= min_returns(max(int(lookback), 2))).sum(axis=1)
     needed = max(1, int(np.ceil(min_share * prices.shape[1])))
     hits = np.flatnonzero(ready.to_numpy() >= needed)
     start = prices.index[hits[0]] if hits.size else prices.index[-1]
     note = (f"The run starts on {start:%Y-%m-%d}, the first date on which {needed} of the "
-            f"{prices.shape[1]} coins have {int(lookback)} periods of returns; set a start "
+            f"{prices.shape[1]} coins have enough of the {int(lookback)} periods of returns "
+            "to be estimated; set a start "
             "date under Analysis window in the sidebar to start elsewhere.")
     return start, note

@@ -1,14 +1,14 @@
 """Cached page-level wrappers around riskcore, and the allocation settings shared by pages.
 
-The Allocation page sets the method, estimator and budgets; the Rebalance pages reuse the same
-target. The settings live in session state under the keys of :data:`ALLOCATION_DEFAULTS`
-(initialised once by :func:`init_state` in app.py), so every page computes the same target.
+The Allocation page sets the method, estimator and budgets; every other page reuses the same
+decision. The settings live in session state under the keys of :data:`ALLOCATION_DEFAULTS`
+(initialised once by :func:`init_state` in app.py); :mod:`ui.spec` reads them into the one
+:class:`riskcore.PortfolioSpec` every page decides with.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -16,8 +16,6 @@ import streamlit as st
 
 import riskcore
 from riskcore.budgets import risk_budget_from_entries
-from riskcore.window import MIN_COVERAGE, PAIRWISE_COVERAGE, usable_assets
-from ui.text import plain
 
 ESTIMATORS = {
     "sample": "Sample",
@@ -179,95 +177,11 @@ def returns(prices: pd.DataFrame) -> pd.DataFrame:
     return riskcore.to_returns(prices)
 
 
-@st.cache_data(show_spinner=False, max_entries=64)
-def covariance(prices: pd.DataFrame, method: str, lookback: int, half_life: int,
-               periods_per_year: int, pairwise: bool = False, floor: float | None = None):
-    """Cache :func:`riskcore.estimate_covariance` on the dataset's returns."""
-    return riskcore.estimate_covariance(
-        riskcore.to_returns(prices), method=method, lookback=lookback,
-        half_life=half_life if method == "ewma" else None, periods_per_year=periods_per_year,
-        pairwise=pairwise, volatility_floor=floor,
-    )
-
-
-@st.cache_data(show_spinner=False, max_entries=64)
-def allocate(cov: pd.DataFrame, method: str, budget: tuple[tuple[str, float], ...] | None,
-             options: tuple[tuple[str, object], ...]):
-    """Cache :func:`riskcore.build_portfolio` (``options``: its other keyword arguments)."""
-    return riskcore.build_portfolio(cov, method=method, budget=dict(budget) if budget else None,
-                                    **riskcore.options_for(method, _keywords(options)))
-
-
-def _keywords(options: tuple) -> dict:
-    """Turn the hashable options tuple into build_portfolio keyword arguments."""
-    kwargs = dict(options)
-    for key in ("clusters", "cluster_budget"):
-        if kwargs.get(key):
-            kwargs[key] = dict(kwargs[key])
-    if kwargs.get("bounds"):
-        kwargs["bounds"] = {asset: (low, high) for asset, low, high in kwargs["bounds"]}
-    if kwargs.get("groups"):
-        names, groups = zip(*[(n, (list(m), lo, hi)) for n, m, lo, hi in kwargs["groups"]],
-                            strict=True)
-        kwargs["groups"], kwargs["group_names"] = list(groups), list(names)
-    return {k: v for k, v in kwargs.items() if v not in ((), None)}
-
-
-def settings_options(n_inside: int) -> tuple:
-    """Return the build_portfolio options of the shared settings as a hashable tuple.
-
-    Options for every method; :func:`riskcore.portfolio.options_for` keeps those a method
-    takes. ``n_inside`` is the number of assets inside the risk budget (the cluster count is
-    kept below it).
-    """
-    state = st.session_state
-    options = {
-        "stablecoins": state["stablecoins"],
-        "bounds": state["bounds_value"],
-        "groups": state["groups_value"],
-        "n_clusters": max(1, min(int(state["n_clusters"]), n_inside - 1)),
-    }
-    if state["cluster_source"] == "groups":
-        clusters = state.get("cluster_groups") or {}
-        options["clusters"] = tuple((g, tuple(m)) for g, m in clusters.items())
-        options["cluster_budget"] = tuple(
-            (g, float(state.get(f"cbudget_{g}", 1.0))) for g in (*clusters, "other"))
-    if state["vol_target_on"]:
-        options |= {"target_volatility": state["vol_target_pct"] / 100,
-                    "max_leverage": float(state["max_leverage"]), "cash": state["cash"]}
-    return tuple(options.items())
-
-
-def estimate(dataset):
-    """Return the covariance estimate of the shared settings on the dataset.
-
-    The lookback counts back from the as-of date inside the analysis window; coins with too
-    little data there are left out with a note (:func:`riskcore.window.usable_assets`), and
-    the page stops with guidance when fewer than two remain.
-    """
-    state = st.session_state
-    pairwise = state.get("alignment") == "pairwise" and state["estimator"] == "sample"
-    floor = state["volatility_floor_pct"] / 100 or None
-    lookback = int(state["lookback"])
-    universe = usable_assets(returns(dataset.prices), lookback,
-                             min_coverage=PAIRWISE_COVERAGE if pairwise else MIN_COVERAGE)
-    for note in universe.notes:
-        st.info(plain(note))
-    if len(universe.assets) < 2:
-        st.warning("Fewer than two coins have enough data in the lookback ending "
-                   f"{dataset.prices.index[-1]:%Y-%m-%d}: shorten the lookback or move the "
-                   "analysis window in the sidebar.")
-        st.stop()
-    return covariance(dataset.prices[list(universe.assets)], state["estimator"], lookback,
-                      int(state["half_life"]), dataset.periods_per_year, pairwise, floor)
-
-
 def inside_budget(assets: list[str]) -> list[str]:
     """Return the assets inside the risk budget under the stablecoin policy."""
     if st.session_state["stablecoins"] != "sleeve":
         return list(assets)
     return [a for a in assets if not riskcore.assets.is_stablecoin(a)]
-
 
 
 def risk_measure_inputs(container) -> None:
@@ -289,52 +203,3 @@ def risk_measure_inputs(container) -> None:
                                 format_func=lambda v: f"{v:.1%}",
                                 on_change=lambda: state.update(es_level=state["es_level_budget"]))
 
-
-def es_budgeting() -> bool:
-    """Whether the shared settings budget expected shortfall (risk budgeting only)."""
-    state = st.session_state
-    return state["method"] == "risk_budget" and state["risk_measure"] != "volatility"
-
-
-@st.cache_data(show_spinner="Budgeting expected shortfall…", max_entries=16)
-def decision(prices: pd.DataFrame, spec: riskcore.PortfolioSpec):
-    """Cache :func:`riskcore.build_portfolio` of a spec."""
-    return riskcore.build_portfolio(prices, spec)
-
-
-def target_portfolio(est, dataset):
-    """Return the Portfolio of the shared settings on a covariance estimate.
-
-    Expected-shortfall budgeting needs the window's returns, not only the covariance: it
-    runs the Allocation page's spec (:func:`ui.spec.allocation_spec`) through
-    :func:`riskcore.build_portfolio` on the estimate's assets and window (the same decision
-    the simulator makes at its rebalance dates).
-    """
-    method = st.session_state["method"]
-    assets = list(est.matrix.columns)
-    if es_budgeting():
-        from ui.spec import allocation_spec  # ui.spec reads this module's settings
-
-        lookback = min(int(st.session_state["lookback"]), len(dataset.prices) - 1)
-        spec = replace(allocation_spec(assets), lookback=lookback)
-        return decision(dataset.prices, spec)
-    inside = inside_budget(assets)
-    budget = tuple(budgets(inside).items()) if method == "risk_budget" and inside else None
-    return allocate(est.matrix, method, budget, settings_options(len(inside)))
-
-
-def target_allocation(dataset):
-    """Return (covariance estimate, Portfolio) for the shared settings on the dataset."""
-    est = estimate(dataset)
-    return est, target_portfolio(est, dataset)
-
-
-@st.cache_data(show_spinner="Comparing methods…", max_entries=16)
-def compare(cov: pd.DataFrame, budget: tuple[tuple[str, float], ...], options: tuple):
-    """Cache :func:`riskcore.compare_portfolios`: every method with the same settings.
-
-    Returns ``{method: Portfolio or error message}``, so a method whose constraints cannot
-    be met says why without hiding the others.
-    """
-    return riskcore.compare_portfolios(cov, budget=dict(budget) if budget else None,
-                                       **_keywords(options))

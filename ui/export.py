@@ -4,22 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping
 
 from riskcore.export import neutralize_records
-from ui.compute import ALLOCATION_DEFAULTS
 
 
-def decision_record(data, estimate, portfolio, state: Mapping) -> str:
-    """Serialize what was decided and on what basis: data, settings, weights, risk shares.
+def decision_record(data, spec, portfolio) -> str:
+    """Serialize what was decided and on what basis: data, the spec, weights, risk shares.
 
-    ``state`` holds the settings (session state on the page); bounds and groups are
-    written as lists of records. Every string (asset names as keys included) goes through
-    ``riskcore.export.neutralize_records``, so a name such as ``=HYPERLINK(...)`` stays text
-    when the JSON is imported into a spreadsheet.
+    ``spec`` is the :class:`riskcore.PortfolioSpec` the portfolio was built from (its JSON,
+    with the schema version: estimator, lookback, method, risk measure and level, budgets,
+    bounds, group limits, volatility target), so the record can be read back with
+    :meth:`riskcore.PortfolioSpec.from_json`. Every string (asset names as keys included)
+    goes through ``riskcore.export.neutralize_records``, so a name such as
+    ``=HYPERLINK(...)`` stays text when the JSON is imported into a spreadsheet.
     """
-    settings = {key: state.get(key) for key in ALLOCATION_DEFAULTS
-                if key not in ("bounds_value", "groups_value")}
+    estimate = portfolio.estimate
     record = {
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "data": {
@@ -30,10 +29,7 @@ def decision_record(data, estimate, portfolio, state: Mapping) -> str:
             "periods_per_year": data.periods_per_year,
             "estimation_window": [f"{estimate.start:%Y-%m-%d}", f"{estimate.end:%Y-%m-%d}"],
         },
-        "settings": settings,
-        "bounds": [{"asset": a, "min": lo, "max": hi} for a, lo, hi in state["bounds_value"]],
-        "groups": [{"group": n, "members": list(m), "min": lo, "max": hi}
-                   for n, m, lo, hi in state["groups_value"]],
+        "spec": json.loads(spec.to_json()),
         "portfolio": {
             "volatility_annualized": portfolio.portfolio_volatility,
             "diversification_ratio": portfolio.diversification_ratio,
@@ -41,6 +37,7 @@ def decision_record(data, estimate, portfolio, state: Mapping) -> str:
             "leverage": portfolio.leverage,
             "sleeve": portfolio.cash,
             "sleeve_weight": portfolio.cash_weight,
+            "excluded": list(portfolio.excluded),
             "notes": list(portfolio.notes),
         },
         "assets": {
@@ -48,6 +45,9 @@ def decision_record(data, estimate, portfolio, state: Mapping) -> str:
                 "weight": float(portfolio.weights[asset]),
                 "risk_budget": None if portfolio.budget is None else float(portfolio.budget[asset]),
                 "relative_risk_contribution": float(portfolio.relative_risk_contributions[asset]),
+                **({} if portfolio.tail is None else {
+                    "relative_es_contribution": float(
+                        portfolio.tail.relative_risk_contributions.get(asset, 0.0))}),
             }
             for asset in portfolio.weights.index
         },

@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -187,31 +188,49 @@ def test_method_comparison_lists_every_method():
     summary = at.dataframe[0].value
     assert list(summary.columns) == ["Risk budgeting", "Cluster risk budgeting",
                                      "Inverse volatility", "Hierarchical risk parity",
-                                     "Minimum variance", "Equal weight"]
+                                     "Minimum variance", "Equal weight",
+                                     "Risk budgeting on historical ES 95.0%"]
+    # one decision: the comparison's risk budgeting is the Allocation page's portfolio
+    compared = at.dataframe[1].value["Risk budgeting"]
+    at.switch_page("app_pages/allocation.py").run()
+    table = next(d.value for d in at.dataframe if "weight" in d.value.columns)
+    np.testing.assert_allclose(compared.reindex(table.index).to_numpy(),
+                               table["weight"].to_numpy(), atol=1e-12)
 
 
-def test_decision_record_holds_data_settings_constraints_and_weights():
+def test_decision_record_holds_data_the_spec_and_weights():
     import riskcore
-    from ui.compute import ALLOCATION_DEFAULTS
     from ui.data import Dataset
     from ui.export import decision_record
 
     prices = riskcore.demo_prices()
     data = Dataset(prices, 365, "Simulated demo market")
-    estimate = riskcore.estimate_covariance(riskcore.to_returns(prices), lookback=365)
-    groups = (("majors", ("BTC-USD", "ETH-USD"), 0.0, 0.15),)
-    portfolio = riskcore.build_portfolio(estimate.matrix, stablecoins="sleeve",
-                                         groups=[(list(groups[0][1]), 0.0, 0.15)],
-                                         group_names=["majors"])
-    state = {**ALLOCATION_DEFAULTS, "groups_value": groups}
-    record = json.loads(decision_record(data, estimate, portfolio, state))
+    spec = riskcore.PortfolioSpec(
+        stablecoins="sleeve", group_limits=[("majors", ("BTC-USD", "ETH-USD"), 0.0, 0.15)],
+        risk_budget={a: 1.0 for a in prices.columns}, lookback=365)
+    portfolio = riskcore.build_portfolio(prices, spec)
+    record = json.loads(decision_record(data, spec, portfolio))
     assert record["data"]["assets"] == list(prices.columns)
-    assert record["settings"]["stablecoins"] == "sleeve"
-    assert record["groups"] == [{"group": "majors", "members": ["BTC-USD", "ETH-USD"],
-                                 "min": 0.0, "max": 0.15}]
+    # the whole spec, read back to the same decision (budgets and group limits included)
+    assert riskcore.PortfolioSpec.from_json(json.dumps(record["spec"])) == spec
     weights = {a: v["weight"] for a, v in record["assets"].items()}
     assert sum(weights.values()) == pytest.approx(1.0)
     assert weights["BTC-USD"] + weights["ETH-USD"] == pytest.approx(0.15, abs=1e-8)
+
+
+def test_decision_record_says_the_risk_measure_and_the_es_contributions():
+    import riskcore
+    from ui.data import Dataset
+    from ui.export import decision_record
+
+    prices = riskcore.demo_prices()
+    spec = riskcore.PortfolioSpec(stablecoins="sleeve", risk_measure="historical_es",
+                                  es_level=0.9, lookback=365)
+    portfolio = riskcore.build_portfolio(prices, spec)
+    record = json.loads(decision_record(Dataset(prices, 365, "demo"), spec, portfolio))
+    assert (record["spec"]["risk_measure"], record["spec"]["es_level"]) == ("historical_es", 0.9)
+    shares = [v["relative_es_contribution"] for v in record["assets"].values()]
+    assert sum(shares) == pytest.approx(1.0)
 
 
 def _figure(at: AppTest, title_start: str) -> dict:

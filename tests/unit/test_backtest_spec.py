@@ -212,3 +212,26 @@ def test_a_band_breach_re_makes_the_decision_for_methods_without_the_fast_path(c
         np.testing.assert_allclose(res.target_weights.loc[date], expected, atol=1e-8)
         assert res.weights.loc[date].sum() == pytest.approx(1.0)
     assert res.risk_reference.notna().any().any()
+
+
+@pytest.mark.parametrize("case", ["risk_budget", "hrp"])
+def test_a_coin_with_gaps_is_in_the_same_universe_for_the_decision_and_the_simulator(case):
+    """One universe rule (riskcore.window.min_returns): a coin missing a few returns in the
+    lookback (here 4 of 60, above the 90% coverage) is allocated by build_portfolio and by
+    every rebalance of the simulator alike; one missing 10 of 60 is left out by both."""
+    prices = PRICES.copy()
+    prices.iloc[200:204, 1] = np.nan  # ETH: 4 days without a price
+    prices.iloc[300:310, 3] = np.nan  # DOGE: 10 days without a price
+    spec = PortfolioSpec(lookback=60, frequency="W", **SPECS[case])
+    res = run_backtest(prices, spec)
+    targets = res.target_weights.dropna()
+    eth_gap = targets.loc[prices.index[205]:prices.index[255]]
+    doge_gap = targets.loc[prices.index[310]:prices.index[360]]
+    assert len(eth_gap) >= 5 and len(doge_gap) >= 5
+    assert (eth_gap["ETH-USD"] > 0).all()  # covered: 56 of 60 returns
+    assert (doge_gap["DOGE-USD"] == 0).all()  # 49-50 of 60 returns: below 54
+    for date in [eth_gap.index[0], eth_gap.index[-1], doge_gap.index[0]]:
+        decision = build_portfolio(prices.loc[:date], spec)
+        expected = decision.weights.drop("cash", errors="ignore").reindex(ASSETS, fill_value=0)
+        np.testing.assert_allclose(targets.loc[date], expected, atol=1e-8)
+    assert "DOGE-USD" in build_portfolio(prices.loc[:doge_gap.index[0]], spec).excluded

@@ -50,17 +50,29 @@ def test_es_spec_round_trips_and_older_schemas_load_with_volatility():
     (dict(risk_measure="historical_es", es_level=True), "es_level is True"),
     (dict(es_level=0.99), "es_level 0.99 is used by the expected-shortfall risk measures only"),
     (dict(risk_measure="historical_es", method="hrp"),
-     "risk_measure 'historical_es' is an option of 'risk_budget', not of method 'hrp'"),
-    (dict(risk_measure="historical_es",
-          group_limits=[("majors", ("BTC-USD", "ETH-USD"), 0.0, 0.5)]),
-     "group limits are not supported with risk_measure 'historical_es'"),
-    (dict(risk_measure="cornish_fisher_es", bounds={"BTC-USD": (0.0, 0.3)}),
-     "weight bounds are supported with risk_measure 'historical_es' only, not "
-     "'cornish_fisher_es'"),
+     "risk_measure 'historical_es' is an option of 'risk_budget', 'cluster_risk_budget', "
+     "not of method 'hrp'"),
+    (dict(risk_measure="cornish_fisher_es", method="minimum_variance"),
+     "not of method 'minimum_variance'"),
+    (dict(risk_measure="historical_es", method="cluster_risk_budget",
+          bounds={"BTC-USD": (0.0, 0.3)}),
+     "bounds is an option of 'risk_budget', 'minimum_variance', not of method "
+     "'cluster_risk_budget'"),
 ])
 def test_es_options_are_validated(kwargs, message):
     with pytest.raises(RiskcoreError, match=message):
         PortfolioSpec(**kwargs)
+
+
+def test_es_measures_take_the_options_of_their_method():
+    groups = [("majors", ("BTC-USD", "ETH-USD"), 0.0, 0.5)]
+    for measure in ("historical_es", "cornish_fisher_es"):
+        spec = PortfolioSpec(risk_measure=measure, group_limits=groups,
+                             bounds={"BTC-USD": (0.0, 0.3)})
+        assert PortfolioSpec.from_json(spec.to_json()) == spec
+        cluster = PortfolioSpec(risk_measure=measure, method="cluster_risk_budget",
+                                n_clusters=2)
+        assert PortfolioSpec.from_json(cluster.to_json()) == cluster
 
 
 # ---------------------------------------------------------------------------- the decision
@@ -115,6 +127,58 @@ def test_es_bounds_bind_and_are_reported():
     assert port.weights["DOGE-USD"] == pytest.approx(0.1, abs=1e-8)
     assert any("DOGE-USD at its maximum weight 0.1" in n for n in port.notes)
     assert port.allocation.binding_constraints == port.tail.binding_constraints
+
+
+def test_es_group_limit_binds_with_the_constrained_conditions():
+    spec = PortfolioSpec(lookback=400, stablecoins="sleeve", risk_measure="historical_es",
+                         group_limits=[("majors", ("BTC-USD", "ETH-USD"), 0.0, 0.4)])
+    port = build_portfolio(PRICES, spec)
+    tail = port.tail
+    assert port.weights[["BTC-USD", "ETH-USD"]].sum() == pytest.approx(0.4, abs=1e-9)
+    assert tail.binding_constraints == ("majors at its maximum total weight 0.4",)
+    assert any("majors at its maximum total weight 0.4" in n for n in port.notes)
+    # the other coins share the tail equally (RC_i / b_i = lam), to the measure's resolution
+    rest = tail.risk_contributions[["SOL-USD", "DOGE-USD"]] / tail.budget[["SOL-USD",
+                                                                            "DOGE-USD"]]
+    assert np.max(np.abs(rest / tail.lagrange_multiplier - 1)) <= max(1e-8,
+                                                                       4 * tail.resolution)
+    assert tail.max_relative_error <= max(1e-8, 4 * tail.resolution)
+    # the group table reports the group (its weight and volatility share)
+    assert port.group_table.loc["majors", "weight"] == pytest.approx(0.4, abs=1e-9)
+    assert port.allocation.lagrange_multiplier == tail.lagrange_multiplier
+
+
+def test_cornish_fisher_bounds_bind():
+    spec = PortfolioSpec(lookback=400, stablecoins="sleeve", risk_measure="cornish_fisher_es",
+                         bounds={"BTC-USD": (0.0, 0.2)})
+    port = build_portfolio(PRICES, spec)
+    assert port.weights["BTC-USD"] == pytest.approx(0.2, abs=1e-12)
+    assert port.tail.binding_constraints == ("BTC-USD at its maximum weight 0.2",)
+    assert port.tail.max_relative_error <= 1e-8
+
+
+def test_cluster_es_decision_gives_each_group_its_share_of_es():
+    groups = {"majors": ("BTC-USD", "ETH-USD"), "alts": ("SOL-USD", "DOGE-USD")}
+    spec = PortfolioSpec(lookback=400, stablecoins="sleeve", method="cluster_risk_budget",
+                         risk_measure="historical_es", clusters=groups,
+                         cluster_budget={"majors": 0.7, "alts": 0.3})
+    port = build_portfolio(PRICES, spec)
+    tail = port.tail
+    assert tail.method == "expected-shortfall cluster risk budgeting"
+    shares = tail.relative_risk_contributions.groupby(tail.asset_groups).sum()
+    assert shares["majors"] == pytest.approx(0.7, abs=max(1e-8, 4 * tail.resolution))
+    assert shares["alts"] == pytest.approx(0.3, abs=max(1e-8, 4 * tail.resolution))
+    # the group table (as for volatility cluster budgeting): group weights and budgets
+    weights = tail.weights.groupby(tail.asset_groups).sum()
+    np.testing.assert_allclose(port.group_table.loc[["majors", "alts"], "weight"],
+                               weights[["majors", "alts"]], atol=1e-12)
+    np.testing.assert_allclose(port.group_table.loc[["majors", "alts"], "risk_budget"],
+                               [0.7, 0.3], atol=1e-12)
+    # correlation clusters, capped at the budgeted assets (4; the stablecoin is outside)
+    auto = build_portfolio(PRICES, PortfolioSpec(
+        lookback=400, stablecoins="sleeve", method="cluster_risk_budget",
+        risk_measure="historical_es", n_clusters=9))
+    assert auto.tail.asset_groups.nunique() == 4
 
 
 def test_a_short_window_says_the_tail_is_thin():
@@ -173,7 +237,12 @@ def test_es_specs_never_take_the_volatility_fast_path():
     dict(risk_measure="historical_es", stablecoins="sleeve", target_volatility=0.3),
     dict(risk_measure="historical_es", bounds={"BTC-USD": (0.0, 0.3)}, es_level=0.9),
     dict(risk_measure="cornish_fisher_es", stablecoins="sleeve"),
-], ids=["historical, sleeve, target", "historical, bounds, 90%", "cornish-fisher"])
+    dict(risk_measure="historical_es", stablecoins="sleeve", bounds={"SOL-USD": (0.0, 0.2)},
+         group_limits=[("majors", ("BTC-USD", "ETH-USD"), 0.0, 0.5)]),
+    dict(risk_measure="historical_es", stablecoins="sleeve", method="cluster_risk_budget",
+         n_clusters=2),
+], ids=["historical, sleeve, target", "historical, bounds, 90%", "cornish-fisher",
+        "historical, bounds and group limits", "historical, clusters"])
 def test_simulator_target_is_the_es_decision_on_the_data_known_then(spec):
     spec = PortfolioSpec(lookback=300, frequency="M", **spec)
     res = run_backtest(PRICES, spec)

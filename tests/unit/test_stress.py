@@ -524,3 +524,20 @@ def test_crypto_crash_shock_errors():
         crypto_crash_shock(["ETH-USD"], other=-2)
     with pytest.raises(DataError, match=r"btc is nan; it must be a finite number"):
         crypto_crash_shock(["BTC-USD"], btc=float("nan"))
+
+
+def test_a_portfolio_with_a_cash_sleeve_is_stressed_as_it_is():
+    """Portfolio.covariance carries riskless cash as a zero row; stress_test takes it as is
+    (no page has to strip it) and gives the numbers of the risky part alone."""
+    import riskcore
+
+    prices = riskcore.demo_prices()
+    spec = riskcore.PortfolioSpec(stablecoins="sleeve", target_volatility=0.2, lookback=365)
+    portfolio = riskcore.build_portfolio(prices, spec)
+    assert portfolio.weights["cash"] > 0 and "cash" in portfolio.covariance.index
+    table = stress_test(portfolio.weights, portfolio.covariance, periods_per_year=365)
+    risky = portfolio.covariance.index.drop("cash")
+    alone = stress_test(portfolio.weights, portfolio.covariance.loc[risky, risky],
+                        periods_per_year=365)
+    pd.testing.assert_frame_equal(table, alone)
+    assert table.loc["baseline", "volatility"] == pytest.approx(0.2, rel=1e-9)

@@ -318,7 +318,8 @@ def test_minimum_weight_binds_with_more_than_its_share(yahoo_returns):
 
 def test_bounds_errors():
     R = student_scenarios(n=300)
-    with pytest.raises(RiskcoreError, match="bounds are supported for the historical measure"):
+    # Cornish-Fisher takes bounds too, but not where the expansion is invalid
+    with pytest.raises(DataError, match="Cornish-Fisher expansion is not valid"):
         tail_risk_budget_weights(R, measure="cornish-fisher", bounds=(0, 0.5))
     with pytest.raises(InfeasibleError, match="sum to"):
         tail_risk_budget_weights(R, bounds=(0, 0.1))

@@ -19,34 +19,57 @@ from riskcore.var_backtest import (
     var_backtest_table,
 )
 
-# Jorion (2007), Value at Risk, 3rd ed., Table 6-2 "Model backtesting, 95% nonrejection test
-# confidence regions" (Kupiec 1995): (tail probability, days) -> (lowest, highest) number of
-# exceedances NOT rejected at the 5% significance level.
-JORION_TABLE_6_2 = {
-    (0.01, 510): (2, 10),  # 1 < N < 11
-    (0.01, 1000): (5, 16),  # 4 < N < 17
-    (0.025, 252): (3, 11),  # 2 < N < 12
-    (0.025, 510): (7, 20),  # 6 < N < 21
-    (0.025, 1000): (16, 35),  # 15 < N < 36
-    (0.05, 252): (7, 19),  # 6 < N < 20
-    (0.05, 510): (17, 35),  # 16 < N < 36
-    (0.05, 1000): (38, 64),  # 37 < N < 65
-}
+# Published worked example: MathWorks Risk Management Toolbox documentation, "pof",
+# "cci" and "cc" (https://www.mathworks.com/help/risk/varbacktest.pof.html,
+# https://www.mathworks.com/help/risk/varbacktest.cci.html,
+# https://mathworks.com/help/risk/varbacktest.cc.html), example "load VaRBacktestData;
+# vbt = varbacktest(EquityIndex, Normal95)": 1043 observations, 57 failures of a 95% VaR,
+# transitions N00 = 932, N10 = 53, N01 = 53, N11 = 4; printed results LRatioPOF 0.46147
+# (PValuePOF 0.49694), LRatioCCI 0.25866 (PValueCCI 0.61104), LRatioCC 0.72013
+# (PValueCC 0.69763).
+MATHWORKS = dict(n=1043, x=57, level=0.95, counts=[[932, 53], [53, 4]],
+                 pof=(0.46147, 0.49694), cci=(0.25866, 0.61104), cc=(0.72013, 0.69763))
 
 
-@pytest.mark.parametrize(("cell", "region"), JORION_TABLE_6_2.items())
-def test_kupiec_nonrejection_regions_match_jorion_table_6_2(cell, region):
-    p, days = cell
-    accepted = [x for x in range(days // 4) if kupiec_test(x, days, level=1 - p).p_value > 0.05]
-    assert (min(accepted), max(accepted)) == region
-    assert accepted == list(range(region[0], region[1] + 1))
+def hits_with_transitions():
+    """A hit sequence with MathWorks' counts: 53 runs of hits after a calm day, 4 of them
+    two days long (n01 = 53, n11 = 4, n10 = 53), calm elsewhere (n00 = 932)."""
+    hits = np.zeros(MATHWORKS["n"], dtype=int)
+    pos = 5
+    for run in range(53):
+        length = 2 if run < 4 else 1
+        hits[pos : pos + length] = 1
+        pos += length + 10
+    return hits
+
+
+def test_kupiec_and_christoffersen_match_the_mathworks_worked_example():
+    m = MATHWORKS
+    pof = kupiec_test(m["x"], m["n"], level=m["level"])
+    assert (round(pof.statistic, 5), round(pof.p_value, 5)) == m["pof"]
+    hits = hits_with_transitions()
+    assert hits.sum() == m["x"]
+    cci, counts = christoffersen_test(hits)
+    assert counts.tolist() == m["counts"]
+    assert (round(cci.statistic, 5), round(cci.p_value, 5)) == m["cci"]
+    cc = chi2.sf(pof.statistic + cci.statistic, 2)
+    assert (round(pof.statistic + cci.statistic, 5), round(cc, 5)) == m["cc"]
+
+
+def test_kupiec_decisions_of_the_mathworks_pof_example():
+    """MathWorks, risk.validation.proportionOfFailuresTest
+    (https://www.mathworks.com/help/risk/risk.validation.proportionoffailurestest.html):
+    3 events in 250 trials reject a 5% probability and do not reject 1% at the 95% level."""
+    assert kupiec_test(3, 250, level=0.95).p_value < 0.05
+    assert kupiec_test(3, 250, level=0.99).p_value > 0.05
 
 
 def test_kupiec_zero_exceedances_in_252_days_at_99_percent():
-    # Jorion's table prints "N < 7" for this cell, with no lower bound; the likelihood ratio
-    # itself rejects zero exceedances: -2 * 252 * ln(0.99) = 5.065 > 3.841
+    # by hand: with x = 0 the likelihood ratio is -2 n ln(1 - p) = -2 * 252 * ln(0.99)
+    # = 5.0654 > 3.841 (chi-square(1) at 5%): zero exceedances reject a 99% VaR
     out = kupiec_test(0, 252, level=0.99)
     assert out.statistic == pytest.approx(-2 * 252 * math.log(0.99), rel=1e-12)
+    assert out.statistic == pytest.approx(5.0654, abs=1e-4)
     assert out.p_value < 0.05
 
 

@@ -71,7 +71,17 @@ def test_coin_without_enough_data_is_left_out_with_its_count():
     assert universe.assets == ("BTC", "ETH")
     assert universe.excluded == {"SOL": 20}
     assert "SOL (20)" in universe.notes[0] and "30 periods" in universe.notes[0]
-    assert usable_assets(returns, 30, min_coverage=0.5).assets == ("BTC", "ETH", "SOL")
+    # pairwise alignment needs a quarter of the lookback (8 of 30)
+    assert usable_assets(returns, 30, alignment="pairwise").assets == ("BTC", "ETH", "SOL")
+
+
+def test_one_coverage_rule_for_every_path():
+    from riskcore.window import MIN_COVERAGE, PAIRWISE_COVERAGE, min_returns
+
+    assert min_returns(365) == 329 == int(np.ceil(MIN_COVERAGE * 365))
+    assert min_returns(30) == 27 and min_returns(60, "pairwise") == 15
+    assert min_returns(4, "pairwise") == 2  # never fewer than two returns
+    assert PAIRWISE_COVERAGE < MIN_COVERAGE
 
 
 def test_presets_include_the_named_crashes_and_calm_periods():
@@ -140,14 +150,16 @@ def test_periods_per_day_converts_bars_not_calendars():
     assert periods_per_day(hourly) == pytest.approx(24.0)
 
 
-def test_simulation_starts_when_most_coins_have_a_full_lookback():
+def test_simulation_starts_when_most_coins_can_be_estimated():
     from riskcore.window import universe_start
 
     prices = _panel(200)
     prices.iloc[:100, 1] = np.nan  # ETH lists on day 100
     prices.iloc[:150, 2] = np.nan  # SOL lists on day 150
-    start, note = universe_start(prices, 30)  # 2 of 3 coins: BTC from day 30, ETH day 130
-    assert start == prices.index[130]
-    assert "2 of the 3 coins have 30 periods" in note
+    # 2 of 3 coins estimable: ETH's first return is on day 101, and it needs 27 of the 30
+    # returns of a lookback (riskcore.window.min_returns), so day 127
+    start, note = universe_start(prices, 30)
+    assert start == prices.index[127]
+    assert "2 of the 3 coins have enough of the 30 periods" in note
     start, _ = universe_start(prices, 30, min_share=1.0)
-    assert start == prices.index[180]
+    assert start == prices.index[177]  # SOL: first return day 151, 27 returns by day 177
