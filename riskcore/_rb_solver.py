@@ -304,8 +304,11 @@ def solve_risk_budget(
 
 
 def _solution(weights, converged, iterations, error, sweeps) -> RiskBudgetSolution:
-    """A :class:`RiskBudgetSolution` built without the frozen dataclass's per-field
-    ``object.__setattr__`` calls (a third of the Python overhead of a 10-asset solve)."""
+    """Build a :class:`RiskBudgetSolution` without the frozen dataclass's ``__init__``.
+
+    Its per-field ``object.__setattr__`` calls were a third of the Python overhead of a
+    10-asset solve.
+    """
     sol = object.__new__(RiskBudgetSolution)
     sol.__dict__.update(weights=weights, converged=converged, iterations=iterations,
                         max_relative_error=error, sweeps=sweeps)
