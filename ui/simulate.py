@@ -101,11 +101,16 @@ def es_shares(prices: pd.DataFrame, weights: pd.DataFrame, window: int, measure:
 
     ``prices`` are the run's prices (returns are taken here); ``weights`` the run's held
     weights (a riskless ``"cash"`` column, if any, carries no tail risk and is left out).
-    Weekly dates only (and the last): the decomposition of a trailing window changes slowly
-    and a screen shows no more.
+    One date every 7 calendar days (and the last): the decomposition of a trailing window
+    changes slowly and a screen shows no more.
     """
     held = weights.drop(columns="cash", errors="ignore")
-    dates = held.index[::7].union(held.index[-1:])
+    # one date per 7 calendar days, whatever the bar: every 7th row of hourly data was
+    # 12,500 decompositions (10 s of a 17 s band change on 10 years of hourly bars)
+    index = held.index
+    grid = pd.date_range(index[0], index[-1], freq="7D")
+    rows = np.unique(np.searchsorted(index, grid, side="right") - 1)
+    dates = index[rows].union(index[-1:])
     return es_contributions_over_time(riskcore.to_returns(prices), held.loc[dates],
                                       window=window, measure=measure, level=level)
 
