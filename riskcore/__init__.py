@@ -15,6 +15,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+#: Version of riskcore (and of the dashboard), written into scenario files and reports.
+__version__ = "0.1.0"
+
 # public name -> submodule that defines it
 _EXPORTS: dict[str, str] = {
     # errors
@@ -132,6 +135,26 @@ _EXPORTS: dict[str, str] = {
     "value_at_risk": "metrics",
     "expected_shortfall": "metrics",
     "risk_balance_error": "metrics",
+    # data pipeline
+    "Dataset": "dataset",
+    "prepare_dataset": "dataset",
+    "DEFAULT_CLEANING": "dataset",
+    "common_window_note": "window",
+    # scenarios and reports
+    "Scenario": "scenario",
+    "DataReference": "scenario",
+    "FileReference": "scenario",
+    "StressSettings": "scenario",
+    "ScenarioResult": "scenario",
+    "Bundle": "scenario",
+    "scenario_to_json": "scenario",
+    "scenario_from_json": "scenario",
+    "encode_query": "scenario",
+    "decode_query": "scenario",
+    "save_bundle": "scenario",
+    "load_bundle": "scenario",
+    "run_scenario": "scenario",
+    "scenario_report": "report",
 }
 
 __all__ = sorted(_EXPORTS)

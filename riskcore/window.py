@@ -252,6 +252,28 @@ def min_returns(lookback: int, alignment: str = "common") -> int:
     return max(2, int(np.ceil(share * int(lookback) - 1e-9)))
 
 
+def window_lookback(lookback: int, n_dates: int) -> int:
+    """Return the lookback a decision at the end of a window of ``n_dates`` dates can use.
+
+    ``min(lookback, n_dates)``, at least 2: the pages and :func:`riskcore.scenario.run_scenario`
+    decide on the analysis window, whose first date has no return
+    (:func:`riskcore.portfolio.build_portfolio` counts it as missing), so a lookback longer
+    than the window uses the window.
+
+    Parameters
+    ----------
+    lookback : int
+        The specification's lookback (periods).
+    n_dates : int
+        Dates in the analysis window up to the as-of date.
+
+    Returns
+    -------
+    int
+    """
+    return max(min(int(lookback), int(n_dates)), 2)
+
+
 def usable_assets(returns: pd.DataFrame, lookback: int | None = None, *,
                   alignment: str = "common") -> Universe:
     """Split coins into those with enough returns in the lookback and those left out.
@@ -348,3 +370,39 @@ def universe_start(prices: pd.DataFrame, lookback: int, *, min_share: float = 0.
             "to be estimated; set a start "
             "date under Analysis window in the sidebar to start elsewhere.")
     return start, note
+
+
+def common_window_note(prices: pd.DataFrame) -> str:
+    """Say which dates all coins share, and which coins start later or end earlier.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame of shape (n_periods, n_assets)
+        Price panel (sorted ``DatetimeIndex``; NaN where a coin has no price).
+
+    Returns
+    -------
+    str
+        One or a few sentences: the common window (first and last date on which every coin
+        has a price, and its number of periods), the coins listing after the panel's first
+        date, the coins whose prices end before its last date; or, when no date has a price
+        for every coin, a sentence saying to pick fewer coins.
+    """
+    first = prices.apply(pd.Series.first_valid_index)
+    last = prices.apply(pd.Series.last_valid_index)
+    common = prices.dropna()
+    if common.empty:
+        return "The selected assets never all trade at the same time: pick fewer assets."
+    text = (
+        f"Common window of all {prices.shape[1]} assets: {common.index[0]:%Y-%m-%d} → "
+        f"{common.index[-1]:%Y-%m-%d} ({len(common):,} periods)."
+    )
+    late = first[first > prices.index[0]].sort_values()
+    if len(late):
+        text += " Later listings: " + ", ".join(f"{a} from {d:%Y-%m-%d}" for a, d in late.items())
+        text += "."
+    early_end = last[last < prices.index[-1]]
+    if len(early_end):
+        text += " Ending early: " + ", ".join(f"{a} on {d:%Y-%m-%d}" for a, d in early_end.items())
+        text += "."
+    return text

@@ -381,3 +381,24 @@ def tradeoff(sweep: pd.DataFrame, *, x: str, x_title: str, title: str) -> go.Fig
     fig.update_xaxes(title=x_title)
     fig.update_yaxes(title="risk-balance error (avg. distance of risk shares from budget)")
     return fig
+
+
+def sweep_points(table: pd.DataFrame, *, x: str, y: str, color: str | None,
+                 title: str) -> go.Figure:
+    """One marker per grid point of a sweep table: ``y`` against ``x``, a line per ``color``.
+
+    ``table`` is :func:`riskcore.sweep.read_results`; points whose run failed are left out
+    (the page lists them).
+    """
+    fig = go.Figure()
+    groups = [(None, table)] if color is None else list(table.groupby(color, sort=True))
+    for value, part in groups:
+        part = part.sort_values(x)
+        fig.add_trace(go.Scatter(
+            x=part[x].to_numpy(), y=part[y].to_numpy(dtype=float), mode="lines+markers",
+            name=y if value is None else f"{color} = {value}",
+            hovertemplate=f"{x} %{{x}}<br>{y} %{{y:.4g}}<extra></extra>"))
+    fig.update_layout(title=title, height=HEIGHT, margin={"t": 50})
+    fig.update_xaxes(title=x)
+    fig.update_yaxes(title=y)
+    return fig

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import fields as _fields
 
 import pandas as pd
 import streamlit as st
 
 import riskcore
+from riskcore.dataset import DEFAULT_CLEANING, Dataset, prepare_dataset
 from riskcore.errors import RiskcoreError
-from riskcore.periods import infer_periods_per_year, periods_per_day
 from riskcore.window import WINDOW_PRESETS, AnalysisWindow, analysis_window, preset_window
+from riskcore.window import common_window_note as history_note  # noqa: F401 - pages import it here
 from ui.errors import shown_errors
 from ui.text import plain
 
@@ -27,29 +29,6 @@ DEFAULT_TICKERS = (
     "BTC-USD ETH-USD BNB-USD SOL-USD XRP-USD ADA-USD DOGE-USD AVAX-USD LINK-USD USDT-USD"
 )
 UPLOAD_TYPES = ["csv", "txt", "tsv", "xlsx"]
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """What the pages analyse: the selected coins inside the analysis window, and their history.
-
-    ``prices`` is the analysis window ``[start, as_of]`` every page shows and estimates on;
-    ``history`` runs from the first loaded date to the as-of date (rolling statistics and the
-    simulator's estimates may look back before the window start); ``panel`` is everything
-    loaded (the Data page). ``tradable`` is False where a price was not in the source but
-    made by cleaning (forward-filled or replaced): nothing is ever traded at such a price.
-    """
-
-    prices: pd.DataFrame
-    periods_per_year: int
-    source: str
-    notes: tuple[str, ...] = field(default_factory=tuple)
-    actions: pd.DataFrame | None = None  # every change the cleaning choices made
-    volume: pd.DataFrame | None = None  # USD traded per day where the source has it (history)
-    history: pd.DataFrame | None = None
-    panel: pd.DataFrame | None = None
-    window: AnalysisWindow | None = None
-    tradable: pd.DataFrame | None = None
 
 
 # ----------------------------------------------------------------------------- cached sources
@@ -176,10 +155,14 @@ class SourceData:
     fetch: object | None = None  # riskcore.yahoo.FetchResult for Yahoo
 
 
+_PERCENT = ("extreme_return", "depeg_tolerance")  # decimals in riskcore, percent here
+#: Session-state keys of the Data page's cleaning choices and their defaults
+#: (:data:`riskcore.dataset.DEFAULT_CLEANING`, in percent at the UI edge).
 QUALITY_DEFAULTS = {
-    "q_missing": "keep", "q_nonpositive": "drop", "q_stale": "keep", "q_extreme": "keep",
-    "q_depeg": "keep", "q_ffill_limit": 5, "q_stale_periods": 5, "q_extreme_return_pct": 50.0,
-    "q_depeg_tolerance_pct": 2.0,
+    f"q_{f.name}_pct" if f.name in _PERCENT else f"q_{f.name}":
+        getattr(DEFAULT_CLEANING, f.name) * 100 if f.name in _PERCENT
+        else getattr(DEFAULT_CLEANING, f.name)
+    for f in _fields(DEFAULT_CLEANING)
 }
 
 
@@ -245,6 +228,9 @@ def asset_picker() -> None:
         return
     options = list(prices.columns)
     key = _selection_key(options)
+    from ui.scenario import apply_pending_selection  # ui.scenario reads this module
+
+    apply_pending_selection(options, key)
     chosen = len(st.session_state.get(key, options))
     with st.sidebar.expander(f"Assets: {chosen} of {len(options)} selected"):
         st.multiselect("Assets", options, default=options, key=key,
@@ -332,12 +318,20 @@ def _cleaned_panel(source: SourceData, chosen: list[str]) -> pd.DataFrame:
     return cleaned.prices.dropna(how="all")
 
 
+@st.cache_data(show_spinner=False, max_entries=4)  # each holds ~5 panels: keep few
+def prepared(panel: pd.DataFrame, volume: pd.DataFrame | None, policy, assets: tuple[str, ...],
+             start, as_of, label: str, notes: tuple[str, ...]) -> Dataset:
+    """Cache :func:`riskcore.dataset.prepare_dataset` (selection, cleaning, window)."""
+    return prepare_dataset(panel, volume=volume, policy=policy, assets=assets, start=start,
+                           as_of=as_of, source=label, notes=notes)
+
+
 def current_dataset(*, min_assets: int = 2) -> Dataset:
     """Return the selected coins inside the analysis window, or stop the page with guidance.
 
-    Coins without any price in the window (not listed yet, or their data end before it) are
-    left out with a note naming them. Volume is converted to USD per day (the market-impact
-    unit).
+    The pipeline is :func:`riskcore.dataset.prepare_dataset` (the command line runs the same):
+    coins without any price after cleaning or inside the window are left out with a note
+    naming them; volume is converted to USD per day (the market-impact unit).
     """
     with shown_errors():
         source = source_data()
@@ -351,63 +345,22 @@ def current_dataset(*, min_assets: int = 2) -> Dataset:
     options = list(source.prices.columns)
     chosen = st.session_state.get(_selection_key(options), options)
     with shown_errors("Cleaning: "):
-        cleaned = clean(source.prices[chosen], quality_policy())
-    empty = [a for a in chosen if cleaned.prices[a].isna().all()]
-    if empty:
-        st.warning(plain(f"No prices for {', '.join(empty)}: left out of the analysis."))
-    panel = cleaned.prices.drop(columns=empty).dropna(how="all")
-    if panel.shape[1] < min_assets:
-        st.warning(f"This page needs at least {min_assets} assets with prices: select more "
-                   "in the sidebar.")
-        st.stop()
-    with shown_errors("Analysis window: "):
-        window = analysis_window(panel, *_window_dates())
-        periods_per_year = infer_periods_per_year(panel.index)
-    prices = window.slice(panel)
-    outside = [a for a in prices.columns if prices[a].isna().all()]
-    notes = list(window.notes)
-    if outside:
-        notes.append(f"No price inside the window for {', '.join(outside)}: left out (move "
-                     "the window in the sidebar to include them).")
-        prices, panel = prices.drop(columns=outside), panel.drop(columns=outside)
+        policy = quality_policy()
+    volume = source.load.volume if source.load is not None else None
+    with shown_errors():
+        data = prepared(source.prices, volume, policy, tuple(chosen), *_window_dates(),
+                        source.label, tuple(source.notes))
+    if data.empty_assets:
+        st.warning(plain(f"No prices for {', '.join(data.empty_assets)}: left out of the "
+                         "analysis."))
+    prices, window = data.prices, data.window
     st.caption(f"Analysis window {window.start:%Y-%m-%d} → {window.as_of:%Y-%m-%d} "
                f"({len(prices):,} periods, as-of = decision date; change it in the sidebar).")
-    if notes:
-        st.info(plain(" ".join(notes)))
+    if data.window_notes:
+        st.info(plain(" ".join(data.window_notes)))
     if prices.shape[1] < min_assets or len(prices) < 2:
         st.warning(f"This page needs at least {min_assets} assets with prices inside the "
                    f"analysis window {window.start:%Y-%m-%d} → {window.as_of:%Y-%m-%d}: move "
                    "the window or select more coins in the sidebar.")
         st.stop()
-    history = panel.loc[:window.as_of]
-    tradable = riskcore.tradable_from_cleaning(history, cleaned.actions)
-    volume = None
-    if source.load is not None and not source.load.volume.empty:
-        known = [a for a in history.columns if a in source.load.volume.columns]
-        if known:  # per-bar volume -> USD per day, the unit of the impact cost
-            volume = (source.load.volume.reindex(index=history.index, columns=known)
-                      * periods_per_day(panel.index))
-    return Dataset(prices, periods_per_year, source.label, source.notes, cleaned.actions,
-                   volume, history=history, panel=panel, window=window, tradable=tradable)
-
-
-def history_note(prices: pd.DataFrame) -> str:
-    """Say which window is common to all assets and which assets start later or end earlier."""
-    first = prices.apply(pd.Series.first_valid_index)
-    last = prices.apply(pd.Series.last_valid_index)
-    common = prices.dropna()
-    if common.empty:
-        return "The selected assets never all trade at the same time: pick fewer assets."
-    text = (
-        f"Common window of all {prices.shape[1]} assets: {common.index[0]:%Y-%m-%d} → "
-        f"{common.index[-1]:%Y-%m-%d} ({len(common):,} periods)."
-    )
-    late = first[first > prices.index[0]].sort_values()
-    if len(late):
-        text += " Later listings: " + ", ".join(f"{a} from {d:%Y-%m-%d}" for a, d in late.items())
-        text += "."
-    early_end = last[last < prices.index[-1]]
-    if len(early_end):
-        text += " Ending early: " + ", ".join(f"{a} on {d:%Y-%m-%d}" for a, d in early_end.items())
-        text += "."
-    return text
+    return data

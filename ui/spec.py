@@ -17,7 +17,7 @@ import streamlit as st
 
 import riskcore
 from riskcore.spec import ES_METHODS
-from riskcore.window import Universe, usable_assets
+from riskcore.window import Universe, usable_assets, window_lookback
 from ui.compute import METHODS as _COMPUTE_LABELS
 from ui.compute import RISK_MEASURES, budgets, inside_budget, returns
 from ui.text import plain
@@ -115,11 +115,11 @@ def lookback(dataset) -> int:
     wanted = int(st.session_state["lookback"])
     rows = len(dataset.prices)
     if wanted <= rows:
-        return wanted
+        return window_lookback(wanted, rows)
     st.info(f"The lookback of {wanted} periods is longer than the analysis window "
             f"({rows} periods up to {dataset.prices.index[-1]:%Y-%m-%d}): the estimate uses "
             "those. Move the window start in the sidebar to use more.")
-    return max(rows, 2)
+    return window_lookback(wanted, rows)
 
 
 def universe(dataset, periods: int) -> Universe:
@@ -146,7 +146,7 @@ def page_spec(dataset, *, method: str | None = None,
     ``assets``: the universe when the page already has it (:func:`universe`, whose notes
     are then not repeated).
     """
-    periods = min(int(st.session_state["lookback"]), max(len(dataset.prices), 2))
+    periods = window_lookback(st.session_state["lookback"], len(dataset.prices))
     if assets is None:
         periods = lookback(dataset)
         assets = list(universe(dataset, periods).assets)
