@@ -17,6 +17,14 @@ from ui.spec import target_allocation
 from ui.text import plain
 
 SESSION = {"persist_state": "session"}
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _var_backtest(returns: pd.Series, level: float, window: int) -> pd.DataFrame:
+    """One rolling re-estimate per forecast date: seconds, and independent of the scenarios."""
+    return var_backtest_table(returns, level=level, window=window)
+
+
 st.title("Stress")
 data = current_dataset()
 with shown_errors():
@@ -65,7 +73,7 @@ st.caption("Historical: the window's own returns of today's weights. Filtered hi
            "One-period losses, decimals of portfolio value.")
 first = max(0, int(returns_now.index.searchsorted(data.window.start)) - bt_window)
 try:  # forecasts from the window start, each estimated on the bt_window periods before it
-    backtest = var_backtest_table(returns_now.iloc[first:], level=level, window=bt_window)
+    backtest = _var_backtest(returns_now.iloc[first:], level, bt_window)
 except RiskcoreError as exc:
     st.info(plain(f"VaR backtest not available: {exc}"))
 else:

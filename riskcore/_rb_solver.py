@@ -184,9 +184,14 @@ def solve_risk_budget(
         kernel = _load_kernel() if _newton_cholesky is _NOT_LOADED else _newton_cholesky
         if kernel is not None:
             y0 = _EMPTY if x0 is None else _usable_start(x0, b)
-            weights, it, err, status, sweeps = kernel(cov, b, y0, float(tol), int(max_iter))
+            # outputs preallocated here: returning a fresh array from compiled code (boxing
+            # it) cost more than the whole solve at 10 assets
+            weights = np.empty(b.shape[0])
+            info = np.empty(3)  # iterations, error, sweeps
+            status = kernel(cov, b, y0, float(tol), int(max_iter), weights, info)
             if status == 0:
-                return RiskBudgetSolution(weights, err <= tol, it, err, sweeps)
+                err = float(info[1])
+                return _solution(weights, err <= tol, int(info[0]), err, int(info[2]))
             if status == 1:
                 return _failed(b.shape[0])
             # status 2, a budget that is not positive: the numpy path below handles it
@@ -298,6 +303,18 @@ def solve_risk_budget(
     return RiskBudgetSolution(weights, converged, it, err, sweeps)
 
 
+def _solution(weights, converged, iterations, error, sweeps) -> RiskBudgetSolution:
+    """Build a :class:`RiskBudgetSolution` without the frozen dataclass's ``__init__``.
+
+    Its per-field ``object.__setattr__`` calls were a third of the Python overhead of a
+    10-asset solve.
+    """
+    sol = object.__new__(RiskBudgetSolution)
+    sol.__dict__.update(weights=weights, converged=converged, iterations=iterations,
+                        max_relative_error=error, sweeps=sweeps)
+    return sol
+
+
 def _usable_start(x0: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``x0`` as a float array if it is a usable start (positive, finite), else empty."""
     y0 = np.array(x0, dtype=float)
@@ -383,8 +400,11 @@ def _solve_subset(
 # the same answers. tests/unit/test_solver.py checks both paths agree to 1e-12.
 
 
-def _newton_cholesky_loops(cov, budget, y0, tol, max_iter):  # pragma: no cover - compiled
-    """Return ``(weights, iterations, error, status)``: the Newton loop, Cholesky directions.
+def _newton_cholesky_loops(cov, budget, y0, tol, max_iter, out, info):  # pragma: no cover
+    """Run the Newton loop with Cholesky directions; return ``status``.
+
+    Writes the weights (summing to 1) into ``out`` (length n) and iterations, error and
+    coordinate sweeps into ``info`` (length 3) when ``status`` is 0.
 
     Mirrors :func:`solve_risk_budget`'s numpy path step for step (budget normalization,
     start, optimal rescaling, Armijo backtracking, full step below ``_FULL_STEP_DECREMENT``);
@@ -400,7 +420,7 @@ def _newton_cholesky_loops(cov, budget, y0, tol, max_iter):  # pragma: no cover 
     for i in range(n):
         b[i] = budget[i] / total
         if not b[i] > 0.0:
-            return b, 0, np.nan, 2, 0
+            return 2
     y = np.empty(n)
     sy = np.empty(n)
     for i in range(n):
@@ -413,7 +433,7 @@ def _newton_cholesky_loops(cov, budget, y0, tol, max_iter):  # pragma: no cover 
         sy[i] = s
         quad += y[i] * s
     if not (quad > 0.0 and quad < np.inf):
-        return y, 0, np.nan, 1, 0
+        return 1
     scale = 1.0 / np.sqrt(quad)
     for i in range(n):
         y[i] *= scale
@@ -439,8 +459,11 @@ def _newton_cholesky_loops(cov, budget, y0, tol, max_iter):  # pragma: no cover 
         for i in range(n):
             total += y[i]
         for i in range(n):
-            y[i] /= total
-        return y, 0, err, 0, sweeps
+            out[i] = y[i] / total
+        info[0] = 0
+        info[1] = err
+        info[2] = sweeps
+        return 0
     obj = 0.0
     for i in range(n):
         obj += 0.5 * y[i] * sy[i] - b[i] * np.log(y[i])
@@ -539,8 +562,11 @@ def _newton_cholesky_loops(cov, budget, y0, tol, max_iter):  # pragma: no cover 
     for i in range(n):
         total += y[i]
     for i in range(n):
-        y[i] /= total
-    return y, it, err, 0, sweeps
+        out[i] = y[i] / total
+    info[0] = it
+    info[1] = err
+    info[2] = sweeps
+    return 0
 
 
 def _ccd_sweeps(cov, b, y, sy, tol, newton_cost, max_sweeps):  # pragma: no cover - compiled

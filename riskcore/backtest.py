@@ -39,7 +39,7 @@ risk-balance error.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from numbers import Real
 
 import numpy as np
@@ -1247,13 +1247,189 @@ def run_backtest(
     Journal (constant mix versus buy-and-hold); Maillard, Roncalli & Teiletche (2010) (equal
     risk contribution); Spinu (2013) (risk-budget solver).
     """
-    prices, policy, spec, costs, start = _resolve(prices, policy, costs, start)
+    _check_initial(initial_value)
+    prepared = prepare_backtest(prices, policy, start=start, tradable=tradable)
+    return simulate_backtest(prepared, None, costs, volume=volume, initial_value=initial_value,
+                             perpetuals=perpetuals)
+
+
+# Fields a prepared backtest does not depend on: the band triggers, the trade mode and the
+# costs (the calendar ``frequency`` is part of the preparation).
+_SIMULATION_FIELDS = (*SWEEP_TRIGGERS, "mode", "costs")
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedBacktest:
+    """The band-independent part of a backtest, computed once by :func:`prepare_backtest`.
+
+    Holds the checked price panel, eligibility, the rolling covariance estimates, the
+    targets (every day, or on calendar dates only) and the reference risk contributions;
+    :func:`simulate_backtest` runs the trading loop on it for any band triggers, trade mode
+    and costs. Treat it as read-only (it may be shared between runs and threads).
+
+    Attributes
+    ----------
+    policy : PortfolioSpec or RebalancePolicy
+        The decision it was prepared for (its band triggers, mode and costs are the defaults
+        of :func:`simulate_backtest`).
+    daily_targets : bool
+        Whether a target was computed for every date (needed by band triggers and daily
+        calendars), else on calendar dates only.
+    start : pandas.Timestamp or None
+        The window start it was prepared with.
+    """
+
+    policy: PortfolioSpec | RebalancePolicy
+    daily_targets: bool
+    start: pd.Timestamp | None
+    _prep: _Prepared
+    _policy: RebalancePolicy
+    _spec: PortfolioSpec | None
+
+
+def prepare_backtest(
+    prices: pd.DataFrame,
+    policy: PortfolioSpec | RebalancePolicy,
+    *,
+    start: pd.Timestamp | str | None = None,
+    tradable: pd.DataFrame | None = None,
+    daily_targets: bool | None = None,
+) -> PreparedBacktest:
+    """Compute the part of :func:`run_backtest` that no band, trade mode or cost changes.
+
+    ``run_backtest(prices, policy, costs, ...)`` is exactly
+    ``simulate_backtest(prepare_backtest(prices, policy, ...), None, costs, ...)``; a
+    prepared backtest can be simulated again under other band triggers (``band``,
+    ``relative_band``, ``risk_band``, ``volatility_band``), ``mode`` and costs without
+    re-estimating anything, as :func:`threshold_sweep` does.
+
+    Parameters
+    ----------
+    prices : pandas.DataFrame of shape (n_dates, n_assets)
+        Price panel, as in :func:`run_backtest`.
+    policy : PortfolioSpec or RebalancePolicy
+        The decision, as in :func:`run_backtest`.
+    start, tradable
+        As in :func:`run_backtest`.
+    daily_targets : bool, optional
+        Compute the target every day (needed by any band trigger). Default: whether
+        ``policy`` itself needs them; pass True to simulate band triggers later on a policy
+        prepared without any.
+
+    Returns
+    -------
+    PreparedBacktest
+
+    Raises
+    ------
+    DataError
+        If the prices are not a valid panel, lack a policy asset, or no asset ever has enough
+        history.
+    ConvergenceError
+        If the risk-budget solver fails at a date (the message gives the date).
+    """
+    original = policy
+    prices, pol, spec, _costs, start = _resolve(prices, policy, None, start)
+    daily = needs_daily_targets(pol) if daily_targets is None else bool(daily_targets)
+    prep = _prepare(prices, pol, all_targets=daily, start=start, tradable_mask=tradable,
+                    spec=spec)
+    return PreparedBacktest(original, daily, None if start is None else pd.Timestamp(start),
+                            prep, pol, spec)
+
+
+def simulate_backtest(
+    prepared: PreparedBacktest,
+    policy: PortfolioSpec | RebalancePolicy | None = None,
+    costs: CostModel | None = None,
+    *,
+    volume: pd.DataFrame | None = None,
+    initial_value: float = 10_000.0,
+    perpetuals: PerpetualSettings | None = None,
+) -> BacktestResult:
+    """Run the trading loop of a prepared backtest (see :func:`prepare_backtest`).
+
+    Parameters
+    ----------
+    prepared : PreparedBacktest
+        From :func:`prepare_backtest`.
+    policy : PortfolioSpec or RebalancePolicy, optional
+        The prepared decision with other band triggers, ``mode`` or (for a spec) ``costs``;
+        every other field must equal the prepared one. Default: the prepared policy.
+    costs : CostModel, optional
+        Trading costs; default the spec's cost model, else free trading.
+    volume : pandas.DataFrame of shape (n_dates, n_assets), optional
+        Daily USD volume for market impact, as in :func:`run_backtest`.
+    initial_value : float, default 10,000
+        Cash in USD at the start.
+    perpetuals : riskcore.perp_sim.PerpetualSettings, optional
+        Coins held through linear perpetuals, as in :func:`run_backtest`.
+
+    Returns
+    -------
+    BacktestResult
+        Identical to :func:`run_backtest` on the same inputs.
+
+    Raises
+    ------
+    ParameterError
+        If ``policy`` differs from the prepared one in a field other than the band triggers,
+        ``mode`` and costs, or needs daily targets the preparation did not compute; or if
+        ``initial_value`` is not positive.
+    """
     initial_value = _check_initial(initial_value)
-    prep = _prepare(prices, policy, all_targets=policy.needs_daily_target, start=start,
-                    tradable_mask=tradable, spec=spec)
-    vol, notes = _volume_array(volume, prep, costs)
+    if policy is None:
+        pol, spec = prepared._policy, prepared._spec
+    else:
+        _check_same_preparation(prepared.policy, policy)
+        spec = policy if isinstance(policy, PortfolioSpec) else None
+        pol = _policy_of(policy) if spec is not None else policy
+        if pol.needs_daily_target and not prepared.daily_targets:
+            raise ParameterError(
+                "this policy has band triggers (or a daily calendar) but the backtest was "
+                "prepared without daily targets; call prepare_backtest(..., "
+                "daily_targets=True)")
+    if costs is None:
+        costs = spec.costs if spec is not None else CostModel()
+    vol, notes = _volume_array(volume, prepared._prep, costs)
+    prep = prepared._prep
     plan = None if perpetuals is None else perpetual_plan(perpetuals, prep.index, prep.assets)
-    return _simulate(prep, policy, costs, vol, initial_value, notes, perpetuals=plan)
+    return _simulate(prep, pol, costs, vol, initial_value, notes, perpetuals=plan)
+
+
+def needs_daily_targets(policy: PortfolioSpec | RebalancePolicy) -> bool:
+    """Whether a backtest of ``policy`` needs a target every day, not only on calendar dates.
+
+    True with a band trigger or a daily calendar: the default ``daily_targets`` of
+    :func:`prepare_backtest`.
+    """
+    if isinstance(policy, PortfolioSpec):
+        policy = _policy_of(policy)
+    return policy.needs_daily_target
+
+
+def _check_same_preparation(prepared, policy) -> None:
+    """Raise ParameterError unless ``policy`` differs from ``prepared`` only in loop fields.
+
+    Those are the band triggers, the mode and the costs.
+    """
+    if type(policy) is not type(prepared):
+        raise ParameterError(f"the backtest was prepared for a {type(prepared).__name__}, "
+                             f"not a {type(policy).__name__}")
+    differ = []
+    for f in fields(prepared):
+        if f.name in _SIMULATION_FIELDS:
+            continue
+        a, b = getattr(prepared, f.name), getattr(policy, f.name)
+        if isinstance(a, pd.Series) or isinstance(b, pd.Series):
+            same = a is b or (a is not None and b is not None and a.equals(b))
+        else:
+            same = a == b
+        if not same:
+            differ.append(f.name)
+    if differ:
+        raise ParameterError(
+            f"the policy differs from the prepared one in {', '.join(differ)}; only band "
+            "triggers, mode and costs can change between simulations: prepare it again")
 
 
 def threshold_sweep(

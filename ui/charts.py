@@ -110,7 +110,7 @@ def _reduce(values: np.ndarray, max_points: int) -> np.ndarray:
             picked.append(np.arange(start, stop))
             continue
         x = np.arange(length, dtype=np.int64)
-        run = values[start:stop]
+        run = np.ascontiguousarray(values[start:stop])  # a frame's column may be strided
         chosen = MinMaxLTTBDownsampler().downsample(x, run, n_out=n_out)
         # LTTB may skip a run's highest or lowest point by a bin: the spike is always drawn
         extremes = [int(np.argmax(run)), int(np.argmin(run))]

@@ -260,3 +260,23 @@ def test_every_download_neutralizes_formulas_in_asset_names(downloads):
                 continue
             assert not _unsafe_cells(text), (name, _unsafe_cells(text)[:5])
             assert "'=1+1" in text or "'@SUM(A1)" in text or "'-1+1" in text, name
+
+
+def test_a_strided_column_of_a_long_hourly_frame_is_downsampled():
+    """Hourly data (10 years) reaches the downsampler as a strided column of a 2-D block;
+    tsdownsample needs contiguous memory, which the builder now gives it."""
+    from ui import charts as ui_charts
+
+    index = pd.date_range("2015-01-01", periods=87_600, freq="h", tz="UTC")
+    block = np.cumsum(np.random.default_rng(0).standard_normal((87_600, 3)), axis=0)
+    frame = pd.DataFrame(block, index=index, columns=["BTC", "ETH", "SOL"])
+    fig = ui_charts.lines(frame, title="hourly", y_title="x", percent=False)
+    assert all(len(trace.y) <= ui_charts.MAX_POINTS + 10 for trace in fig.data)
+    # a strided column straight into the downsampler (what stacked weights give it)
+    strided = np.ascontiguousarray(block)[:, 1]
+    assert not strided.flags.c_contiguous
+    kept = ui_charts.downsample_positions(strided, 500)
+    assert 100 < len(kept) <= 600 and kept[-1] == len(strided) - 1
+    weights = frame.abs().div(frame.abs().sum(axis=1), axis=0)
+    area = ui_charts.stacked_area(weights, title="weights")
+    assert len(area.data) == 3

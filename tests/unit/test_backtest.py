@@ -7,12 +7,11 @@ import pytest
 from riskcore.allocation import risk_budget_weights
 from riskcore.backtest import (
     RebalancePolicy,
-    _prepare,
     run_backtest,
     threshold_sweep,
 )
 from riskcore.errors import DataError, RiskcoreError
-from riskcore.estimators import covariance
+from riskcore.estimators import covariance, rolling_covariances
 from riskcore.rebalance import CostModel
 
 ASSETS = ["BTC", "ETH", "SOL", "DOGE"]
@@ -119,14 +118,15 @@ def test_estimates_match_riskcore_covariance_and_allocation():
     for estimator, half_life in (("sample", None), ("ewma", 12.0)):
         policy = RebalancePolicy(method="erc", frequency="D", lookback=60, estimator=estimator,
                                  half_life=half_life)
-        prep = _prepare(PRICES, policy, all_targets=True)
+        res = run_backtest(PRICES, policy)
+        kernel, _ = rolling_covariances(returns.to_numpy(), 60, half_life=half_life)
         for t in (60, 61, 200, 399):
             window = returns.iloc[t - 59 : t + 1]
             ref = covariance(window, method=estimator, half_life=half_life, periods_per_year=365)
-            np.testing.assert_allclose(prep.covariance[t] * 365, ref.to_numpy(), rtol=1e-9)
+            np.testing.assert_allclose(kernel[t] * 365, ref.to_numpy(), rtol=1e-9)
             weights = risk_budget_weights(ref).weights
-            np.testing.assert_allclose(prep.targets[t], weights.to_numpy(), atol=1e-9)
-        assert np.isnan(prep.targets[59]).all()  # 59 returns are not a full window
+            np.testing.assert_allclose(res.target_weights.iloc[t], weights.to_numpy(), atol=1e-9)
+        assert res.target_weights.iloc[59].isna().all()  # 59 returns are not a full window
 
 
 def test_erc_keeps_risk_balance_when_rebalanced_daily():
@@ -152,13 +152,13 @@ def test_risk_budget_over_budget_assets():
 def test_volatility_target_holds_cash_sleeve():
     policy = RebalancePolicy(target=TARGET, frequency="D", lookback=60, target_volatility=0.3)
     res = run_backtest(PRICES, policy, CostModel.from_bps(fee_bps=10))
-    prep = _prepare(PRICES, policy, all_targets=True)
+    kernel, _ = rolling_covariances(PRICES.pct_change().to_numpy(), 60)
     invested = res.rebalance_dates
     assert invested[0] == PRICES.index[60]
     for date in invested[[0, 10, -1]]:
         t = PRICES.index.get_loc(date)
         w = res.weights.loc[date].to_numpy()
-        assert np.sqrt(w @ prep.covariance[t] @ w * 365) == pytest.approx(0.3, rel=1e-9)
+        assert np.sqrt(w @ kernel[t] @ w * 365) == pytest.approx(0.3, rel=1e-9)
         assert res.cash.loc[date] == pytest.approx(res.equity.loc[date] * (1 - w.sum()))
         np.testing.assert_allclose(w / w.sum(), TARGET.to_numpy(), atol=1e-12)
     assert (res.cash.iloc[60:] > 0).all()

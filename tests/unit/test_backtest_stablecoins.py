@@ -11,9 +11,9 @@ from riskcore.allocation import (
     relative_risk_contributions,
     volatility_target,
 )
-from riskcore.backtest import RebalancePolicy, _prepare, run_backtest, threshold_sweep
+from riskcore.backtest import RebalancePolicy, run_backtest, threshold_sweep
 from riskcore.errors import DataError, RiskcoreError
-from riskcore.estimators import estimate_covariance
+from riskcore.estimators import estimate_covariance, floor_volatility, rolling_covariances
 from riskcore.rebalance import CostModel
 
 RISKY = ["BTC-USD", "ETH-USD", "SOL-USD"]
@@ -76,13 +76,13 @@ def test_volatility_floor_inverse_volatility_closed_form():
 def test_volatility_floor_keeps_correlations_as_estimate_covariance():
     floor = 0.05
     policy = daily(method="erc", volatility_floor=floor)
-    prep = _prepare(PRICES, policy, all_targets=True)
+    kernel, _ = rolling_covariances(PRICES.pct_change().to_numpy(), LOOKBACK)
+    kernel[LOOKBACK:] = floor_volatility(kernel[LOOKBACK:], floor**2 / PPY)
     res = run_backtest(PRICES, policy)
     for t in (LOOKBACK, 200, len(PRICES) - 1):
         cov = window_cov(t, floor)
-        np.testing.assert_allclose(prep.covariance[t] * PPY, cov.to_numpy(), rtol=1e-9,
-                                   atol=1e-15)
-        assert np.sqrt(prep.covariance[t, 3, 3] * PPY) == pytest.approx(floor, rel=1e-12)
+        np.testing.assert_allclose(kernel[t] * PPY, cov.to_numpy(), rtol=1e-9, atol=1e-15)
+        assert np.sqrt(kernel[t, 3, 3] * PPY) == pytest.approx(floor, rel=1e-12)
         rrc = relative_risk_contributions(res.target_weights.iloc[t], cov)
         np.testing.assert_allclose(rrc, 0.25, atol=1e-8)
     # held daily, the measured risk contributions use the same floored estimate
