@@ -665,9 +665,9 @@ def _run_downloads(
     try:
         while pending:
             remaining = deadline_at - timer()
-            if remaining <= 0:
-                break
-            done, pending = cf.wait(pending, timeout=remaining, return_when=cf.FIRST_COMPLETED)
+            # past the deadline, a task that already finished is still collected as done
+            done, pending = cf.wait(pending, timeout=max(remaining, 0.0),
+                                    return_when=cf.FIRST_COMPLETED)
             for future in done:
                 task = futures[future]
                 error = future.exception()
@@ -676,6 +676,8 @@ def _run_downloads(
                 # a worker that saw the deadline first returns with ranges left undone
                 _fill_missing(task, f"timed out after {_fmt_seconds(deadline)}", timed_out=True)
                 on_done(task)
+            if remaining <= 0:
+                break
     finally:
         stop.set()
     for future in pending:
