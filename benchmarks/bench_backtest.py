@@ -58,7 +58,10 @@ def main() -> None:
 
     # the Allocation page's decision (equal risk budgets, sample covariance) as a spec: the
     # same engine as build_portfolio, re-made at every close
-    spec = PortfolioSpec(method="risk_budget", lookback=LOOKBACK, frequency="D")
+    # from the first date with a full lookback, as bt and RebalancePolicy start (the spec's
+    # universe rule would admit coins one day earlier, with 89 of 90 returns)
+    spec = PortfolioSpec(method="risk_budget", lookback=LOOKBACK, frequency="D",
+                         start=prices.index[LOOKBACK])
     seconds, result = best(lambda: run_backtest(prices, spec, initial_value=1e6), 7)
     print(f"riskcore daily ERC walk-forward (PortfolioSpec): {seconds:.3f} s (limit 0.2 s); "
           f"{len(result.rebalance_dates)} rebalances, final equity {result.equity.iloc[-1]:,.2f}")

@@ -640,8 +640,7 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
         budget_all = np.where(inside, budget_all, 0.0)
     previous = None
     end_day = data_end.any(axis=1)
-    generic = spec is not None and (force_generic or not _has_fast_path(spec)
-                                    or bool(partial[first:].any()))
+    generic = spec is not None and (force_generic or not _has_fast_path(spec))
     decidable = eligible if generic else budget_eligible
     candidates = np.flatnonzero(decidable.any(axis=1) | end_day)
     max_leverage = 1.0 if spec is None else spec.max_leverage
@@ -650,7 +649,10 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
     lazy = generic and all_targets
     for t in candidates[candidates >= first]:
         if (all_targets and not lazy) or previous is None or new_period[t] or end_day[t]:
-            if generic:
+            # the rolling kernel needs full windows: a date where a coin the universe rule
+            # admits misses a return in its window is decided by decide() itself
+            by_decide = generic or bool(partial[t])
+            if by_decide:
                 tgt = _decide_at(returns, t, eligible[t], spec, index, assets, ppy) \
                     if eligible[t].any() else None
             else:
@@ -660,7 +662,7 @@ def _prepare(prices: pd.DataFrame, policy: RebalancePolicy, *, all_targets: bool
                 targets[t] = 0.0  # nothing else can be held: the ending coin is sold to cash
             if tgt is not None:
                 previous = tgt
-                if policy.target_volatility is not None and not generic:
+                if policy.target_volatility is not None and not by_decide:
                     sleeve = cash_pos if cash_ok is not None and cash_ok[t] else None
                     k = volatility_scale(tgt, covariance[t] * ppy, policy.target_volatility,
                                          max_leverage=max_leverage, cash_position=sleeve)

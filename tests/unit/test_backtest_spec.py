@@ -235,3 +235,19 @@ def test_a_coin_with_gaps_is_in_the_same_universe_for_the_decision_and_the_simul
         expected = decision.weights.drop("cash", errors="ignore").reindex(ASSETS, fill_value=0)
         np.testing.assert_allclose(targets.loc[date], expected, atol=1e-8)
     assert "DOGE-USD" in build_portfolio(prices.loc[:doge_gap.index[0]], spec).excluded
+
+
+def test_from_the_first_full_lookback_the_spec_runs_the_rebalance_policy_strategy():
+    """The universe rule admits a coin one date before its full lookback (59 of 60 returns);
+    from the first full window on, the spec and the simulator's own equal-risk-contribution
+    policy are the same strategy, to the cent (what bt is compared with)."""
+    from riskcore.backtest import RebalancePolicy
+
+    prices = PRICES.drop(columns=["SOL-USD", "USDT-USD"])
+    spec = PortfolioSpec(lookback=60, frequency="D", start=prices.index[60])
+    policy = RebalancePolicy(method="erc", frequency="D", lookback=60)
+    a, b = run_backtest(prices, spec), run_backtest(prices, policy)
+    np.testing.assert_allclose(a.equity.to_numpy(), b.equity.loc[a.equity.index].to_numpy(),
+                               rtol=1e-12)
+    early = run_backtest(prices, PortfolioSpec(lookback=60, frequency="D"))
+    assert early.rebalance_dates[0] == prices.index[59]
