@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import dask
@@ -60,12 +61,19 @@ def serial(real, specs):
 
 @pytest.fixture(scope="module")
 def dask_cluster():
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           host="127.0.0.1", dashboard_address=None)
+    # AppTest runs app.py as __main__ in this process; spawned Dask workers would re-run
+    # it (multiprocessing re-imports the parent's main by path). Workers need none of it.
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
     try:
-        yield cluster
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                               host="127.0.0.1", dashboard_address=None)
+        try:
+            yield cluster
+        finally:
+            cluster.close()
     finally:
-        cluster.close()
+        sys.modules["__main__"] = main
 
 
 # ----------------------------------------------------------------------------- grid
