@@ -906,21 +906,22 @@ class FakeTimer:
 
 
 def test_the_deadline_is_read_from_the_injected_clock(tmp_path):
-    """The first download takes "30 s" on the injected clock: the second ticker is not
-    asked for and is reported timed out, without any real waiting."""
-    timer, fake = FakeTimer(), FakeYahoo()
+    """Time passes only on the injected clock: a request never asks for more than the time
+    left, and once the deadline has passed no further request is made."""
+    timer, fake, asked = FakeTimer(), FakeYahoo(), {}
 
     def slow(ticker, *, start, end, timeout):
-        assert timeout <= 20.0  # a request never outlives the deadline
-        timer.now += 30.0
+        asked[ticker] = timeout
+        timer.now += 15.0  # each download takes "15 s"
         return fake(ticker, start=start, end=end, timeout=timeout)
 
-    result = fetch(["BTC-USD", "ETH-USD"], "2024-01-01", "2024-01-31", tmp_path, slow,
-                   deadline=20.0, timer=timer, max_workers=1)
-    assert [c[0] for c in fake.calls] == ["BTC-USD"]
-    assert row(result, "BTC-USD")["status"] == "ok"
-    eth = row(result, "ETH-USD")
-    assert eth["status"] == "failed" and eth["reason"] == "timed out after 20 s"
+    result = fetch(["BTC-USD", "ETH-USD", "SOL-USD"], "2024-01-01", "2024-01-31", tmp_path,
+                   slow, deadline=20.0, timer=timer, max_workers=1)
+    assert asked["BTC-USD"] <= 20.0
+    assert asked["ETH-USD"] == pytest.approx(5.0)  # 20 s deadline, 15 s used
+    assert "SOL-USD" not in asked  # 30 s used: past the deadline, never asked
+    sol = row(result, "SOL-USD")
+    assert sol["status"] == "failed" and sol["reason"] == "timed out after 20 s"
 
 
 def test_no_retry_is_started_that_would_end_after_the_deadline(tmp_path):
