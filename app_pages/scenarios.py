@@ -67,8 +67,8 @@ with st.expander("Open a sweep table (python -m riskcore sweep … --out results
         ran = sweep.drop(failed.index)
         varied = [c for c in sweep.columns if c not in (KEY, ERROR, *METRIC_COLUMNS)]
         metrics_there = [m for m in METRIC_COLUMNS if m in ran and ran[m].dtype.kind == "f"]
-        st.caption(f"{len(sweep)} grid points over {', '.join(varied) or 'no field'}; "
-                   f"{len(failed)} failed.")
+        st.caption(plain(f"{len(sweep)} grid points over {', '.join(varied) or 'no field'}; "
+                         f"{len(failed)} failed."))  # field names come from the file
         if varied and metrics_there and not ran.empty:
             x1, x2, x3 = st.columns(3)
             x = x1.selectbox("Across", varied, key="sc_sweep_x")
