@@ -1,11 +1,13 @@
 """Plotly figure builders shared by the pages.
 
-Figures are built from numpy arrays (plotly validates list elements one by one; arrays are sent
-base64-encoded) and time series are reduced to what a screen shows: at most ``MAX_POINTS`` points
-per trace, chosen by MinMaxLTTB (tsdownsample), which keeps every peak and trough. Gaps stay gaps
-(a coin that lists late starts late; a hole in the middle breaks the line). Percent formatting
-happens here, at the edge; inputs are decimals. Every per-coin trace takes its colour from
-``ui.colors`` so a coin looks the same on every page.
+Figures are built from numpy arrays as plain trace and layout dicts (:func:`figure`), without
+plotly's property-by-property validation on every interaction (the tests validate every builder
+once); arrays are sent base64-encoded, dates as milliseconds since the epoch (a date axis reads
+them; strings would be sent as JSON lists). Time series are reduced to what a screen shows: at
+most ``MAX_POINTS`` points per trace, chosen by MinMaxLTTB (tsdownsample), which keeps every peak
+and trough. Gaps stay gaps (a coin that lists late starts late; a hole in the middle breaks the
+line). Percent formatting happens here, at the edge; inputs are decimals. Every per-coin trace
+takes its colour from ``ui.colors`` so a coin looks the same on every page.
 """
 
 from __future__ import annotations
@@ -38,15 +40,41 @@ LEGEND = {"orientation": "h", "y": -0.15, "itemclick": "toggleothers",
           "itemdoubleclick": "toggle"}
 
 
-def _date_strings(index: pd.DatetimeIndex) -> np.ndarray:
-    """Dates as ``YYYY-MM-DD`` (``YYYY-MM-DDTHH:MM`` for intraday data), vectorized."""
+def figure(traces: list[dict], layout: dict) -> go.Figure:
+    """Build a figure from plain trace and layout dicts, not validated property by property.
+
+    Parameters
+    ----------
+    traces : list of dict
+        Trace dicts in plotly's canonical form, each with its ``"type"``.
+    layout : dict
+        Layout in canonical form (titles as ``{"text": ...}``).
+
+    Returns
+    -------
+    plotly.graph_objects.Figure
+        Built in a few milliseconds instead of tens: plotly's validators copy and check every
+        element on each interaction. What the builders send is checked once, in the tests, by
+        comparing it with plotly's validated form of the same figure.
+    """
+    return go.Figure({"data": traces, "layout": layout}, _validate=False)
+
+
+def time_values(index: pd.DatetimeIndex) -> np.ndarray:
+    """Dates as float64 milliseconds since 1970-01-01 (wall-clock time; what a date axis reads).
+
+    A float array is sent base64-encoded; date strings would be sent, and converted, as JSON
+    lists. Time zones are dropped (the dates are shown as stamped).
+    """
     values = pd.DatetimeIndex(index)
     if values.tz is not None:
         values = values.tz_localize(None)
-    stamps = values.to_numpy(dtype="datetime64[ns]")
-    intraday = bool(len(stamps)) and bool(
-        (stamps - stamps.astype("datetime64[D]")).astype(np.int64).any())
-    return np.datetime_as_string(stamps, unit="m" if intraday else "D")
+    return values.to_numpy(dtype="datetime64[ms]").astype(np.int64).astype(np.float64)
+
+
+def _intraday(index: pd.DatetimeIndex) -> bool:
+    stamps = pd.DatetimeIndex(index)
+    return bool(len(stamps)) and bool((stamps != stamps.normalize()).any())
 
 
 def _value_format(percent: bool) -> str:
@@ -145,13 +173,19 @@ def points_per_trace(n_traces: int, max_points: int | None = None) -> int:
     return max(MIN_TRACE_POINTS, min(MAX_POINTS, FIGURE_POINTS // max(1, n_traces)))
 
 
-def _time_axis(fig: go.Figure, *, range_slider: bool = False) -> None:
-    fig.update_xaxes(type="date", hoverformat="%Y-%m-%d",
-                     rangeselector={"buttons": list(RANGE_BUTTONS)},
-                     rangeslider={"visible": range_slider})
+def _time_axis(index: pd.DatetimeIndex) -> dict:
+    """Layout of a date x-axis: range buttons, day (or minute) hover, no range slider."""
+    hover = "%Y-%m-%d %H:%M" if _intraday(index) else "%Y-%m-%d"
+    return {"type": "date", "hoverformat": hover,
+            "rangeselector": {"buttons": [dict(b) for b in RANGE_BUTTONS]},
+            "rangeslider": {"visible": False}}
 
 
-def _clip_note(fig: go.Figure, values: np.ndarray, quantile: float, log: bool) -> None:
+def _title(text: str | None) -> dict:
+    return {"text": text}
+
+
+def _clip_note(layout: dict, values: np.ndarray, quantile: float, log: bool) -> None:
     """Cap the y-axis at ``quantile`` of all values and say so (the data are not altered)."""
     finite = values[np.isfinite(values)]
     if log:
@@ -164,15 +198,15 @@ def _clip_note(fig: go.Figure, values: np.ndarray, quantile: float, log: bool) -
         return
     bottom = float(finite.min())
     if log:
-        span = [np.log10(bottom), np.log10(top) + 0.05]
+        span = [float(np.log10(bottom)), float(np.log10(top)) + 0.05]
     else:
         span = [min(0.0, bottom), top * 1.05 if top > 0 else top]
-    fig.update_yaxes(range=span)
-    fig.add_annotation(
-        text=(f"y-axis capped at the {quantile:.0%} quantile: {above:,} of {finite.size:,} "
-              "points above (double-click the chart to see all)"),
-        xref="paper", yref="paper", x=1.0, y=1.0, xanchor="right", yanchor="bottom",
-        showarrow=False, font={"size": 11, "color": "#666"})
+    layout["yaxis"]["range"] = span
+    layout.setdefault("annotations", []).append({
+        "text": (f"y-axis capped at the {quantile:.0%} quantile: {above:,} of {finite.size:,} "
+                 "points above (double-click the chart to see all)"),
+        "xref": "paper", "yref": "paper", "x": 1.0, "y": 1.0, "xanchor": "right",
+        "yanchor": "bottom", "showarrow": False, "font": {"size": 11, "color": "#666"}})
 
 
 def lines(frame: pd.DataFrame, *, title: str, y_title: str, percent: bool = True,
@@ -209,38 +243,48 @@ def lines(frame: pd.DataFrame, *, title: str, y_title: str, percent: bool = True
     """
     if clip_quantile is not None and not 0 < clip_quantile <= 1:
         raise ValueError(f"clip_quantile is {clip_quantile!r}; allowed: a number in (0, 1]")
-    fig = go.Figure()
-    dates = _date_strings(frame.index)
+    dates = time_values(frame.index)
     values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
     colors = colors_for(frame.columns) if coins else [None] * frame.shape[1]
     budget = points_per_trace(frame.shape[1], max_points)
+    hover = _hover(percent)
+    traces = []
     for j, name in enumerate(frame.columns):
         x, y = _trace_xy(dates, values[:, j], budget)
-        fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=str(name),
-                                 line={"color": colors[j], "width": 1.5},
-                                 hovertemplate=_hover(percent)))
-    fig.update_layout(title=title, height=HEIGHT, hovermode="x unified", legend=LEGEND,
-                      margin={"t": 50, "b": 10})
+        line = {"width": 1.5} if colors[j] is None else {"color": colors[j], "width": 1.5}
+        traces.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": str(name),
+                       "line": line, "hovertemplate": hover})
     percent_ticks = ".2~%" if log else ".0%"  # a log axis reaches 0.1% (stablecoins)
-    fig.update_yaxes(title=y_title, tickformat=percent_ticks if percent else None,
-                     type="log" if log else "linear", dtick=1 if log and not percent else None)
-    _time_axis(fig)
+    yaxis = {"title": _title(y_title), "type": "log" if log else "linear"}
+    if percent:
+        yaxis["tickformat"] = percent_ticks
+    if log and not percent:
+        yaxis["dtick"] = 1
+    layout = {"title": _title(title), "height": HEIGHT, "hovermode": "x unified",
+              "legend": dict(LEGEND), "margin": {"t": 50, "b": 10}, "yaxis": yaxis,
+              "xaxis": _time_axis(frame.index)}
     if clip_quantile is not None and clip_quantile < 1:
-        _clip_note(fig, values, clip_quantile, log)
-    return fig
+        _clip_note(layout, values, clip_quantile, log)
+    return figure(traces, layout)
 
 
 def heatmap(matrix: pd.DataFrame, *, title: str) -> go.Figure:
     """Correlation heatmap in the row/column order of ``matrix`` (-1 blue .. +1 red)."""
     labels = np.array([str(c) for c in matrix.columns])
     z = matrix.to_numpy(dtype=np.float64, na_value=np.nan)
-    fig = go.Figure(go.Heatmap(
-        z=z, x=labels, y=labels, zmin=-1, zmax=1, colorscale="RdBu_r",
-        texttemplate="%{z:.2f}", hovertemplate="%{y} / %{x}: %{z:.2f}<extra></extra>",
-    ))
-    fig.update_layout(title=title, height=max(HEIGHT, 32 * len(labels) + 120),
-                      yaxis={"autorange": "reversed"}, margin={"t": 50})
-    return fig
+    trace = {"type": "heatmap", "z": z, "x": labels, "y": labels, "zmin": -1, "zmax": 1,
+             "colorscale": _colorscale("RdBu_r"), "texttemplate": "%{z:.2f}",
+             "hovertemplate": "%{y} / %{x}: %{z:.2f}<extra></extra>"}
+    layout = {"title": _title(title), "height": max(HEIGHT, 32 * len(labels) + 120),
+              "yaxis": {"autorange": "reversed"}, "margin": {"t": 50}}
+    return figure([trace], layout)
+
+
+def _colorscale(name: str) -> list[list]:
+    """Return a named plotly colour scale as the [[position, colour], ...] list plotly.js reads."""
+    from _plotly_utils.basevalidators import ColorscaleValidator
+
+    return [list(step) for step in ColorscaleValidator("colorscale", "").validate_coerce(name)]
 
 
 def grouped_bars(frame: pd.DataFrame, *, title: str, percent: bool = True,
@@ -251,45 +295,46 @@ def grouped_bars(frame: pd.DataFrame, *, title: str, percent: bool = True,
     columns are told apart by a pattern (solid, hatched, dotted, ...). With ``coins=False``
     (rows are scenarios or methods) each column has its own colour.
     """
-    fig = go.Figure()
     x = np.array([str(i) for i in frame.index])
     row_colors = colors_for(frame.index) if coins else None
     fmt = _value_format(percent)
+    traces = []
     for j, name in enumerate(frame.columns):
         y = frame[name].fillna(0.0).to_numpy(dtype=np.float64)
-        marker = {}
+        trace = {"type": "bar", "x": x, "y": y, "name": str(name),
+                 "hovertemplate": f"%{{x}}, {name}: %{{y:{fmt}}}<extra></extra>"}
         if coins:
-            marker = {"color": row_colors, "pattern": {
+            trace["marker"] = {"color": list(row_colors), "pattern": {
                 "shape": PATTERNS[j % len(PATTERNS)], "fillmode": "overlay",
                 "fgcolor": "rgba(255,255,255,0.85)", "solidity": 0.35}}
-        fig.add_trace(go.Bar(x=x, y=y, name=str(name), marker=marker,
-                             texttemplate=f"%{{y:{fmt}}}" if percent else None,
-                             hovertemplate=f"%{{x}}, {name}: %{{y:{fmt}}}<extra></extra>"))
-    fig.update_layout(title=title, barmode="group", height=HEIGHT, legend=LEGEND,
-                      margin={"t": 50})
+        if percent:
+            trace["texttemplate"] = f"%{{y:{fmt}}}"
+        traces.append(trace)
+    layout = {"title": _title(title), "barmode": "group", "height": HEIGHT,
+              "legend": dict(LEGEND), "margin": {"t": 50}}
     if percent:
-        fig.update_yaxes(tickformat=".0%")
-    return fig
+        layout["yaxis"] = {"tickformat": ".0%"}
+    return figure(traces, layout)
 
 
 def availability(prices: pd.DataFrame, *, title: str = "Price history per asset") -> go.Figure:
     """Horizontal bars from each asset's first to last price, so listing dates are visible."""
-    fig = go.Figure()
     colors = colors_for(prices.columns)
+    traces = []
     for j, name in enumerate(prices.columns):
         observed = prices[name].dropna()
         if observed.empty:
             continue
-        fig.add_trace(go.Scatter(
-            x=_date_strings(observed.index[[0, -1]]), y=np.array([str(name), str(name)]),
-            mode="lines+markers", line={"width": 10, "color": colors[j]},
-            name=str(name), showlegend=False,
-            hovertemplate=f"{name}: %{{x|%Y-%m-%d}}<extra></extra>",
-        ))
-    fig.update_layout(title=title, height=max(250, 28 * prices.shape[1] + 100),
-                      margin={"t": 50}, yaxis={"autorange": "reversed"})
-    fig.update_xaxes(type="date")
-    return fig
+        traces.append({
+            "type": "scatter", "x": time_values(observed.index[[0, -1]]),
+            "y": np.array([str(name), str(name)]), "mode": "lines+markers",
+            "line": {"width": 10, "color": colors[j]}, "name": str(name), "showlegend": False,
+            "hovertemplate": f"{name}: %{{x|%Y-%m-%d}}<extra></extra>",
+        })
+    layout = {"title": _title(title), "height": max(250, 28 * prices.shape[1] + 100),
+              "margin": {"t": 50}, "yaxis": {"autorange": "reversed"},
+              "xaxis": {"type": "date"}}
+    return figure(traces, layout)
 
 
 def table(frame: pd.DataFrame, *, percent: tuple[str, ...] = (), max_rows: int = 30,
@@ -322,14 +367,22 @@ def equity(curves: pd.DataFrame, *, markers: pd.DatetimeIndex, title: str,
     fig.update_yaxes(dtick=None)
     first = curves.iloc[:, 0]
     marked = first.reindex(markers).dropna()
-    if len(marked) > MAX_POINTS:  # evenly thinned: a marker per pixel column at most
-        marked = marked.iloc[np.linspace(0, len(marked) - 1, MAX_POINTS).astype(int)]
-    fig.add_trace(go.Scatter(
-        x=_date_strings(marked.index), y=marked.to_numpy(dtype=np.float64), mode="markers",
-        name="rebalance", marker={"symbol": "line-ns-open", "size": 9, "color": NEUTRAL},
-        hovertemplate="rebalance %{x|%Y-%m-%d}: %{y:,.2f}<extra></extra>",
-    ))
+    fig.add_trace(marker_trace(marked, name="rebalance", symbol="line-ns-open", color=NEUTRAL,
+                               hover="rebalance %{x|%Y-%m-%d}: %{y:,.2f}<extra></extra>"))
     return fig
+
+
+def marker_trace(marked: pd.Series, *, name: str, symbol: str, color: str,
+                 hover: str) -> dict:
+    """Return a trace dict of markers at the dates of ``marked``, for a time-series figure.
+
+    At most ``MAX_POINTS`` markers, evenly thinned (a marker per pixel column at most).
+    """
+    if len(marked) > MAX_POINTS:
+        marked = marked.iloc[np.linspace(0, len(marked) - 1, MAX_POINTS).astype(int)]
+    return {"type": "scatter", "x": time_values(marked.index),
+            "y": marked.to_numpy(dtype=np.float64), "mode": "markers", "name": name,
+            "marker": {"symbol": symbol, "size": 9, "color": color}, "hovertemplate": hover}
 
 
 def stacked_area(frame: pd.DataFrame, *, title: str,
@@ -341,9 +394,8 @@ def stacked_area(frame: pd.DataFrame, *, title: str,
     defaults to ``MAX_POINTS``.
     """
     max_points = MAX_POINTS if max_points is None else max_points
-    fig = go.Figure()
     values = frame.fillna(0.0).to_numpy(dtype=np.float64)
-    dates = _date_strings(frame.index)
+    dates = time_values(frame.index)
     if len(frame) > max_points and frame.shape[1]:
         per_column = max(64, max_points // frame.shape[1])
         rows = np.unique(np.concatenate(
@@ -351,36 +403,37 @@ def stacked_area(frame: pd.DataFrame, *, title: str,
             + [np.array([0, len(frame) - 1])]))
         values, dates = values[rows], dates[rows]
     colors = colors_for(frame.columns)
-    for j, name in enumerate(frame.columns):
-        fig.add_trace(go.Scatter(x=dates, y=values[:, j], name=str(name), stackgroup="one",
-                                 mode="lines", line={"width": 0.5, "color": colors[j]},
-                                 hovertemplate=_hover(True)))
-    fig.update_layout(title=title, height=HEIGHT, hovermode="x unified", legend=LEGEND,
-                      margin={"t": 50})
-    fig.update_yaxes(tickformat=".0%", range=[0, 1])
-    _time_axis(fig)
-    return fig
+    traces = [{"type": "scatter", "x": dates, "y": np.ascontiguousarray(values[:, j]),
+               "name": str(name), "stackgroup": "one", "mode": "lines",
+               "line": {"width": 0.5, "color": colors[j]}, "hovertemplate": _hover(True)}
+              for j, name in enumerate(frame.columns)]
+    layout = {"title": _title(title), "height": HEIGHT, "hovermode": "x unified",
+              "legend": dict(LEGEND), "margin": {"t": 50},
+              "yaxis": {"tickformat": ".0%", "range": [0, 1]}, "xaxis": _time_axis(frame.index)}
+    return figure(traces, layout)
 
 
 def tradeoff(sweep: pd.DataFrame, *, x: str, x_title: str, title: str) -> go.Figure:
     """Threshold sweep: ``x`` (costs or turnover) against the risk-balance error."""
-    thresholds = [float(t) for t in sweep.index]
-    custom = [[t, float(r), float(d), int(n)] for t, r, d, n in zip(
-        thresholds, sweep["annualized_return"], sweep["max_drawdown"], sweep["n_rebalances"],
-        strict=True)]
-    fig = go.Figure(go.Scatter(
-        x=[float(v) for v in sweep[x]], y=[float(v) for v in sweep["risk_balance_error"]],
-        mode="lines+markers", customdata=custom, name="threshold",
-        marker={"color": thresholds, "colorscale": "Viridis", "size": 9,
-                "colorbar": {"title": "threshold", "tickformat": ".0%"}},
-        hovertemplate="threshold %{customdata[0]:.1%}<br>" + x_title + " %{x:,.2f}<br>"
+    thresholds = sweep.index.to_numpy(dtype=np.float64)
+    custom = np.column_stack([thresholds, sweep["annualized_return"].to_numpy(dtype=float),
+                              sweep["max_drawdown"].to_numpy(dtype=float),
+                              sweep["n_rebalances"].to_numpy(dtype=float)])
+    trace = {
+        "type": "scatter", "x": sweep[x].to_numpy(dtype=np.float64),
+        "y": sweep["risk_balance_error"].to_numpy(dtype=np.float64),
+        "mode": "lines+markers", "customdata": custom, "name": "threshold",
+        "marker": {"color": thresholds, "colorscale": _colorscale("Viridis"), "size": 9,
+                   "colorbar": {"title": _title("threshold"), "tickformat": ".0%"}},
+        "hovertemplate": "threshold %{customdata[0]:.1%}<br>" + x_title + " %{x:,.2f}<br>"
         "risk-balance error %{y:.3f}<br>annualized return %{customdata[1]:.1%}<br>"
         "max drawdown %{customdata[2]:.1%}<br>rebalances %{customdata[3]}<extra></extra>",
-    ))
-    fig.update_layout(title=title, height=HEIGHT, margin={"t": 50})
-    fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title="risk-balance error (avg. distance of risk shares from budget)")
-    return fig
+    }
+    layout = {"title": _title(title), "height": HEIGHT, "margin": {"t": 50},
+              "xaxis": {"title": _title(x_title)},
+              "yaxis": {"title": _title("risk-balance error (avg. distance of risk shares "
+                                        "from budget)")}}
+    return figure([trace], layout)
 
 
 def sweep_points(table: pd.DataFrame, *, x: str, y: str, color: str | None,
@@ -390,15 +443,14 @@ def sweep_points(table: pd.DataFrame, *, x: str, y: str, color: str | None,
     ``table`` is :func:`riskcore.sweep.read_results`; points whose run failed are left out
     (the page lists them).
     """
-    fig = go.Figure()
     groups = [(None, table)] if color is None else list(table.groupby(color, sort=True))
+    traces = []
     for value, part in groups:
         part = part.sort_values(x)
-        fig.add_trace(go.Scatter(
-            x=part[x].to_numpy(), y=part[y].to_numpy(dtype=float), mode="lines+markers",
-            name=y if value is None else f"{color} = {value}",
-            hovertemplate=f"{x} %{{x}}<br>{y} %{{y:.4g}}<extra></extra>"))
-    fig.update_layout(title=title, height=HEIGHT, margin={"t": 50})
-    fig.update_xaxes(title=x)
-    fig.update_yaxes(title=y)
-    return fig
+        traces.append({
+            "type": "scatter", "x": part[x].to_numpy(), "y": part[y].to_numpy(dtype=float),
+            "mode": "lines+markers", "name": y if value is None else f"{color} = {value}",
+            "hovertemplate": f"{x} %{{x}}<br>{y} %{{y:.4g}}<extra></extra>"})
+    layout = {"title": _title(title), "height": HEIGHT, "margin": {"t": 50},
+              "xaxis": {"title": _title(x)}, "yaxis": {"title": _title(y)}}
+    return figure(traces, layout)

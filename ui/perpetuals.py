@@ -9,7 +9,6 @@ What is modelled is set out in :mod:`riskcore.perp_sim`.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
@@ -133,14 +132,9 @@ def margin_figure(excess: pd.Series, breaches: pd.DatetimeIndex) -> go.Figure:
                        title="Equity minus maintenance margin (below zero: liquidation)",
                        y_title="USD", percent=False, coins=False)
     fig.add_hline(y=0.0, line={"color": "#B00020", "width": 1, "dash": "dot"})
-    marked = excess.reindex(breaches)
-    if len(marked) > charts.MAX_POINTS:
-        marked = marked.iloc[np.linspace(0, len(marked) - 1, charts.MAX_POINTS).astype(int)]
-    fig.add_trace(go.Scatter(
-        x=charts._date_strings(marked.index), y=marked.to_numpy(dtype=np.float64),
-        mode="markers", name=f"breach ({len(breaches)})",
-        marker={"symbol": "x", "size": 9, "color": "#B00020"},
-        hovertemplate="breach %{x}: %{y:,.0f} USD<extra></extra>"))
+    fig.add_trace(charts.marker_trace(
+        excess.reindex(breaches), name=f"breach ({len(breaches)})", symbol="x",
+        color="#B00020", hover="breach %{x|%Y-%m-%d}: %{y:,.0f} USD<extra></extra>"))
     return fig
 
 

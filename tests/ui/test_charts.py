@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
@@ -78,10 +79,62 @@ def test_volatility_of_the_14_real_files_fits_the_screen(yahoo_volatility):
         assert np.nanmax(tr.y) == pytest.approx(series.max())
         assert np.nanmin(tr.y) == pytest.approx(series.min())
         # a coin that lists late starts at its first value, not at the panel's start
-        assert tr.x[0] == f"{series.index[0]:%Y-%m-%d}"
+        assert _days(tr.x[:1]) == [f"{series.index[0]:%Y-%m-%d}"]
         # the latest periods are drawn day by day (the 1M and 6M buttons show every day)
         recent = series.index[-charts.points_per_trace(14) // 4:]
-        assert list(tr.x[-len(recent):]) == list(recent.strftime("%Y-%m-%d"))
+        assert _days(tr.x[-len(recent):]) == list(recent.strftime("%Y-%m-%d"))
+
+
+def _days(x) -> list[str]:
+    """Dates of a time axis sent as milliseconds since the epoch, as YYYY-MM-DD."""
+    return list(np.datetime_as_string(np.asarray(x, dtype=np.int64).astype("datetime64[ms]"),
+                                      unit="D"))
+
+
+def _every_builder() -> dict:
+    idx = pd.date_range("2023-01-01", periods=1400, freq="D")
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"BTC": rng.random(1400), "ETH": 0.6, "USDT": np.nan}, index=idx)
+    frame.iloc[:300, 1] = np.nan
+    sweep = pd.DataFrame({"turnover": [1.0, 2.0], "risk_balance_error": [0.1, 0.2],
+                          "annualized_return": [0.1, 0.2], "max_drawdown": [-0.1, -0.2],
+                          "n_rebalances": [3, 4]}, index=pd.Index([0.01, 0.02], name="threshold"))
+    return {
+        "lines": charts.lines(frame, title="t", y_title="v", clip_quantile=0.9),
+        "lines, log, not coins": charts.lines(frame + 1, title="t", y_title="v", log=True,
+                                              percent=False, coins=False),
+        "heatmap": charts.heatmap(frame.corr().fillna(0), title="h"),
+        "bars": charts.grouped_bars(frame.iloc[:3].T.fillna(0), title="b"),
+        "bars, not coins": charts.grouped_bars(frame.iloc[:3].T.fillna(0), title="b",
+                                               coins=False, percent=False),
+        "availability": charts.availability(frame),
+        "equity": charts.equity(frame[["BTC"]] + 1, markers=idx[::7], title="e"),
+        "stacked area": charts.stacked_area(frame.fillna(0) / 3, title="a"),
+        "tradeoff": charts.tradeoff(sweep, x="turnover", x_title="turnover", title="t"),
+        "sweep points": charts.sweep_points(sweep.reset_index(), x="threshold", y="turnover",
+                                            color=None, title="s"),
+    }
+
+
+@pytest.mark.parametrize("name", list(_every_builder()))
+def test_every_builder_sends_what_plotly_would_validate(name):
+    """The builders skip plotly's validation for speed: what they send must be exactly the
+    validated form (canonical titles, colour scales, no misspelt property)."""
+    fig = _every_builder()[name]
+    sent = json.loads(fig.to_json())
+    validated = json.loads(go.Figure(fig.to_dict()).to_json())
+    assert sent == validated
+
+
+def test_time_axes_carry_milliseconds_since_the_epoch():
+    idx = pd.date_range("2024-02-28", periods=3, freq="D", tz="UTC")
+    assert list(charts.time_values(idx)) == [1709078400000.0, 1709164800000.0, 1709251200000.0]
+    hourly = pd.date_range("2024-01-01", periods=3, freq="h")
+    fig = charts.lines(pd.DataFrame({"BTC": [1.0, 2.0, 3.0]}, index=hourly), title="t",
+                       y_title="v")
+    assert fig.layout.xaxis.type == "date"
+    assert fig.layout.xaxis.hoverformat == "%Y-%m-%d %H:%M"
+    assert np.diff(fig.data[0].x).tolist() == [3_600_000.0, 3_600_000.0]
 
 
 def test_every_time_series_builder_stays_under_the_size_limit(yahoo_panel):
@@ -105,7 +158,7 @@ def test_gaps_inside_a_series_stay_gaps():
     tr = fig.data[0]
     assert len(tr.y) <= charts.MAX_POINTS + 5
     holes = tr.x[np.isnan(tr.y)]
-    assert list(holes) == ["2024-02-09"]  # the first missing date breaks the line
+    assert _days(holes) == ["2024-02-09"]  # the first missing date breaks the line
 
 
 def test_time_series_have_range_selector_legend_isolation_and_day_hover():
