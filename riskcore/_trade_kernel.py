@@ -22,12 +22,17 @@ holding. The caller keeps the Python loop for lazy decisions (a spec decided aga
 breaches) and perpetuals, and to raise the worded error when the cost fixed point fails.
 
 Without numba the loader returns None and the Python loop runs (same results, slower).
-Compiled functions are cached on disk (``cache=True``): numba writes the cache next to this
-file (``riskcore/__pycache__``), or in ``$NUMBA_CACHE_DIR`` when that variable is set; the
-first call in a fresh environment compiles for a few seconds.
+Compiled functions are cached on disk (``cache=True``): numba writes the cache to
+``$NUMBA_CACHE_DIR`` when that variable is set, else next to this file
+(``riskcore/__pycache__``), else, when that folder is not writable, under the user's cache
+folder (``~/.cache/numba``). The first call in a fresh environment compiles for about
+10 s; later processes load the cache in about 0.5 s (numba's import included), both
+printed by ``benchmarks/bench_backtest.py``.
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
@@ -249,7 +254,7 @@ def _simulate_loops(value_prices, tradable, all_tradable, targets, has_targets, 
                     equity, cash_hist, units_hist, values_hist, cost_hist, turnover_hist,
                     positions, reasons, trade_values, trade_units, trade_costs,
                     capped):  # pragma: no cover
-    """The trading loop of riskcore.backtest._simulate; returns (status, n_rebalances).
+    """Run the trading loop of riskcore.backtest._simulate; return (status, n_rebalances).
 
     NaN thresholds mean "no such trigger". ``status`` is -1 when the loop ran to the end, else
     the date position where the cost fixed point did not converge. Rebalance ``k`` is written
@@ -479,6 +484,7 @@ def _balance_error_loops(values_hist, equity, covariance, estimable, reference,
 
 _NOT_LOADED = object()
 _kernels = _NOT_LOADED
+_LOADING = threading.Lock()  # sessions of the dashboard run in threads
 
 
 def load():
@@ -493,19 +499,23 @@ def load():
     global _kernels, _psum, _trade_cost, _plan, _desired, _quadratic
     if _kernels is not _NOT_LOADED:
         return _kernels
-    try:
-        import numba
-    except ImportError:  # the Python loop serves
-        _kernels = None
-        return None
-    # no fastmath: the loop must round as numpy does, operation for operation
-    jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-    _psum = jit(_psum)
-    _trade_cost = jit(_trade_cost)
-    _plan = jit(_plan)
-    _desired = jit(_desired)
-    _quadratic = jit(_quadratic)
-    _kernels = (jit(_simulate_loops), jit(_balance_error_loops))
+    with _LOADING:
+        if _kernels is not _NOT_LOADED:
+            return _kernels
+        try:
+            import numba
+        except ImportError:  # the Python loop serves
+            _kernels = None
+            return None
+        # no fastmath: the loop must round as numpy does, operation for operation; the
+        # helpers are rebound to their compiled versions, which the loops call
+        jit = numba.njit(cache=True, nogil=True, error_model="numpy")
+        _psum = jit(_psum)
+        _trade_cost = jit(_trade_cost)
+        _plan = jit(_plan)
+        _desired = jit(_desired)
+        _quadratic = jit(_quadratic)
+        _kernels = (jit(_simulate_loops), jit(_balance_error_loops))
     return _kernels
 
 

@@ -917,7 +917,7 @@ def _simulate(
 def _trading_loop(prep: _Prepared, policy: RebalancePolicy, costs: CostModel,
                   volume: np.ndarray | None, initial_value: float,
                   perpetuals: PerpetualPlan | None = None) -> _Loop:
-    """The one dispatch between the compiled trading loop and the Python one.
+    """Run the trading loop: the one dispatch between the compiled loop and the Python one.
 
     The compiled loop (:mod:`riskcore._trade_kernel`) runs every preparation whose targets
     are all known before the run, without perpetuals; lazy decisions (a spec decided again
@@ -953,10 +953,15 @@ def _kernel_inputs(prep: _Prepared) -> dict:
     return cached
 
 
-def _reason_text(bits: int, _memo: dict = {}) -> str:  # noqa: B006 - a deliberate memo
-    text = _memo.get(bits)
+_REASON_TEXT: dict[int, str] = {}
+
+
+def _reason_text(bits: int) -> str:
+    """Reason string of a rebalance from the compiled loop's bits ("band+risk band")."""
+    text = _REASON_TEXT.get(bits)
     if text is None:
-        text = _memo[bits] = "+".join(name for bit, name in _trade_kernel.REASONS if bits & bit)
+        text = _REASON_TEXT[bits] = "+".join(name for bit, name in _trade_kernel.REASONS
+                                             if bits & bit)
     return text
 
 
@@ -1009,7 +1014,7 @@ def _compiled_loop(prep: _Prepared, policy: RebalancePolicy, costs: CostModel,
 def _python_loop(prep: _Prepared, policy: RebalancePolicy, costs: CostModel,
                  volume: np.ndarray | None, initial_value: float,
                  perpetuals: PerpetualPlan | None = None) -> _Loop:
-    """The trading loop in Python: every case, lazy decisions and perpetuals included."""
+    """Run the trading loop in Python: every case, lazy decisions and perpetuals included."""
     t_count, n = prep.value_prices.shape
     names = [str(a) for a in prep.assets]
     capped = np.zeros(n, dtype=int)
@@ -1494,6 +1499,12 @@ def simulate_backtest(
 ) -> BacktestResult:
     """Run the trading loop of a prepared backtest (see :func:`prepare_backtest`).
 
+    This is what the dashboard runs on a band, mode or cost change. The loop is compiled
+    (:mod:`riskcore._trade_kernel`, when numba is installed) for every preparation whose
+    targets are known before the run, which is every spec with the rolling-kernel path and
+    every :class:`RebalancePolicy`; lazy decisions (specs re-decided when a band breaches)
+    and perpetuals run the Python loop. Both give the same result (tested to 1e-10).
+
     Parameters
     ----------
     prepared : PreparedBacktest
@@ -1593,7 +1604,12 @@ def threshold_sweep(
 ) -> pd.DataFrame:
     """Run the same policy over a grid of trigger thresholds: the cost / risk-balance trade-off.
 
-    The covariance estimates and targets are computed once and shared by every run.
+    The covariance estimates and targets are computed once and shared by every run; each
+    run is the compiled trading loop (:mod:`riskcore._trade_kernel`, when numba is
+    installed), and its row is computed from the loop's arrays, as :func:`run_backtest`'s
+    metrics are (equal to 1e-10, relative). Specs whose decision is re-made when a band
+    breaches (no rolling-kernel path, e.g. expected-shortfall budgeting) run the Python loop
+    and :func:`run_backtest`'s full result per threshold.
 
     Parameters
     ----------
@@ -1660,7 +1676,7 @@ _SWEEP_METRICS = ("turnover", "annualized_turnover", "costs_paid", "cost_drag",
 
 
 def _sweep_row(prep: _Prepared, policy: RebalancePolicy, loop: _Loop) -> dict:
-    """A threshold sweep's row from a trading loop, as :func:`portfolio_metrics` computes it.
+    """Compute a threshold sweep's row from a trading loop, as :func:`portfolio_metrics` does.
 
     Only for preparations without lazy decisions (their reference risk contributions are
     ``prep.reference``). The same operations as :func:`_result` and
