@@ -39,18 +39,25 @@ risk-balance error.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from numbers import Real
 
 import numpy as np
 import pandas as pd
 
+from riskcore import _trade_kernel
 from riskcore._rb_solver import solve_risk_budget
 from riskcore.allocation import relative_risk_contribution_array, volatility_scale
 from riskcore.assets import CASH, base_symbol, is_stablecoin
 from riskcore.errors import ConvergenceError, DataError, ParameterError, RiskcoreError
 from riskcore.estimators import floor_volatility, rolling_covariances
-from riskcore.metrics import PortfolioMetrics, portfolio_metrics, risk_balance_error
+from riskcore.metrics import (
+    PortfolioMetrics,
+    annualized_return,
+    annualized_volatility,
+    portfolio_metrics,
+    risk_balance_error,
+)
 from riskcore.periods import infer_periods_per_year
 from riskcore.perp_sim import PerpetualPlan, PerpetualSettings, margin_check, perpetual_plan
 from riskcore.portfolio import decide, spec_panel
@@ -416,6 +423,8 @@ class _Prepared:
     budget_reference: bool  # risk contributions are compared with the budget (else target)
     budget_all: np.ndarray  # (n,) budgets over the assets
     decide: Callable[[int], np.ndarray | None] | None = None  # lazy decision at run date t
+    # arrays derived once for the compiled trading loop (see _kernel_inputs)
+    cache: dict = field(default_factory=dict, repr=False)
 
 
 def _start_position(index: pd.DatetimeIndex, start) -> int:
@@ -863,6 +872,26 @@ def _relative_rc(cov: np.ndarray, weights: np.ndarray, mask: np.ndarray) -> np.n
 # simulation
 
 
+@dataclass(frozen=True, eq=False)
+class _Loop:
+    """What a trading loop produced, per date and per rebalance (either path)."""
+
+    equity: np.ndarray  # (T,) USD after each date's trades
+    cash: np.ndarray  # (T,) USD
+    units: np.ndarray  # (T, n) coin units held after each date's trades
+    values: np.ndarray  # (T, n) USD held after each date's trades
+    costs: np.ndarray  # (T,) USD paid at each date
+    turnover: np.ndarray  # (T,) one-way turnover of each date's trades
+    positions: np.ndarray  # (k,) date positions of the rebalances
+    reasons: list  # (k,) reason strings
+    trade_values: np.ndarray  # (k, n) signed USD
+    trade_units: np.ndarray  # (k, n) signed coin units
+    trade_costs: np.ndarray  # (k, n) USD
+    capped: np.ndarray  # (n,) trades charged at the participation cap
+    targets: np.ndarray  # (T, n) targets known at each date (lazy decisions included)
+    funding: np.ndarray | None = None  # (T,) USD funding paid (perpetuals only)
+
+
 def _simulate(
     prep: _Prepared,
     policy: RebalancePolicy,
@@ -872,6 +901,120 @@ def _simulate(
     notes: Sequence[str] = (),
     perpetuals: PerpetualPlan | None = None,
 ) -> BacktestResult:
+    loop = _trading_loop(prep, policy, costs, volume, initial_value, perpetuals)
+    names = [str(a) for a in prep.assets]
+    notes = list(prep.notes) + list(notes)
+    for i in np.flatnonzero(loop.capped):
+        notes.append(f"{names[i]}: {loop.capped[i]} trade(s) larger than "
+                     f"{costs.max_participation:g} x the day's volume; market impact charged "
+                     "at that participation.")
+    result = _result(prep, policy, costs, loop, tuple(notes))
+    if perpetuals is None:
+        return result
+    return margin_check(perpetuals, result, np.nan_to_num(prep.value_prices), loop.funding)
+
+
+def _trading_loop(prep: _Prepared, policy: RebalancePolicy, costs: CostModel,
+                  volume: np.ndarray | None, initial_value: float,
+                  perpetuals: PerpetualPlan | None = None) -> _Loop:
+    """Run the trading loop: the one dispatch between the compiled loop and the Python one.
+
+    The compiled loop (:mod:`riskcore._trade_kernel`) runs every preparation whose targets
+    are all known before the run, without perpetuals; lazy decisions (a spec decided again
+    when a band breaches) and perpetuals run the Python loop, as does a run whose cost
+    fixed point fails (to raise its worded error) or a machine without numba.
+    """
+    if perpetuals is None and prep.decide is None:
+        loop = _compiled_loop(prep, policy, costs, volume, initial_value)
+        if loop is not None:
+            return loop
+    return _python_loop(prep, policy, costs, volume, initial_value, perpetuals)
+
+
+def _kernel_inputs(prep: _Prepared) -> dict:
+    """Arrays of a preparation in the compiled loop's layout, made once per preparation."""
+    cached = prep.cache.get("kernel")
+    if cached is None:
+        targets = np.ascontiguousarray(prep.targets)
+        cached = {
+            "value_prices": np.ascontiguousarray(np.nan_to_num(prep.value_prices)),
+            "tradable": np.ascontiguousarray(prep.tradable),
+            "all_tradable": prep.tradable.all(axis=1),
+            "targets": targets,
+            "has_targets": ~np.isnan(targets[:, 0]),
+            "new_period": np.ascontiguousarray(prep.new_period),
+            "data_end": np.ascontiguousarray(prep.data_end),
+            "any_end": prep.data_end.any(axis=1),
+            "estimable": np.ascontiguousarray(prep.estimable),
+            "covariance": np.ascontiguousarray(prep.covariance),
+            "reference": np.ascontiguousarray(prep.reference),
+        }
+        prep.cache["kernel"] = cached  # a race only computes it twice
+    return cached
+
+
+_REASON_TEXT: dict[int, str] = {}
+
+
+def _reason_text(bits: int) -> str:
+    """Reason string of a rebalance from the compiled loop's bits ("band+risk band")."""
+    text = _REASON_TEXT.get(bits)
+    if text is None:
+        text = _REASON_TEXT[bits] = "+".join(name for bit, name in _trade_kernel.REASONS
+                                             if bits & bit)
+    return text
+
+
+def _threshold(value: float | None) -> float:
+    return np.nan if value is None else float(value)
+
+
+def _compiled_loop(prep: _Prepared, policy: RebalancePolicy, costs: CostModel,
+                   volume: np.ndarray | None, initial_value: float) -> _Loop | None:
+    """Run the compiled trading loop; None without numba or when the cost fixed point fails."""
+    if not _trade_kernel._USE_KERNEL or _trade_kernel.load() is None:
+        return None
+    a = _kernel_inputs(prep)
+    t_count, n = prep.value_prices.shape
+    use_volume = volume is not None and costs.impact > 0
+    vol = (np.ascontiguousarray(volume, dtype=float) if use_volume
+           else np.empty((0, n)))
+    equity = np.empty(t_count)
+    cash = np.empty(t_count)
+    units = np.empty((t_count, n))
+    values = np.empty((t_count, n))
+    cost_hist = np.zeros(t_count)
+    turnover = np.zeros(t_count)
+    positions = np.empty(t_count, dtype=np.int64)
+    reasons = np.empty(t_count, dtype=np.int64)
+    trade_values = np.empty((t_count, n))
+    trade_units = np.empty((t_count, n))
+    trade_costs = np.empty((t_count, n))
+    capped = np.zeros(n, dtype=np.int64)
+    status, k = _trade_kernel.simulate(
+        a["value_prices"], a["tradable"], a["all_tradable"], a["targets"], a["has_targets"],
+        a["new_period"], a["data_end"], a["any_end"], a["estimable"], a["covariance"],
+        a["reference"], vol, use_volume, _threshold(policy.band),
+        _threshold(policy.relative_band), _threshold(policy.risk_band),
+        _threshold(policy.volatility_band), _trade_kernel.MODES[policy.mode],
+        float(initial_value), costs.is_zero, costs.proportional, costs.impact,
+        costs.max_participation, costs.min_trade, 1e-12, 100,
+        equity, cash, units, values, cost_hist, turnover, positions, reasons,
+        trade_values, trade_units, trade_costs, capped)
+    if status >= 0:
+        return None  # the Python loop raises the cost error with its wording
+    return _Loop(
+        equity=equity, cash=cash, units=units, values=values, costs=cost_hist,
+        turnover=turnover, positions=positions[:k].copy(),
+        reasons=[_reason_text(int(b)) for b in reasons[:k]],
+        trade_values=trade_values[:k].copy(), trade_units=trade_units[:k].copy(),
+        trade_costs=trade_costs[:k].copy(), capped=capped, targets=prep.targets)
+
+
+def _python_loop(prep: _Prepared, policy: RebalancePolicy, costs: CostModel,
+                 volume: np.ndarray | None, initial_value: float,
+                 perpetuals: PerpetualPlan | None = None) -> _Loop:
+    """Run the trading loop in Python: every case, lazy decisions and perpetuals included."""
     t_count, n = prep.value_prices.shape
     names = [str(a) for a in prep.assets]
     capped = np.zeros(n, dtype=int)
@@ -1022,16 +1165,16 @@ def _simulate(
         cash_hist[t] = cash
         units_hist[t] = units
         values_hist[t] = values
-    trade_log = (rebalance_pos, reasons, trade_values, trade_units, trade_costs)
-    notes = list(prep.notes) + list(notes)
-    for i in np.flatnonzero(capped):
-        notes.append(f"{names[i]}: {capped[i]} trade(s) larger than {costs.max_participation:g}"
-                     " x the day's volume; market impact charged at that participation.")
-    result = _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist,
-                     cost_hist, turnover_hist, trade_log, tuple(notes), targets)
-    if perpetuals is None:
-        return result
-    return margin_check(perpetuals, result, value_prices, funding_hist)
+    n_trades = len(rebalance_pos)
+    return _Loop(
+        equity=equity, cash=cash_hist, units=units_hist, values=values_hist, costs=cost_hist,
+        turnover=turnover_hist, positions=np.asarray(rebalance_pos, dtype=np.int64),
+        reasons=reasons,
+        trade_values=np.vstack(trade_values) if n_trades else np.zeros((0, n)),
+        trade_units=np.vstack(trade_units) if n_trades else np.zeros((0, n)),
+        trade_costs=np.vstack(trade_costs) if n_trades else np.zeros((0, n)),
+        capped=capped, targets=targets,
+        funding=None if perpetuals is None else funding_hist)
 
 
 def _relative_rc_panel(prep: _Prepared, weights: np.ndarray, start: int) -> np.ndarray:
@@ -1045,16 +1188,22 @@ def _relative_rc_panel(prep: _Prepared, weights: np.ndarray, start: int) -> np.n
     return out
 
 
-def _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist, cost_hist,
-            turnover_hist, trade_log, notes, targets) -> BacktestResult:
-    rebalance_pos, reasons, trade_values, trade_units, trade_costs = trade_log
-    index, assets = prep.index, prep.assets
-    if not rebalance_pos or rebalance_pos[0] >= len(index) - 1:
+def _check_invested(positions: np.ndarray, t_count: int, policy: RebalancePolicy) -> int:
+    """Position of the first investment; DataError unless it leaves 2 dates invested."""
+    if len(positions) == 0 or positions[0] >= t_count - 1:
         raise DataError(
             "the portfolio was never invested for 2 dates: no asset has enough history "
             f"(lookback {policy.lookback} returns) before the last date"
         )
-    start = rebalance_pos[0]
+    return int(positions[0])
+
+
+def _result(prep, policy, costs, loop: _Loop, notes) -> BacktestResult:
+    equity, cash_hist, units_hist, values_hist = loop.equity, loop.cash, loop.units, loop.values
+    cost_hist, turnover_hist, targets = loop.costs, loop.turnover, loop.targets
+    rebalance_pos, reasons = loop.positions, loop.reasons
+    index, assets = prep.index, prep.assets
+    start = _check_invested(rebalance_pos, len(index), policy)
     equity_s = pd.Series(equity, index=index, name="equity")
     with np.errstate(invalid="ignore", divide="ignore"):
         weights_hist = np.where(equity[:, None] > 0, values_hist / equity[:, None], 0.0)
@@ -1067,7 +1216,7 @@ def _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist, cos
     turnover_s = pd.Series(turnover_hist, index=index, name="turnover")
     total_turnover = float(turnover_hist.sum() - turnover_hist[start])
     costs_s = pd.Series(cost_hist, index=index, name="costs")
-    values = np.vstack(trade_values)
+    values = loop.trade_values
     placed = values != 0
     rebalance_k, asset_k = np.nonzero(placed)
     reason_arr = np.asarray(reasons, dtype=object)
@@ -1075,9 +1224,9 @@ def _result(prep, policy, costs, equity, cash_hist, units_hist, values_hist, cos
         {
             "date": index[np.asarray(rebalance_pos)[rebalance_k]],
             "asset": assets[asset_k],
-            "units": np.vstack(trade_units)[placed],
+            "units": loop.trade_units[placed],
             "value": values[placed],
-            "cost": np.vstack(trade_costs)[placed],
+            "cost": loop.trade_costs[placed],
             "reason": reason_arr[rebalance_k],
         }
     )
@@ -1350,6 +1499,12 @@ def simulate_backtest(
 ) -> BacktestResult:
     """Run the trading loop of a prepared backtest (see :func:`prepare_backtest`).
 
+    This is what the dashboard runs on a band, mode or cost change. The loop is compiled
+    (:mod:`riskcore._trade_kernel`, when numba is installed) for every preparation whose
+    targets are known before the run, which is every spec with the rolling-kernel path and
+    every :class:`RebalancePolicy`; lazy decisions (specs re-decided when a band breaches)
+    and perpetuals run the Python loop. Both give the same result (tested to 1e-10).
+
     Parameters
     ----------
     prepared : PreparedBacktest
@@ -1449,7 +1604,12 @@ def threshold_sweep(
 ) -> pd.DataFrame:
     """Run the same policy over a grid of trigger thresholds: the cost / risk-balance trade-off.
 
-    The covariance estimates and targets are computed once and shared by every run.
+    The covariance estimates and targets are computed once and shared by every run; each
+    run is the compiled trading loop (:mod:`riskcore._trade_kernel`, when numba is
+    installed), and its row is computed from the loop's arrays, as :func:`run_backtest`'s
+    metrics are (equal to 1e-10, relative). Specs whose decision is re-made when a band
+    breaches (no rolling-kernel path, e.g. expected-shortfall budgeting) run the Python loop
+    and :func:`run_backtest`'s full result per threshold.
 
     Parameters
     ----------
@@ -1495,25 +1655,67 @@ def threshold_sweep(
     vol, notes = _volume_array(volume, prep, costs)
     rows = []
     for k, pol in enumerate(policies):
-        res = _simulate(prep, pol, costs, vol, initial_value, notes)
-        m = res.metrics
-        rows.append(
-            {
-                "turnover": m.turnover,
-                "annualized_turnover": m.annualized_turnover,
-                "costs_paid": m.costs_paid,
-                "cost_drag": m.cost_drag,
-                "risk_balance_error": m.risk_balance_error,
-                "annualized_return": m.annualized_return,
-                "annualized_volatility": m.annualized_volatility,
-                "max_drawdown": m.max_drawdown,
-                "n_rebalances": m.n_rebalances,
-                "final_equity": float(res.equity.iloc[-1]),
-            }
-        )
+        if prep.decide is None:
+            # the loop's own arrays give the table's figures: no result frames per threshold
+            loop = _trading_loop(prep, pol, costs, vol, initial_value)
+            rows.append(_sweep_row(prep, pol, loop))
+        else:
+            res = _simulate(prep, pol, costs, vol, initial_value, notes)
+            m = res.metrics
+            rows.append({name: getattr(m, name) for name in _SWEEP_METRICS}
+                        | {"final_equity": float(res.equity.iloc[-1])})
         if progress is not None:
             progress(k + 1, len(policies))
     return pd.DataFrame(rows, index=pd.Index(grid, name="threshold"))
+
+
+# Columns of a threshold sweep taken from the run's metrics (then final_equity).
+_SWEEP_METRICS = ("turnover", "annualized_turnover", "costs_paid", "cost_drag",
+                  "risk_balance_error", "annualized_return", "annualized_volatility",
+                  "max_drawdown", "n_rebalances")
+
+
+def _sweep_row(prep: _Prepared, policy: RebalancePolicy, loop: _Loop) -> dict:
+    """Compute a threshold sweep's row from a trading loop, as :func:`portfolio_metrics` does.
+
+    Only for preparations without lazy decisions (their reference risk contributions are
+    ``prep.reference``). The same operations as :func:`_result` and
+    :func:`riskcore.metrics.portfolio_metrics` on the same arrays, without building the
+    result's frames; the risk-balance error comes from the compiled kernel when numba is
+    installed (equal up to the summation order, about 1e-16 relative).
+    """
+    start = _check_invested(loop.positions, len(prep.index), policy)
+    curve = loop.equity[start:]
+    if not (curve > 0).all():  # portfolio_metrics raises its error on a non-positive equity
+        portfolio_metrics(pd.Series(curve, index=prep.index[start:]),
+                          periods_per_year=prep.periods_per_year)
+    ppy = prep.periods_per_year
+    balance = _trade_kernel.balance_error(loop.values, loop.equity, prep.covariance,
+                                          prep.estimable, prep.reference, start)
+    if balance is None:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            weights = np.where(loop.equity[:, None] > 0, loop.values / loop.equity[:, None], 0.0)
+        rrc = _relative_rc_panel(prep, weights, start)
+        reference = prep.reference.copy()
+        reference[np.isnan(rrc)] = np.nan
+        balance = risk_balance_error(pd.DataFrame(rrc), pd.DataFrame(reference))
+    returns = curve[1:] / curve[:-1] - 1.0
+    drawdown = float(np.min(curve / np.maximum.accumulate(curve) - 1.0))
+    turnover = float(loop.turnover.sum() - loop.turnover[start])
+    years = (len(curve) - 1) / ppy
+    costs_paid = float(loop.costs.sum())
+    return {
+        "turnover": turnover,
+        "annualized_turnover": turnover / years if years > 0 else np.nan,
+        "costs_paid": costs_paid,
+        "cost_drag": costs_paid / float(curve[0]),
+        "risk_balance_error": float(balance),
+        "annualized_return": annualized_return(returns, periods_per_year=ppy),
+        "annualized_volatility": annualized_volatility(returns, periods_per_year=ppy),
+        "max_drawdown": drawdown if drawdown < 0 else 0.0,
+        "n_rebalances": len(loop.positions) - 1,
+        "final_equity": float(loop.equity[-1]),
+    }
 
 
 #: Name of each benchmark of :func:`benchmark_backtests`, in the order they are run.
