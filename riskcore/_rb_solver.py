@@ -67,8 +67,6 @@ _PCG_NEWTON_SWEEPS = 150.0
 # and how much larger than the plain sweep's error the accelerated point's may be.
 _ANDERSON_MEMORY = 5
 _ANDERSON_SAFEGUARD = 2.0
-# Below this size the acceleration's bookkeeping costs more than the sweeps it saves.
-_ANDERSON_MIN_ASSETS = 100
 
 
 @dataclass(frozen=True)
@@ -149,7 +147,7 @@ def solve_risk_budget(
     :math:`\Sigma`), rescaled optimally along its ray. When numba is installed, cyclical
     coordinate descent (Griveau-Billion, Richard & Roncalli 2013) runs first, compiled, for
     as long as the sweeps it still needs at its observed rate cost less than the Newton
-    steps would (from 100 assets on the sweeps are Anderson-accelerated, Walker & Ni
+    steps would (from 150 assets on the sweeps are Anderson-accelerated, Walker & Ni
     2011); on well-conditioned matrices it reaches ``tol`` alone. Below 150 assets the
     compiled Newton steps are damped as for a self-concordant function (step
     :math:`1/(1+\lambda)` above Newton decrement 1/4 of ``f / min(b)``, full below; no line
@@ -497,8 +495,7 @@ def _newton_cholesky_loops(cov, budget, y0, tol, max_iter, out):  # pragma: no c
     # Coordinate descent first, while it is cheaper than Newton's method would be (about
     # two Cholesky steps finish from where the sweeps stop).
     newton_cost = _NEWTON_OVERHEAD_SWEEPS + n * n / _NEWTON_SWEEPS_DIVISOR
-    memory = _ANDERSON_MEMORY if n >= _ANDERSON_MIN_ASSETS else 0
-    sweeps = _ccd_sweeps(cov, b, y, sy, tol, newton_cost, _MAX_SWEEPS, memory)
+    sweeps = _ccd_sweeps(cov, b, y, sy, tol, newton_cost, _MAX_SWEEPS, 0)
     chol = np.empty((n, n))
     grad = np.empty(n)
     step = np.empty(n)
