@@ -12,6 +12,8 @@ References
 F. Spinu (2013), "An algorithm for computing risk parity weights", SSRN 2297383.
 T. Griveau-Billion, J.-C. Richard, T. Roncalli (2013), "A fast algorithm for computing
 high-dimensional risk parity portfolios", arXiv:1311.4057.
+H. F. Walker, P. Ni (2011), "Anderson acceleration for fixed-point iterations", SIAM J.
+Numer. Anal. 49(4), 1715-1735.
 """
 
 from __future__ import annotations
@@ -50,15 +52,21 @@ _EMPTY = np.empty(0)
 _MAX_SWEEPS = 1000
 # Sweeps run before their convergence rate is judged (the first few are often irregular).
 _MIN_SWEEPS = 4
-# Cost of the Newton finish in sweeps: about three steps of n/6 sweeps (a Cholesky
-# factorization) plus fixed work (logarithms, line search, two products) worth about eight
-# sweeps each; measured at 10..150 assets.
-_NEWTON_OVERHEAD_SWEEPS = 24.0
+# Cost of the Newton finish in sweeps (small problems): _NEWTON_OVERHEAD_SWEEPS plus
+# n^2 / _NEWTON_SWEEPS_DIVISOR. Measured at 10..50 assets on the three matrix families of
+# benchmarks/bench_allocation.py: two damped Newton steps finish from about 1e-3, and the
+# compiled Cholesky costs more than its n/6 sweeps' worth of multiply-adds suggests.
+_NEWTON_OVERHEAD_SWEEPS = 2.0
+_NEWTON_SWEEPS_DIVISOR = 40.0
 # From _PCG_MIN_ASSETS on, the compiled sweeps warm-start Newton-CG, whose steps cost 10-60
 # products with the matrix each (a product costs about a sweep), or a factorization when
 # diagonal preconditioning stalls: the sweeps stop once those still needed exceed this
 # many (measured on the three matrix families of benchmarks/bench_allocation.py).
 _PCG_NEWTON_SWEEPS = 150.0
+# Anderson acceleration of the sweeps of large problems (see _ccd_sweeps): residuals kept,
+# and how much larger than the plain sweep's error the accelerated point's may be.
+_ANDERSON_MEMORY = 5
+_ANDERSON_SAFEGUARD = 2.0
 
 
 @dataclass(frozen=True)
@@ -139,7 +147,12 @@ def solve_risk_budget(
     :math:`\Sigma`), rescaled optimally along its ray. When numba is installed, cyclical
     coordinate descent (Griveau-Billion, Richard & Roncalli 2013) runs first, compiled, for
     as long as the sweeps it still needs at its observed rate cost less than the Newton
-    steps would; on well-conditioned matrices it reaches ``tol`` alone.
+    steps would (from 150 assets on the sweeps are Anderson-accelerated, Walker & Ni
+    2011); on well-conditioned matrices it reaches ``tol`` alone. Below 150 assets the
+    compiled Newton steps are damped as for a self-concordant function (step
+    :math:`1/(1+\lambda)` above Newton decrement 1/4 of ``f / min(b)``, full below; no line
+    search). Float64 C-contiguous arrays are used as given below 150 assets; anything else
+    is converted first (same answers).
 
     Assets with a zero budget get a zero weight (the long-only solution with ``RC_i = 0``).
     No validation is done here beyond reporting: a NaN input or a singular matrix gives
@@ -169,7 +182,33 @@ def solve_risk_budget(
     References
     ----------
     F. Spinu (2013), "An algorithm for computing risk parity weights", SSRN 2297383.
+    H. F. Walker, P. Ni (2011), "Anderson acceleration for fixed-point iterations",
+    SIAM J. Numer. Anal. 49(4), 1715-1735.
+    S. Boyd, L. Vandenberghe (2004), *Convex Optimization*, §9.6 (self-concordance).
     """
+    # Fast path for small problems: the compiled kernel takes the caller's arrays as they
+    # are when they are C-contiguous float64 (its signature is explicit, so anything else
+    # raises TypeError before any work is done and goes the general way below); the
+    # kernel checks shapes, budgets and the warm start itself. At 10 assets the Python
+    # around the kernel was a third of the solve.
+    kernel = _newton_cholesky
+    if _USE_KERNEL and kernel is not None:
+        if kernel is _NOT_LOADED:
+            kernel = _load_kernel()
+        try:
+            n = len(budget)
+            if n < _PCG_MIN_ASSETS and kernel is not None:
+                weights = np.empty(n)
+                status, it, err, sweeps = kernel(
+                    cov, budget, _EMPTY if x0 is None else x0, tol, max_iter, weights
+                )
+                if status == 0:
+                    return _solution(weights, err <= tol, it, err, sweeps)
+                if status == 1:
+                    return _failed(n)
+                # 2 (a budget not positive), 3 (shapes): the general path below
+        except TypeError:  # not float64 C-contiguous arrays, or no len(): converted below
+            pass
     # The solver owns a C-contiguous float64 copy-or-view of the matrix: DataFrame.to_numpy()
     # returns a column-major matrix, and every buffer below (the Hessian, its diagonal view,
     # the transposed view handed to LAPACK) is laid out for row-major storage.
@@ -184,14 +223,11 @@ def solve_risk_budget(
         kernel = _load_kernel() if _newton_cholesky is _NOT_LOADED else _newton_cholesky
         if kernel is not None:
             y0 = _EMPTY if x0 is None else _usable_start(x0, b)
-            # outputs preallocated here: returning a fresh array from compiled code (boxing
-            # it) cost more than the whole solve at 10 assets
+            b = np.ascontiguousarray(b)
             weights = np.empty(b.shape[0])
-            info = np.empty(3)  # iterations, error, sweeps
-            status = kernel(cov, b, y0, float(tol), int(max_iter), weights, info)
+            status, it, err, sweeps = kernel(cov, b, y0, float(tol), int(max_iter), weights)
             if status == 0:
-                err = float(info[1])
-                return _solution(weights, err <= tol, int(info[0]), err, int(info[2]))
+                return _solution(weights, err <= tol, it, err, sweeps)
             if status == 1:
                 return _failed(b.shape[0])
             # status 2, a budget that is not positive: the numpy path below handles it
@@ -310,9 +346,13 @@ def _solution(weights, converged, iterations, error, sweeps) -> RiskBudgetSoluti
     10-asset solve.
     """
     sol = object.__new__(RiskBudgetSolution)
-    sol.__dict__.update(weights=weights, converged=converged, iterations=iterations,
-                        max_relative_error=error, sweeps=sweeps)
+    fields = {"weights": weights, "converged": converged, "iterations": iterations,
+              "max_relative_error": error, "sweeps": sweeps}
+    _set_dict(sol, "__dict__", fields)
     return sol
+
+
+_set_dict = object.__setattr__  # a frozen dataclass refuses its own __setattr__
 
 
 def _usable_start(x0: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -400,31 +440,45 @@ def _solve_subset(
 # the same answers. tests/unit/test_solver.py checks both paths agree to 1e-12.
 
 
-def _newton_cholesky_loops(cov, budget, y0, tol, max_iter, out, info):  # pragma: no cover
-    """Run the Newton loop with Cholesky directions; return ``status``.
+def _newton_cholesky_loops(cov, budget, y0, tol, max_iter, out):  # pragma: no cover
+    """Solve a small problem; return ``(status, iterations, error, sweeps)``.
 
-    Writes the weights (summing to 1) into ``out`` (length n) and iterations, error and
-    coordinate sweeps into ``info`` (length 3) when ``status`` is 0.
+    Writes the weights (summing to 1) into ``out`` (length n) when ``status`` is 0. Same
+    problem, start and stopping test as :func:`solve_risk_budget`'s numpy path: budget
+    normalization, start ``y0`` if it has n positive finite entries (else
+    ``sqrt(b / diag(cov))``), optimal rescaling, coordinate sweeps while they are cheaper,
+    then Newton steps by Cholesky, damped as for a self-concordant function (below).
+    ``status`` is 0 when the loop ran, 1 if the start is unusable, 2 if a budget is not
+    positive, 3 if the shapes do not match (the caller handles cases 1 to 3).
 
-    Mirrors :func:`solve_risk_budget`'s numpy path step for step (budget normalization,
-    start, optimal rescaling, Armijo backtracking, full step below ``_FULL_STEP_DECREMENT``);
-    ``y0`` of length 0 means the default start ``sqrt(b / diag(cov))``. ``status`` is 0 when
-    the loop ran, 1 if the start is unusable, 2 if a budget is not positive (the caller
-    handles those cases).
+    Newton steps need no line search and no logarithm: ``f / min(b)`` is self-concordant
+    (a quadratic plus ``-c ln y`` terms with ``c >= 1``), so with Newton decrement
+    ``λ = sqrt(-g'd / min(b))`` the damped step ``d / (1 + λ)`` stays positive and
+    decreases ``f``, and the full step is taken from ``λ < 1/4`` on, where convergence is
+    quadratic (Nesterov & Nemirovski 1994; Boyd & Vandenberghe 2004, §9.6).
     """
     n = budget.shape[0]
+    if cov.shape[0] != n or cov.shape[1] != n:
+        return 3, 0, np.nan, 0
     total = 0.0
     for i in range(n):
         total += budget[i]
     b = np.empty(n)
+    b_min = np.inf
     for i in range(n):
         b[i] = budget[i] / total
         if not b[i] > 0.0:
-            return 2
+            return 2, 0, np.nan, 0
+        b_min = min(b_min, b[i])
+    warm = y0.shape[0] == n
+    if warm:
+        for i in range(n):
+            if not (y0[i] > 0.0 and y0[i] < np.inf):
+                warm = False
     y = np.empty(n)
     sy = np.empty(n)
     for i in range(n):
-        y[i] = y0[i] if y0.shape[0] == n else np.sqrt(b[i] / cov[i, i])
+        y[i] = y0[i] if warm else np.sqrt(b[i] / cov[i, i])
     quad = 0.0
     for i in range(n):
         s = 0.0
@@ -433,58 +487,34 @@ def _newton_cholesky_loops(cov, budget, y0, tol, max_iter, out, info):  # pragma
         sy[i] = s
         quad += y[i] * s
     if not (quad > 0.0 and quad < np.inf):
-        return 1
+        return 1, 0, np.nan, 0
     scale = 1.0 / np.sqrt(quad)
     for i in range(n):
         y[i] *= scale
         sy[i] *= scale
-    # Coordinate descent first, while it is cheaper than Newton's method would be: a
-    # Cholesky step costs about n/6 sweeps (n^3/6 against n^2 multiply-adds) plus fixed
-    # work, and about three steps finish from where the sweeps stop.
-    sweeps = _ccd_sweeps(cov, b, y, sy, tol, n / 2.0 + _NEWTON_OVERHEAD_SWEEPS, _MAX_SWEEPS)
-    total = 0.0
-    for i in range(n):
-        s = 0.0
-        for j in range(n):
-            s += cov[i, j] * y[j]
-        sy[i] = s  # afresh: the sweeps updated it incrementally
-        total += y[i] * s
-    err = 0.0
-    for i in range(n):
-        e = abs(y[i] * sy[i] / (total * b[i]) - 1.0)
-        if not e <= err:
-            err = e
-    if err <= tol:  # the sweeps got there: no Newton step, no Hessian
-        total = 0.0
-        for i in range(n):
-            total += y[i]
-        for i in range(n):
-            out[i] = y[i] / total
-        info[0] = 0
-        info[1] = err
-        info[2] = sweeps
-        return 0
-    obj = 0.0
-    for i in range(n):
-        obj += 0.5 * y[i] * sy[i] - b[i] * np.log(y[i])
+    # Coordinate descent first, while it is cheaper than Newton's method would be (about
+    # two Cholesky steps finish from where the sweeps stop).
+    newton_cost = _NEWTON_OVERHEAD_SWEEPS + n * n / _NEWTON_SWEEPS_DIVISOR
+    sweeps = _ccd_sweeps(cov, b, y, sy, tol, newton_cost, _MAX_SWEEPS, 0)
     chol = np.empty((n, n))
     grad = np.empty(n)
     step = np.empty(n)
     y_new = np.empty(n)
-    sy_new = np.empty(n)
     it = 0
     err = np.inf
     while True:
+        # Σy afresh (the sweeps and steps updated it incrementally) and the error
         total = 0.0
         for i in range(n):
-            total += y[i] * sy[i]
+            s = 0.0
+            for j in range(n):
+                s += cov[i, j] * y[j]
+            sy[i] = s
+            total += y[i] * s
         err = 0.0
         for i in range(n):
             e = abs(y[i] * sy[i] / (total * b[i]) - 1.0)
-            if e != e:
-                err = e
-                break
-            if e > err:
+            if not e <= err:
                 err = e
         if err <= tol or it >= max_iter or err != err:
             break
@@ -525,62 +555,68 @@ def _newton_cholesky_loops(cov, budget, y0, tol, max_iter, out, info):  # pragma
         decrement = 0.0
         for i in range(n):
             decrement -= grad[i] * step[i]
-        t = 1.0
+        if not decrement >= 0.0:  # NaN, or a direction that does not descend
+            break
+        lam = np.sqrt(decrement / b_min)
+        t = 1.0 if lam < 0.25 else 1.0 / (1.0 + lam)
         accepted = False
-        for _ in range(_MAX_BACKTRACK):
+        for _ in range(_MAX_BACKTRACK):  # positivity in floating point only
             positive = True
             for i in range(n):
                 y_new[i] = y[i] + t * step[i]
                 if not y_new[i] > 0.0:
                     positive = False
             if positive:
-                for i in range(n):
-                    s = 0.0
-                    for j in range(n):
-                        s += cov[i, j] * y_new[j]
-                    sy_new[i] = s
-                if decrement < _FULL_STEP_DECREMENT:
-                    accepted = True
-                    break
-                obj_new = 0.0
-                for i in range(n):
-                    obj_new += 0.5 * y_new[i] * sy_new[i] - b[i] * np.log(y_new[i])
-                if obj_new <= obj - _ARMIJO * t * decrement:
-                    obj = obj_new
-                    accepted = True
-                    break
+                accepted = True
+                break
             t *= 0.5
         if not accepted:
             break
-        if decrement < _FULL_STEP_DECREMENT:
-            obj = 0.0
-            for i in range(n):
-                obj += 0.5 * y_new[i] * sy_new[i] - b[i] * np.log(y_new[i])
         y, y_new = y_new, y
-        sy, sy_new = sy_new, sy
     total = 0.0
     for i in range(n):
         total += y[i]
     for i in range(n):
         out[i] = y[i] / total
-    info[0] = it
-    info[1] = err
-    info[2] = sweeps
-    return 0
+    return 0, it, err, sweeps
 
 
-def _ccd_sweeps(cov, b, y, sy, tol, newton_cost, max_sweeps):  # pragma: no cover - compiled
+def _ccd_sweeps(cov, b, y, sy, tol, newton_cost, max_sweeps, memory):  # pragma: no cover
     """Cyclical coordinate descent on Spinu's problem, in place; return the sweeps run.
 
     Each coordinate moves to the exact minimizer of ``f`` along it (Griveau-Billion,
     Richard & Roncalli 2013), ``y_i = (-a + sqrt(a^2 + 4 Σ_ii b_i)) / (2 Σ_ii)`` with
     ``a = (Σy)_i - Σ_ii y_i``, and ``sy = Σy`` follows. Stops at ``tol``, or as soon as the
-    sweeps still needed at the average linear rate observed (judged from the
-    ``_MIN_SWEEPS``-th sweep on) exceed ``newton_cost`` (in sweeps).
+    sweeps still needed at the linear rate observed (the average, or the last two sweeps'
+    if slower; judged from the ``_MIN_SWEEPS``-th sweep on) exceed ``newton_cost`` (in
+    sweeps).
+
+    With ``memory > 0`` the sweeps are Anderson-accelerated (type II, Walker & Ni 2011):
+    the sweep is a fixed-point map ``G``; from the last ``memory + 1`` sweeps the next
+    point is ``G(y_k) - ΔG γ`` with ``γ`` the least-squares fit of the residuals
+    ``G(y) - y`` (relative to ``G(y_k)``). ``Σy`` of that point is the same combination
+    of the ``Σ G(y_j)`` the sweeps maintained, so it costs O(memory · n), no product with
+    the matrix. The point is used if it is positive and its error is below
+    ``_ANDERSON_SAFEGUARD`` times that of ``G(y_k)``. 25-40% fewer sweeps on the
+    benchmark's matrices; the bookkeeping only pays for itself on large problems.
     """
     n = b.shape[0]
     moves = np.empty(n)
-    err_first = np.inf
+    m = memory
+    hist = 0
+    slots = m + 1
+    g_hist = np.empty((slots, n))
+    sg_hist = np.empty((slots, n))
+    f_hist = np.empty((slots, n))
+    df = np.empty((max(m, 1), n))
+    gram = np.empty((max(m, 1), max(m, 1)))
+    low = np.empty((max(m, 1), max(m, 1)))
+    rhs = np.empty(max(m, 1))
+    gam = np.empty(max(m, 1))
+    y_old = np.empty(n if m > 0 else 0)
+    y_acc = np.empty(n if m > 0 else 0)
+    sy_acc = np.empty(n if m > 0 else 0)
+    err_first = err_last = err_before_last = np.inf
     sweeps = 0
     while sweeps < max_sweeps:
         total = 0.0
@@ -596,20 +632,25 @@ def _ccd_sweeps(cov, b, y, sy, tol, newton_cost, max_sweeps):  # pragma: no cove
         if sweeps == 0:
             err_first = err
         elif sweeps >= _MIN_SWEEPS:
-            # average linear rate so far: the first sweeps are often irregular
-            rate = (err / err_first) ** (1.0 / sweeps)
+            # linear rate: the average so far (the first sweeps are often irregular and
+            # fast), or over the last two sweeps if that is slower
+            rate = max((err / err_first) ** (1.0 / sweeps), np.sqrt(err / err_before_last))
             if not rate < 1.0 or np.log(tol / err) / np.log(rate) > newton_cost:
                 return sweeps
+        err_before_last = err_last
+        err_last = err
         sweeps += 1
+        if m > 0:
+            for i in range(n):
+                y_old[i] = y[i]
         # Only the lower triangle is read, once per sweep (half the memory traffic of a
-        # full-row update, which bounds large sweeps): at coordinate i the row prefix
-        # cov[i, :i] gives this sweep's earlier moves' effect on (Σy)_i, and, while it is
-        # in cache, passes move i on to the earlier coordinates' sy. By the end of the
-        # sweep sy is Σy exactly again.
+        # full-row update, which bounds large sweeps). Row i's prefix cov[i, :i] serves
+        # twice: it passes move i on to the earlier coordinates' sy, and, fused in the same
+        # loop, row i+1's prefix gives this sweep's earlier moves' effect on (Σy)_{i+1}
+        # (two independent streams per loop: 10-40% faster than a dot product followed by
+        # an update). By the end of the sweep sy is Σy exactly again.
+        s = 0.0
         for i in range(n):
-            s = 0.0
-            for j in range(i):
-                s += cov[i, j] * moves[j]
             d = cov[i, i]
             a = sy[i] + s - d * y[i]
             root = np.sqrt(a * a + 4.0 * d * b[i])
@@ -618,11 +659,109 @@ def _ccd_sweeps(cov, b, y, sy, tol, newton_cost, max_sweeps):  # pragma: no cove
             move = yi - y[i]
             moves[i] = move
             sy[i] += s + d * move
-            if move != 0.0:
+            y[i] = yi
+            if i + 1 < n:
+                s = 0.0
+                for j in range(i):
+                    s += cov[i + 1, j] * moves[j]
+                    sy[j] += cov[i, j] * move
+                s += cov[i + 1, i] * move
+            else:
                 for j in range(i):
                     sy[j] += cov[i, j] * move
-                y[i] = yi
+        if m > 0:
+            _anderson(b, y, sy, y_old, y_acc, sy_acc, g_hist, sg_hist, f_hist, df, gram, low,
+                      rhs, gam, hist, m)
+            hist += 1
     return sweeps
+
+
+def _anderson(b, y, sy, y_old, y_acc, sy_acc, g_hist, sg_hist, f_hist, df, gram, low, rhs, gam,
+              hist, m):  # pragma: no cover - compiled
+    """One Anderson step after a sweep (see :func:`_ccd_sweeps`); updates ``y, sy`` in place.
+
+    ``y_old`` holds the point the sweep started from; ``hist`` sweeps are in the history.
+    """
+    n = y.shape[0]
+    slots = m + 1
+    k = hist % slots
+    for i in range(n):
+        g_hist[k, i] = y[i]
+        sg_hist[k, i] = sy[i]
+        f_hist[k, i] = (y[i] - y_old[i]) / y[i]
+    h = min(hist + 1, slots) - 1  # differences available
+    if h == 0:
+        return
+    for c in range(h):
+        k1 = (hist - h + c) % slots
+        k2 = (hist - h + c + 1) % slots
+        for i in range(n):
+            df[c, i] = f_hist[k2, i] - f_hist[k1, i]
+    for c in range(h):
+        s = 0.0
+        for i in range(n):
+            s += df[c, i] * f_hist[k, i]
+        rhs[c] = s
+        for d in range(c + 1):
+            s = 0.0
+            for i in range(n):
+                s += df[c, i] * df[d, i]
+            gram[c, d] = s
+    ridge = 0.0
+    for c in range(h):
+        ridge += gram[c, c]
+    ridge *= 1e-10  # the normal equations of nearly collinear residuals
+    for c in range(h):
+        for d in range(c + 1):
+            s = gram[c, d] + (ridge if c == d else 0.0)
+            for e in range(d):
+                s -= low[c, e] * low[d, e]
+            if c == d:
+                if not s > 0.0:
+                    return
+                low[c, c] = np.sqrt(s)
+            else:
+                low[c, d] = s / low[d, d]
+    for c in range(h):
+        s = rhs[c]
+        for e in range(c):
+            s -= low[c, e] * gam[e]
+        gam[c] = s / low[c, c]
+    for c in range(h - 1, -1, -1):
+        s = gam[c]
+        for e in range(c + 1, h):
+            s -= low[e, c] * gam[e]
+        gam[c] = s / low[c, c]
+    for i in range(n):
+        v = y[i]
+        sv = sy[i]
+        for c in range(h):
+            k1 = (hist - h + c) % slots
+            k2 = (hist - h + c + 1) % slots
+            v -= gam[c] * (g_hist[k2, i] - g_hist[k1, i])
+            sv -= gam[c] * (sg_hist[k2, i] - sg_hist[k1, i])
+        if not v > 0.0:
+            return
+        y_acc[i] = v
+        sy_acc[i] = sv
+    if _rc_error(y_acc, sy_acc, b) < _ANDERSON_SAFEGUARD * _rc_error(y, sy, b):
+        for i in range(n):
+            y[i] = y_acc[i]
+            sy[i] = sy_acc[i]
+
+
+def _rc_error(y, sy, b):  # pragma: no cover - compiled
+    """``max_i |y_i (Σy)_i / (y'Σy b_i) - 1|`` from ``sy = Σy``."""
+    n = y.shape[0]
+    total = 0.0
+    for i in range(n):
+        total += y[i] * sy[i]
+    err = 0.0
+    for i in range(n):
+        e = abs(y[i] * sy[i] / (total * b[i]) - 1.0)
+        if not e <= err:
+            err = e
+    return err
 
 
 def _ccd_start_loops(cov, b, y0, tol, newton_cost, max_sweeps):  # pragma: no cover
@@ -650,7 +789,7 @@ def _ccd_start_loops(cov, b, y0, tol, newton_cost, max_sweeps):  # pragma: no co
     for i in range(n):
         y[i] *= scale
         sy[i] *= scale
-    sweeps = _ccd_sweeps(cov, b, y, sy, tol, newton_cost, max_sweeps)
+    sweeps = _ccd_sweeps(cov, b, y, sy, tol, newton_cost, max_sweeps, _ANDERSON_MEMORY)
     # the error reached, from a fresh product Σy
     total = 0.0
     y_sum = 0.0
@@ -689,9 +828,22 @@ def _load_kernel():
         jit = numba.njit(
             cache=True, nogil=True, error_model="numpy", fastmath={"reassoc", "contract"}
         )
-        global _ccd_sweeps
+        global _ccd_sweeps, _anderson, _rc_error
+        _rc_error = jit(_rc_error)
+        _anderson = jit(_anderson)
         _ccd_sweeps = jit(_ccd_sweeps)
-        _newton_cholesky = jit(_newton_cholesky_loops)
+        t = numba.types
+        matrix = t.Array(t.float64, 2, "C", readonly=True)
+        vector = t.Array(t.float64, 1, "C", readonly=True)
+        # explicit signature: other dtypes and layouts raise TypeError (the caller converts)
+        # instead of compiling a specialization; readonly types accept writable arrays too
+        signature = t.Tuple((t.int64, t.int64, t.float64, t.int64))(
+            matrix, vector, vector, t.float64, t.int64, t.float64[::1]
+        )
+        _newton_cholesky = numba.njit(
+            signature, cache=True, nogil=True, error_model="numpy",
+            fastmath={"reassoc", "contract"},
+        )(_newton_cholesky_loops)
         _ccd_start = jit(_ccd_start_loops)
     return _newton_cholesky
 

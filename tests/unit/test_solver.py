@@ -187,3 +187,99 @@ def test_large_problems_warm_started_by_sweeps_agree_with_the_numpy_path(monkeyp
     assert compiled.sweeps > 0 and plain.sweeps == 0
     assert relative_rc_error(cov, compiled.weights, b) <= 1e-10
     np.testing.assert_allclose(compiled.weights, plain.weights, rtol=1e-8)
+
+
+# ----- fast path (explicit-signature kernel) and Anderson-accelerated sweeps ----------------
+
+
+@pytest.mark.parametrize(
+    "form", ["list budget", "list x0", "int32 budget", "bad x0", "short x0", "float max_iter"]
+)
+def test_fast_path_and_general_path_give_the_same_answer(monkeypatch, form):
+    # arguments the compiled kernel's signature refuses go through the converting path;
+    # either way the numpy path agrees
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(7)
+    n = 12
+    cov = random_cov(rng, n)
+    b = rng.uniform(0.2, 1.0, n)
+    kwargs = {}
+    if form == "list budget":
+        b_arg = b.tolist()
+    elif form == "int32 budget":
+        b = np.arange(1, n + 1).astype(float)
+        b_arg = np.arange(1, n + 1, dtype=np.int32)
+    else:
+        b_arg = b
+    if form == "list x0":
+        kwargs["x0"] = list(np.full(n, 1.0 / n))
+    elif form == "bad x0":
+        kwargs["x0"] = np.r_[-1.0, np.full(n - 1, 1.0)]
+    elif form == "short x0":
+        kwargs["x0"] = np.full(n - 1, 1.0)
+    elif form == "float max_iter":
+        kwargs["max_iter"] = 100.0
+    compiled, plain = _both_paths(monkeypatch, cov, b_arg, **kwargs)
+    assert compiled.converged and plain.converged
+    assert relative_rc_error(cov, compiled.weights, b) <= 1e-10
+    np.testing.assert_allclose(compiled.weights, plain.weights, rtol=1e-9)
+    assert isinstance(compiled.converged, bool) and isinstance(compiled.iterations, int)
+
+
+def test_fast_path_flags_bad_input_like_the_numpy_path(monkeypatch):
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(7)
+    cov = random_cov(rng, 6)
+    for budget in (np.zeros(6), np.full(6, np.nan)):
+        compiled, plain = _both_paths(monkeypatch, cov, budget)
+        assert not compiled.converged and not plain.converged
+        assert np.isnan(compiled.weights).all()
+    # a budget of the wrong length: the same exception on both paths
+    for path_off in (False, True):
+        from riskcore import _rb_solver
+
+        with monkeypatch.context() as m:
+            m.setattr(_rb_solver, "_USE_KERNEL", not path_off)
+            with pytest.raises(ValueError):
+                solve_risk_budget(cov, np.full(5, 0.2))
+
+
+def test_damped_newton_converges_from_a_far_warm_start():
+    # a warm start 1000x off on half the assets: damped steps (no line search) must still
+    # get there, positive all the way
+    pytest.importorskip("numba")
+    rng = np.random.default_rng(3)
+    n = 30
+    loadings = rng.standard_normal((n, 3))
+    cov = loadings @ loadings.T * 0.3 + np.diag(rng.uniform(0.1, 1.0, n) * 0.005)
+    b = rng.uniform(0.2, 1.0, n)
+    x0 = np.where(np.arange(n) % 2 == 0, 1000.0, 1.0)
+    sol = solve_risk_budget(cov, b, x0=x0)
+    assert sol.converged and (sol.weights > 0).all()
+    assert relative_rc_error(cov, sol.weights, b) <= 1e-10
+
+
+@pytest.mark.parametrize("memory", [0, 5])
+def test_anderson_accelerated_sweeps_reach_the_same_solution(monkeypatch, memory):
+    pytest.importorskip("numba")
+    from riskcore import _rb_solver
+
+    n = 300
+    rng = np.random.default_rng(5)
+    # one market factor and specific risk: coordinate descent converges linearly here
+    loadings = rng.uniform(0.5, 1.5, (n, 1))
+    cov = loadings @ loadings.T * 0.3 + np.diag(rng.uniform(0.2, 1.0, n))
+    b = rng.uniform(0.2, 1.0, n)
+    _rb_solver.solve_risk_budget(np.eye(3), np.ones(3))  # loads the kernels
+    y = np.sqrt(b / b.sum() / np.diag(cov))
+    sy = cov @ y
+    scale = 1.0 / np.sqrt(y @ sy)
+    y, sy = y * scale, sy * scale
+    start_error = relative_rc_error(cov, y, b)
+    sweeps = _rb_solver._ccd_sweeps(cov, b / b.sum(), y, sy, 1e-11, 1e9, 2000, memory)
+    assert 0 < sweeps < 100 and (y > 0).all()
+    np.testing.assert_allclose(sy, cov @ y, rtol=1e-10)  # Σy maintained, never recomputed
+    assert relative_rc_error(cov, y, b) <= 1e-10 < start_error
+    sol, plain = _both_paths(monkeypatch, cov, b)
+    assert sol.converged and plain.converged and sol.sweeps > 0
+    np.testing.assert_allclose(sol.weights, plain.weights, rtol=1e-8)
