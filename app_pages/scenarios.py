@@ -13,6 +13,7 @@ from riskcore.metrics import drawdown
 from riskcore.report import scenario_report
 from riskcore.sweep import ERROR, KEY, METRIC_COLUMNS, read_results
 from ui import charts
+from ui.caching import data
 from ui.data import fetch_yahoo
 from ui.errors import shown_errors
 from ui.scenario import apply_scenario, current_scenario
@@ -137,12 +138,12 @@ def _source(s: rs.Scenario) -> rs.SourcePanel:
     return _load_source(s.data, tuple(files))
 
 
-@st.cache_data(show_spinner="Loading the scenario's data…", max_entries=8)
+@data(show_spinner="Loading the scenario's data…", max_entries=8)
 def _load_source(reference: rs.DataReference, files: tuple) -> rs.SourcePanel:
     return rs.load_source(reference, files=list(files), fetch=fetch_yahoo)
 
 
-@st.cache_data(show_spinner="Running the scenario…", max_entries=16)
+@data(show_spinner="Running the scenario…", max_entries=16)
 def _run(scenario_json: str, _source: rs.SourcePanel, source_key: str) -> rs.ScenarioResult:
     s = rs.scenario_from_json(scenario_json)
     return rs.run_scenario(s, rs.scenario_dataset(s, _source))

@@ -10,6 +10,7 @@ from riskcore.export import to_csv_safe
 from riskcore.tail import constant_mix_returns, tail_risk_table
 from riskcore.var_backtest import var_backtest_table
 from ui import charts
+from ui.caching import data
 from ui.data import DEMO, current_dataset
 from ui.errors import shown_errors
 from ui.positions import book_stress
@@ -19,7 +20,7 @@ from ui.text import plain
 SESSION = {"persist_state": "session"}
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@data(show_spinner=False, max_entries=8)
 def _var_backtest(returns: pd.Series, level: float, window: int) -> pd.DataFrame:
     """One rolling re-estimate per forecast date: seconds, and independent of the scenarios."""
     return var_backtest_table(returns, level=level, window=window)

@@ -388,14 +388,18 @@ def common_window_note(prices: pd.DataFrame) -> str:
         date, the coins whose prices end before its last date; or, when no date has a price
         for every coin, a sentence saying to pick fewer coins.
     """
-    first = prices.apply(pd.Series.first_valid_index)
-    last = prices.apply(pd.Series.last_valid_index)
-    common = prices.dropna()
-    if common.empty:
+    valid = prices.notna().to_numpy()
+    everywhere = valid.all(axis=1)
+    if not everywhere.any():
         return "The selected assets never all trade at the same time: pick fewer assets."
+    common = prices.index[everywhere]
+    # every column has a price somewhere here, so argmax finds its first and last one
+    first = pd.Series(prices.index[valid.argmax(axis=0)], index=prices.columns)
+    last = pd.Series(prices.index[len(valid) - 1 - valid[::-1].argmax(axis=0)],
+                     index=prices.columns)
     text = (
-        f"Common window of all {prices.shape[1]} assets: {common.index[0]:%Y-%m-%d} → "
-        f"{common.index[-1]:%Y-%m-%d} ({len(common):,} periods)."
+        f"Common window of all {prices.shape[1]} assets: {common[0]:%Y-%m-%d} → "
+        f"{common[-1]:%Y-%m-%d} ({len(common):,} periods)."
     )
     late = first[first > prices.index[0]].sort_values()
     if len(late):

@@ -16,6 +16,7 @@ import streamlit as st
 
 import riskcore
 from riskcore.budgets import risk_budget_from_entries
+from ui.caching import shared
 
 ESTIMATORS = {
     "sample": "Sample",
@@ -171,10 +172,36 @@ def default_budget_entry(assets: list[str]) -> float:
     return float(pd.Series(typed).median()) if typed else round(100 / max(len(assets), 1), 2)
 
 
-@st.cache_data(show_spinner=False, max_entries=32)
+@shared(show_spinner=False, max_entries=16)
 def returns(prices: pd.DataFrame) -> pd.DataFrame:
     """Cache :func:`riskcore.to_returns`."""
     return riskcore.to_returns(prices)
+
+
+@shared(show_spinner=False, max_entries=16)
+def volatility_views(history: pd.DataFrame, start, window: int, half_life: int,
+                     periods_per_year: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Return the Volatility page's rolling and EWMA volatility (annualized) and its table.
+
+    Estimated on ``history`` (prices from the first loaded date), shown from ``start``:
+    ``(rolling, ewma, current)``, where ``current`` has per coin the last date with a return,
+    the last rolling and EWMA values and the volatility over the whole window.
+    """
+    rets = returns(history)
+    rolling = riskcore.rolling_volatility(rets, window,
+                                          periods_per_year=periods_per_year).loc[start:]
+    ewma = riskcore.ewma_volatility(rets, half_life,
+                                    periods_per_year=periods_per_year).loc[start:]
+    shown = rets.loc[start:]
+    current = pd.DataFrame({
+        "last date": shown.apply(pd.Series.last_valid_index).map(
+            lambda t: "–" if pd.isna(t) else f"{t:%Y-%m-%d}"),
+        f"rolling {window}": rolling.ffill().iloc[-1],
+        f"EWMA hl {half_life}": ewma.ffill().iloc[-1],
+        "whole window": shown.apply(lambda r: riskcore.annualized_volatility(
+            r.dropna(), periods_per_year=periods_per_year)),
+    })
+    return rolling, ewma, current
 
 
 def inside_budget(assets: list[str]) -> list[str]:

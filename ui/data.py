@@ -2,7 +2,7 @@
 
 Session state holds only the user's inputs (source choice, uploaded file bytes, the Yahoo
 request, selected assets, cleaning choices); everything derived is recomputed through
-``st.cache_data`` wrappers around riskcore.
+``ui.caching`` wrappers around riskcore.
 """
 
 from __future__ import annotations
@@ -18,8 +18,14 @@ import streamlit as st
 import riskcore
 from riskcore.dataset import DEFAULT_CLEANING, Dataset, prepare_dataset
 from riskcore.errors import RiskcoreError
-from riskcore.window import WINDOW_PRESETS, AnalysisWindow, analysis_window, preset_window
-from riskcore.window import common_window_note as history_note  # noqa: F401 - pages import it here
+from riskcore.window import (
+    WINDOW_PRESETS,
+    AnalysisWindow,
+    analysis_window,
+    common_window_note,
+    preset_window,
+)
+from ui.caching import content_sha256, shared
 from ui.errors import shown_errors
 from ui.text import plain
 
@@ -32,22 +38,38 @@ UPLOAD_TYPES = ["csv", "txt", "tsv", "xlsx"]
 
 
 # ----------------------------------------------------------------------------- cached sources
-@st.cache_data(show_spinner=False)
+@shared(show_spinner=False, max_entries=32)
+def history_note(prices: pd.DataFrame) -> str:
+    """Cache :func:`riskcore.window.common_window_note` (the pages' caption on every run)."""
+    return common_window_note(prices)
+
+
+
+@shared(show_spinner=False, max_entries=1)
 def demo_panel() -> pd.DataFrame:
     """Cache the simulated demo market."""
     return riskcore.demo_prices()
 
 
-@st.cache_data(show_spinner="Reading files…", max_entries=8)
-def load_uploads(files: tuple[tuple[str, bytes], ...], frequency: str,
-                 names: tuple[tuple[str, str], ...] = ()):
+@shared(show_spinner="Reading files…", max_entries=8)
+def load_uploads(digests: tuple[tuple[str, str], ...], frequency: str,
+                 names: tuple[tuple[str, str], ...] = (), *,
+                 _files: tuple[tuple[str, bytes], ...]):
     """Cache reading uploaded files (name, bytes) into one panel with its load report.
 
+    Keyed on ``digests``, each file's (name, SHA-256) from :func:`ui.caching.content_sha256`
+    (computed once per upload, not hashed again on every run), not on the bytes ``_files``.
     ``names`` renames assets (default name -> wanted name); equal names merge.
     """
     from riskcore.ingest import load_files
 
-    return load_files(list(files), frequency=frequency, names=dict(names) or None)
+    return load_files(list(_files), frequency=frequency, names=dict(names) or None)
+
+
+def _load_held(held: dict[str, bytes], frequency: str, names: tuple = ()):
+    files = tuple(held.items())
+    digests = tuple((name, content_sha256(content)) for name, content in files)
+    return load_uploads(digests, frequency, names, _files=files)
 
 
 def files_key(files) -> str:
@@ -72,7 +94,7 @@ def upload_names(files, load) -> dict[str, str]:
     return {d: n.strip() for d, n in names.items() if d != n.strip()}
 
 
-@st.cache_data(show_spinner=False, max_entries=8, ttl=3600)
+@shared(show_spinner=False, max_entries=8, ttl=3600)
 def fetch_yahoo(tickers: str, start: dt.date, end: dt.date):
     """Fetch from Yahoo Finance (through riskcore's disk cache) with a progress bar.
 
@@ -177,12 +199,12 @@ def quality_policy():
     return QualityPolicy(**fields)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def clean(prices: pd.DataFrame, policy):
-    """Cache :func:`riskcore.quality.clean_prices`."""
+@shared(show_spinner=False, max_entries=8)
+def clean(prices: pd.DataFrame, assets: tuple[str, ...], policy):
+    """Cache :func:`riskcore.quality.clean_prices` of the ``assets`` columns of ``prices``."""
     from riskcore.quality import clean_prices
 
-    return clean_prices(prices, policy)
+    return clean_prices(prices[list(assets)], policy)
 
 
 def source_data() -> SourceData:
@@ -195,10 +217,10 @@ def source_data() -> SourceData:
         if not held:
             return SourceData(None, "Upload", ("Upload one or more price files in the sidebar.",))
         frequency = st.session_state.get("frequency", "native")
-        result = load_uploads(tuple(held.items()), frequency)
+        result = _load_held(held, frequency)
         names = upload_names(held, result)
         if names:
-            result = load_uploads(tuple(held.items()), frequency, tuple(sorted(names.items())))
+            result = _load_held(held, frequency, tuple(sorted(names.items())))
         label = "Uploaded files: " + ", ".join(held)
         if result.prices.empty:
             return SourceData(None, label, ("No file could be read.",), load=result)
@@ -314,11 +336,11 @@ def window_picker() -> None:
 
 def _cleaned_panel(source: SourceData, chosen: list[str]) -> pd.DataFrame:
     """Return the cleaned panel of the selected coins (all loaded dates)."""
-    cleaned = clean(source.prices[chosen], quality_policy())
+    cleaned = clean(source.prices, tuple(chosen), quality_policy())
     return cleaned.prices.dropna(how="all")
 
 
-@st.cache_data(show_spinner=False, max_entries=4)  # each holds ~5 panels: keep few
+@shared(show_spinner=False, max_entries=4)  # each holds ~5 panels: keep few
 def prepared(panel: pd.DataFrame, volume: pd.DataFrame | None, policy, assets: tuple[str, ...],
              start, as_of, label: str, notes: tuple[str, ...]) -> Dataset:
     """Cache :func:`riskcore.dataset.prepare_dataset` (selection, cleaning, window)."""

@@ -18,6 +18,7 @@ from riskcore import book as rb
 from riskcore.assets import is_stablecoin
 from riskcore.perp_sim import PerpetualSettings
 from ui import charts
+from ui.caching import data
 from ui.errors import shown_errors
 from ui.layout import metric_row
 from ui.text import plain
@@ -103,7 +104,7 @@ def settings(choice: tuple, history: bytes | None) -> PerpetualSettings:
                              margin_rates=dict(margin))
 
 
-@st.cache_data(show_spinner="Simulating with perpetuals…", max_entries=8)
+@data(show_spinner="Simulating with perpetuals…", max_entries=8)
 def _run(prices: pd.DataFrame, spec: riskcore.PortfolioSpec, initial_value: float,
          volume: pd.DataFrame | None, tradable: pd.DataFrame | None, choice: tuple,
          history: bytes | None):

@@ -17,6 +17,7 @@ from riskcore import book as rb
 from riskcore.errors import RiskcoreError
 from riskcore.stress import crypto_crash_shock
 from ui import charts
+from ui.caching import data
 from ui.charts import HEIGHT, LEGEND
 from ui.errors import shown_errors
 from ui.layout import metric_row
@@ -104,7 +105,7 @@ def margin_rates() -> dict[str, float]:
             for col, (kind, label) in zip(columns, MARGIN_LABELS.items(), strict=True)}
 
 
-@st.cache_data(show_spinner="Repricing the book…", max_entries=16)
+@data(show_spinner="Repricing the book…", max_entries=16)
 def stress(book: rb.Book, market: rb.Market, rates: tuple[tuple[str, float], ...]):
     """Cache the stress grid and the liquidation distances of a book."""
     return (rb.stress_grid(book, market, margin_rates=dict(rates)),

@@ -10,7 +10,6 @@ from. The widget keys are those of :data:`ui.compute.ALLOCATION_DEFAULTS` and
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import threading
 from collections import OrderedDict
 
@@ -19,6 +18,7 @@ import streamlit as st
 
 import riskcore
 import riskcore.scenario
+from ui.caching import content_sha256
 from ui.compute import ALLOCATION_DEFAULTS, budget_key, hold_key
 from ui.text import plain
 
@@ -136,7 +136,8 @@ def data_reference() -> riskcore.scenario.DataReference:
         held = state.get("uploads") or {}
         names = data.upload_names(held, loaded.load) if loaded.load is not None else {}
         return DataReference(kind="upload", frequency=state.get("frequency", "native"),
-                             files=tuple(FileReference.of(n, b) for n, b in held.items()),
+                             files=tuple(FileReference(n, content_sha256(b), len(b))
+                                         for n, b in held.items()),
                              names=tuple(sorted(names.items())), **fields)
     if source == data.YAHOO:
         tickers, start, end = state["yahoo_request"]
@@ -252,7 +253,7 @@ def remember_uploads(files: dict[str, bytes]) -> None:
     store, lock = upload_store()
     with lock:
         for name, content in files.items():
-            digest = hashlib.sha256(content).hexdigest()
+            digest = content_sha256(content)
             store[digest] = (name, content)
             store.move_to_end(digest)
         while sum(len(c) for _, c in store.values()) > UPLOAD_STORE_BYTES and len(store) > 1:

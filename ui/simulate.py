@@ -10,12 +10,12 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
-import streamlit as st
 
 import riskcore
 from riskcore.backtest import needs_daily_targets
 from riskcore.rebalance import CostModel
 from riskcore.tail_budget import es_contributions_over_time
+from ui.caching import data, shared
 
 TRIGGERS = {
     "frequency": "Calendar",
@@ -32,7 +32,7 @@ _LOOP_FIELDS = {"band": None, "relative_band": None, "risk_band": None,
                 "volatility_band": None, "mode": "to_target", "costs": CostModel()}
 
 
-@st.cache_resource(show_spinner="Estimating…", max_entries=2)
+@shared(show_spinner="Estimating…", max_entries=2)
 def _prepared(prices: pd.DataFrame, base: riskcore.PortfolioSpec, daily_targets: bool,
               tradable: pd.DataFrame | None):
     """:func:`riskcore.prepare_backtest` of a spec stripped of its loop-only fields.
@@ -45,7 +45,7 @@ def _prepared(prices: pd.DataFrame, base: riskcore.PortfolioSpec, daily_targets:
                                      daily_targets=daily_targets)
 
 
-@st.cache_resource(show_spinner="Benchmarks…", max_entries=4)
+@shared(show_spinner="Benchmarks…", max_entries=4)
 def _benchmarks(prices: pd.DataFrame, key: tuple, initial_value: float,
                 volume: pd.DataFrame | None, tradable: pd.DataFrame | None, _result):
     """:func:`riskcore.benchmark_backtests` of a run, keyed on what they read of it.
@@ -57,7 +57,7 @@ def _benchmarks(prices: pd.DataFrame, key: tuple, initial_value: float,
                                         initial_value=initial_value, tradable=tradable)
 
 
-@st.cache_data(show_spinner="Simulating…", max_entries=16)
+@data(show_spinner="Simulating…", max_entries=16)
 def backtests(prices: pd.DataFrame, spec: riskcore.PortfolioSpec, initial_value: float,
               volume: pd.DataFrame | None = None, tradable: pd.DataFrame | None = None):
     """Run the spec and its benchmarks on the same prices, start and costs.
@@ -81,7 +81,7 @@ def backtests(prices: pd.DataFrame, spec: riskcore.PortfolioSpec, initial_value:
     return {"policy": main, **bench.runs}, main.notes + bench.notes
 
 
-@st.cache_data(show_spinner=False, max_entries=8)
+@data(show_spinner=False, max_entries=8)
 def sweep(prices: pd.DataFrame, spec: riskcore.PortfolioSpec, trigger: str,
           thresholds: tuple[float, ...], initial_value: float,
           volume: pd.DataFrame | None = None, tradable: pd.DataFrame | None = None,
@@ -94,7 +94,7 @@ def sweep(prices: pd.DataFrame, spec: riskcore.PortfolioSpec, trigger: str,
                                     tradable=tradable, progress=_progress)
 
 
-@st.cache_data(show_spinner="Expected-shortfall contributions…", max_entries=16)
+@data(show_spinner="Expected-shortfall contributions…", max_entries=16)
 def es_shares(prices: pd.DataFrame, weights: pd.DataFrame, window: int, measure: str,
               level: float) -> pd.DataFrame:
     """Cache :func:`riskcore.tail_budget.es_contributions_over_time` of held weights.

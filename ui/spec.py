@@ -18,6 +18,7 @@ import streamlit as st
 import riskcore
 from riskcore.spec import ES_METHODS
 from riskcore.window import Universe, usable_assets, window_lookback
+from ui.caching import data
 from ui.compute import METHODS as _COMPUTE_LABELS
 from ui.compute import RISK_MEASURES, budgets, inside_budget, returns
 from ui.text import plain
@@ -154,7 +155,7 @@ def page_spec(dataset, *, method: str | None = None,
     return replace(spec, lookback=periods)
 
 
-@st.cache_data(show_spinner="Deciding…", max_entries=32)
+@data(show_spinner="Deciding…", max_entries=32)
 def decision(prices: pd.DataFrame, spec: riskcore.PortfolioSpec) -> riskcore.Portfolio:
     """Cache :func:`riskcore.build_portfolio` of a spec (the spec is frozen and hashable)."""
     return riskcore.build_portfolio(prices, spec)
