@@ -17,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from tsdownsample import MinMaxLTTBDownsampler
 
+from ui.caching import shared
 from ui.colors import NEUTRAL, colors_for
 
 HEIGHT = 420
@@ -185,28 +186,54 @@ def _title(text: str | None) -> dict:
     return {"text": text}
 
 
-def _clip_note(layout: dict, values: np.ndarray, quantile: float, log: bool) -> None:
-    """Cap the y-axis at ``quantile`` of all values and say so (the data are not altered)."""
+def _clip(values: np.ndarray, quantile: float, log: bool) -> tuple[list, dict] | None:
+    """Return the y-axis range capped at ``quantile`` of all values and the note saying so.
+
+    The data are not altered; None when no value is above the cap.
+    """
     finite = values[np.isfinite(values)]
     if log:
         finite = finite[finite > 0]
     if finite.size == 0:
-        return
+        return None
     top = float(np.quantile(finite, quantile))
     above = int((finite > top).sum())
     if above == 0:
-        return
+        return None
     bottom = float(finite.min())
     if log:
         span = [float(np.log10(bottom)), float(np.log10(top)) + 0.05]
     else:
         span = [min(0.0, bottom), top * 1.05 if top > 0 else top]
-    layout["yaxis"]["range"] = span
-    layout.setdefault("annotations", []).append({
+    return span, {
         "text": (f"y-axis capped at the {quantile:.0%} quantile: {above:,} of {finite.size:,} "
                  "points above (double-click the chart to see all)"),
         "xref": "paper", "yref": "paper", "x": 1.0, "y": 1.0, "xanchor": "right",
-        "yanchor": "bottom", "showarrow": False, "font": {"size": 11, "color": "#666"}})
+        "yanchor": "bottom", "showarrow": False, "font": {"size": 11, "color": "#666"}}
+
+
+@shared(show_spinner=False, max_entries=64)
+def _reduced(frame: pd.DataFrame, budget: int, clip_quantile: float | None, log: bool):
+    """Each column's downsampled (x, y), the y-axis cap and the x-axis layout of a frame.
+
+    The expensive part of :func:`lines` (MinMaxLTTB, the quantile), cached on the frame's
+    content: a rerun with the same data only dresses the figure.
+    """
+    dates = time_values(frame.index)
+    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
+    xy = [_trace_xy(dates, values[:, j], budget) for j in range(frame.shape[1])]
+    clip = _clip(values, clip_quantile, log) if clip_quantile is not None and clip_quantile < 1 \
+        else None
+    return xy, clip, _time_axis(frame.index)
+
+
+def _fresh(obj):
+    """Copy nested dicts and lists (arrays shared): cached parts must not be edited."""
+    if isinstance(obj, dict):
+        return {k: _fresh(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_fresh(v) for v in obj]
+    return obj
 
 
 def lines(frame: pd.DataFrame, *, title: str, y_title: str, percent: bool = True,
@@ -243,14 +270,13 @@ def lines(frame: pd.DataFrame, *, title: str, y_title: str, percent: bool = True
     """
     if clip_quantile is not None and not 0 < clip_quantile <= 1:
         raise ValueError(f"clip_quantile is {clip_quantile!r}; allowed: a number in (0, 1]")
-    dates = time_values(frame.index)
-    values = frame.to_numpy(dtype=np.float64, na_value=np.nan)
     colors = colors_for(frame.columns) if coins else [None] * frame.shape[1]
     budget = points_per_trace(frame.shape[1], max_points)
+    xy, clip, xaxis = _reduced(frame, budget, clip_quantile, log)
     hover = _hover(percent)
     traces = []
     for j, name in enumerate(frame.columns):
-        x, y = _trace_xy(dates, values[:, j], budget)
+        x, y = xy[j]
         line = {"width": 1.5} if colors[j] is None else {"color": colors[j], "width": 1.5}
         traces.append({"type": "scatter", "x": x, "y": y, "mode": "lines", "name": str(name),
                        "line": line, "hovertemplate": hover})
@@ -262,9 +288,10 @@ def lines(frame: pd.DataFrame, *, title: str, y_title: str, percent: bool = True
         yaxis["dtick"] = 1
     layout = {"title": _title(title), "height": HEIGHT, "hovermode": "x unified",
               "legend": dict(LEGEND), "margin": {"t": 50, "b": 10}, "yaxis": yaxis,
-              "xaxis": _time_axis(frame.index)}
-    if clip_quantile is not None and clip_quantile < 1:
-        _clip_note(layout, values, clip_quantile, log)
+              "xaxis": _fresh(xaxis)}
+    if clip is not None:
+        yaxis["range"] = list(clip[0])
+        layout["annotations"] = [_fresh(clip[1])]
     return figure(traces, layout)
 
 
