@@ -4,10 +4,11 @@ Starts the dashboard on a free port (offline-safe settings), opens it in Debian'
 through Playwright, uploads the 14 Yahoo daily files of ``../shared/data/yahoo-daily`` and,
 page by page, times REPEATS changes of one input and REPEATS reruns with no change (the "r"
 shortcut), then stops the server. One interaction is timed in the page's own clock: from
-``performance.now()`` just before the key press to the moment when, after a ``running`` state
-of the app, it is ``notRunning`` and ``CONNECTED`` again, every plotly chart holds its SVG and
-two animation frames have passed (TESTING.md, "timing an interaction in the browser").
-The payload is the sum of the websocket frames the server sent during the interaction.
+``performance.now()`` just before the key press to the moment when, after the server's
+``script_finished`` message, the app is ``notRunning`` and ``CONNECTED``, every plotly chart
+holds its SVG and two animation frames have passed (TESTING.md, "timing an interaction in the
+browser"). The payload is the sum of the websocket frames the server sent during the
+interaction; "of which server" is the time from its first message to ``script_finished``.
 Prints the median, the spread and the payload per interaction.
 
     python benchmarks/bench_ui.py            # 5 repeats
@@ -29,6 +30,7 @@ import urllib.request
 from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 REPO = Path(__file__).resolve().parents[1]
 YAHOO = REPO.parent / "shared" / "data" / "yahoo-daily"
@@ -40,32 +42,13 @@ IDLE = ('[data-testid="stApp"][data-test-script-state="notRunning"]'
 TIMEOUT = 120_000  # ms: the hourly case takes up to a minute per step before it is fixed
 CHART_SVG = '[data-testid="stPlotlyChart"] .main-svg'
 
-# the app's state changes, in the page's clock, for the "done" test below
-OBSERVER = """
-window.__states = [];
-const watch = () => {
-  const app = document.querySelector('[data-testid="stApp"]');
-  if (!app) { requestAnimationFrame(watch); return; }
-  const log = () => window.__states.push({
-      state: app.getAttribute('data-test-script-state'), t: performance.now()});
-  log();
-  new MutationObserver(log).observe(app, {attributes: true,
-                                         attributeFilter: ['data-test-script-state']});
-};
-watch();
-"""
-# true once, after the mark, the script ran and stopped, the app is connected and every
-# chart is drawn; returns the time of that check
-DONE = """(mark) => {
-  const s = window.__states.filter(e => e.t >= mark);
-  const ran = s.findIndex(e => e.state === 'running');
-  if (ran < 0 || !s.slice(ran).some(e => e.state === 'notRunning')) return false;
+# true once the app is idle and connected and every chart is drawn
+DRAWN = """() => {
   const app = document.querySelector('[data-testid="stApp"]');
   if (app.getAttribute('data-test-script-state') !== 'notRunning' ||
       app.getAttribute('data-test-connection-state') !== 'CONNECTED') return false;
   const charts = [...document.querySelectorAll('[data-testid="stPlotlyChart"]')];
-  if (!charts.every(c => c.querySelector('.main-svg'))) return false;
-  return true;
+  return charts.every(c => c.querySelector('.main-svg'));
 }"""
 TWO_FRAMES = """() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(
   () => r(performance.now()))))"""
@@ -105,18 +88,29 @@ def rss_mb(pid: int) -> float:
     return total
 
 
-class Bytes:
-    """Websocket bytes the server sent, counted as they arrive."""
+class Frames:
+    """Websocket frames the server sent, decoded as they arrive: (seconds, type, bytes).
+
+    A script run ends with a ``script_finished`` message; waiting for it (rather than for the
+    page's "running" state, which React may never draw when a run takes a few milliseconds)
+    tells when the server is done.
+    """
 
     def __init__(self, page: Page):
-        self.total = 0
+        self.log: list[tuple[float, str, int]] = []
         page.on("websocket", self._attach)
 
     def _attach(self, ws) -> None:
-        ws.on("framereceived", self._count)
+        ws.on("framereceived", self._record)
 
-    def _count(self, payload) -> None:
-        self.total += len(payload)
+    def _record(self, payload) -> None:
+        kind = ""
+        if isinstance(payload, bytes):
+            try:
+                kind = ForwardMsg.FromString(payload).WhichOneof("type") or ""
+            except Exception:  # noqa: BLE001 - a frame that is not a ForwardMsg
+                kind = ""
+        self.log.append((time.perf_counter(), kind, len(payload)))
 
 
 def wait_idle(page: Page) -> None:
@@ -124,21 +118,27 @@ def wait_idle(page: Page) -> None:
     page.wait_for_selector(IDLE, timeout=TIMEOUT)
 
 
-def timed(page: Page, received: Bytes, action) -> tuple[float, int, int]:
+def timed(page: Page, frames: Frames, action) -> tuple[float, int, int, float]:
     """Seconds, websocket bytes and script runs from ``action()`` to the page idle with every
-    chart drawn."""
+    chart drawn, and the seconds from the server's first message to its ``script_finished``
+    (the server's share)."""
     page.wait_for_selector(IDLE, timeout=TIMEOUT)
     page.wait_for_timeout(200)  # let late frames of the previous step arrive
-    before = received.total
+    first = len(frames.log)
     mark = page.evaluate("() => performance.now()")
     action()
-    page.wait_for_function(DONE, arg=mark, polling="raf", timeout=TIMEOUT)
+    deadline = time.perf_counter() + TIMEOUT / 1000
+    while not any(kind == "script_finished" for _, kind, _ in frames.log[first:]):
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the server never finished the run")
+        page.wait_for_timeout(2)
+    page.wait_for_function(DRAWN, polling="raf", timeout=TIMEOUT)
     end = page.evaluate(TWO_FRAMES)
     page.wait_for_timeout(100)
-    runs = page.evaluate(
-        "(mark) => window.__states.filter(e => e.t >= mark && e.state === 'running').length",
-        mark)
-    return (end - mark) / 1000, received.total - before, runs
+    sent = frames.log[first:]
+    runs = sum(kind == "new_session" for _, kind, _ in sent)
+    finished = max(t for t, kind, _ in sent if kind == "script_finished")
+    return (end - mark) / 1000, sum(n for _, _, n in sent), runs, finished - sent[0][0]
 
 
 def open_page(page: Page, title: str) -> None:
@@ -176,10 +176,12 @@ def rerun(page: Page):
     return act
 
 
-def median_row(samples: list[tuple[float, int, int]]) -> tuple[float, float, float, float, int]:
-    secs = sorted(s for s, _, _ in samples)
-    kb = statistics.median(b for _, b, _ in samples) / 1024
-    return statistics.median(secs), secs[0], secs[-1], kb, max(r for _, _, r in samples)
+def median_row(samples: list[tuple[float, int, int, float]]) -> tuple:
+    """Median, min and max seconds, median KB, most script runs, median server seconds."""
+    secs = sorted(s[0] for s in samples)
+    kb = statistics.median(s[1] for s in samples) / 1024
+    return (statistics.median(secs), secs[0], secs[-1], kb, max(s[2] for s in samples),
+            statistics.median(s[3] for s in samples))
 
 
 def main() -> None:
@@ -207,9 +209,8 @@ def main() -> None:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
             context = browser.new_context(viewport={"width": 1400, "height": 1800})
-            context.add_init_script(OBSERVER)
             page = context.new_page()
-            received = Bytes(page)
+            frames = Frames(page)
             page.goto(url)
             page.get_by_test_id("stSidebar").get_by_text("Upload files").click(timeout=TIMEOUT)
             dropzone = '[data-testid="stFileUploaderDropzoneInput"]'
@@ -221,11 +222,11 @@ def main() -> None:
             for title, what, kind, label in CASES:
                 open_page(page, title)
                 # two untimed changes first: compiled code and the page's own caches warm
-                timed(page, received, change(page, kind, label, 0))
-                timed(page, received, change(page, kind, label, 1))
-                changes = [timed(page, received, change(page, kind, label, i))
+                timed(page, frames, change(page, kind, label, 0))
+                timed(page, frames, change(page, kind, label, 1))
+                changes = [timed(page, frames, change(page, kind, label, i))
                            for i in range(2, 2 + repeats)]
-                reruns = [timed(page, received, rerun(page)) for _ in range(repeats)]
+                reruns = [timed(page, frames, rerun(page)) for _ in range(repeats)]
                 peak = max(peak, rss_mb(proc.pid))
                 rows.append((title, what, median_row(changes), median_row(reruns)))
                 print(f"  measured {title}: {median_row(changes)[0]:.3f} s", flush=True)
@@ -237,14 +238,15 @@ def main() -> None:
 
     print(f"\n{len(files)} files, median of {repeats} in Chromium, {os.cpu_count()}-core "
           f"{platform.machine()} machine, server RSS at most {peak:.0f} MB")
-    print("| interaction | change: median (min-max) | payload per change "
-          "| rerun with no change: median (min-max) | payload per rerun |")
-    print("|---|---|---|---|---|")
-    for title, what, (m, lo, hi, kb, runs), (rm, rlo, rhi, rkb, _) in rows:
+    print("| interaction | change: median (min-max) | of which server | payload per change "
+          "| rerun with no change: median (min-max) | of which server | payload per rerun |")
+    print("|---|---|---|---|---|---|---|")
+    for title, what, (m, lo, hi, kb, runs, srv), (rm, rlo, rhi, rkb, _, rsrv) in rows:
         extra = f" ({runs} script runs)" if runs > 1 else ""
         print(f"| {title}, {what}{extra} | {m * 1000:.0f} ms ({lo * 1000:.0f}-{hi * 1000:.0f}) "
-              f"| {kb:,.0f} KB | {rm * 1000:.0f} ms ({rlo * 1000:.0f}-{rhi * 1000:.0f}) "
-              f"| {rkb:,.0f} KB |")
+              f"| {srv * 1000:.0f} ms | {kb:,.0f} KB "
+              f"| {rm * 1000:.0f} ms ({rlo * 1000:.0f}-{rhi * 1000:.0f}) "
+              f"| {rsrv * 1000:.0f} ms | {rkb:,.0f} KB |")
 
 
 if __name__ == "__main__":
