@@ -18,6 +18,7 @@ Numer. Anal. 49(4), 1715-1735.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -817,6 +818,14 @@ def _load_kernel():
     at ``import riskcore``.
     """
     global _newton_cholesky, _ccd_start
+    with _LOAD_LOCK:  # dashboard sessions and its warm-up are threads: compile once
+        if _newton_cholesky is _NOT_LOADED:
+            _compile_kernels()
+    return _newton_cholesky
+
+
+def _compile_kernels() -> None:
+    global _newton_cholesky, _ccd_start
     try:
         import numba
     except ImportError:  # the numpy path serves
@@ -845,9 +854,9 @@ def _load_kernel():
             fastmath={"reassoc", "contract"},
         )(_newton_cholesky_loops)
         _ccd_start = jit(_ccd_start_loops)
-    return _newton_cholesky
 
 
+_LOAD_LOCK = threading.Lock()
 _NOT_LOADED = object()
 _newton_cholesky = _NOT_LOADED
 _ccd_start = None

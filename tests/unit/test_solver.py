@@ -283,3 +283,29 @@ def test_anderson_accelerated_sweeps_reach_the_same_solution(monkeypatch, memory
     sol, plain = _both_paths(monkeypatch, cov, b)
     assert sol.converged and plain.converged and sol.sweeps > 0
     np.testing.assert_allclose(sol.weights, plain.weights, rtol=1e-8)
+
+
+def test_first_solves_in_two_threads_at_once_load_the_kernel_once():
+    """The dashboard's warm-up thread and a page's first solve race to load the kernel; the
+    loser once re-jitted a jitted function (TypeError on a fresh server)."""
+    import subprocess
+    import sys
+
+    code = """
+import threading, numpy as np
+from riskcore._rb_solver import solve_risk_budget
+errors = []
+def solve():
+    try:
+        sol = solve_risk_budget(np.diag([0.04, 0.09, 0.16]), np.full(3, 1 / 3))
+        assert sol.converged
+    except Exception as exc:
+        errors.append(repr(exc))
+threads = [threading.Thread(target=solve) for _ in range(4)]
+[t.start() for t in threads]
+[t.join() for t in threads]
+assert not errors, errors
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=str(__import__("pathlib").Path(__file__).resolve().parents[2]))
+    assert done.returncode == 0, done.stderr[-2000:]
